@@ -1,0 +1,123 @@
+# migrace: deterministic race reproduction for live-migration code.
+#
+#   make            build the runtime, the CLI and the demos (all flavours)
+#   make check      bootstrap dependencies, build, unit tests + acceptance tests
+#   make run        bootstrap, build, run every scenario and print the matrix
+#   make bench      measure the handoff and the fork server (writes build/bench/*.txt)
+#   make results    regenerate RESULTS.md from a bench run
+#   V=1             show full commands; CC= is respected (default clang)
+
+ifeq ($(origin CC),default)
+CC := clang
+endif
+ifeq ($(origin CC),environment)
+override CC := $(CC)
+endif
+
+Q := $(if $(V),,@)
+B := build
+FLAVOURS := tsan asan plain
+
+WARN := -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
+RT_CFLAGS := -std=gnu11 -O2 -g -fno-sanitize=all -fPIC $(WARN)
+
+FLAV_tsan := -fsanitize=thread -g -O1
+FLAV_asan := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
+FLAV_plain := -g -O1
+
+RT_SRC := $(wildcard harness/rt/*.c)
+RT_OBJ := $(patsubst harness/rt/%.c,$(B)/rt/%.o,$(RT_SRC)) $(B)/rt/selfpath.o
+RT_LIB := $(B)/lib/libmigrace-rt.a
+WRAP_FLAGS := $(B)/lib/wrap.flags
+CLI := $(B)/bin/migrace
+MCC := $(B)/bin/migrace-cc
+
+DEMOS := counter_race counter_locked atomicity lock_order timeouts
+DEMO_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/demos/,$(DEMOS)))
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+# the pure parts of the runtime, for the unit tests
+UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
+
+BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
+	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
+
+.PHONY: all check run bench results clean bootstrap unit accept
+all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS)
+
+bootstrap:
+	$(Q)scripts/bootstrap
+
+$(B)/rt/%.o: harness/rt/%.c $(wildcard harness/rt/*.h) harness/include/migrace/*.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(RT_CFLAGS) -Iharness/include -c $< -o $@
+
+# where migrace is, for the repro lines of programs run by hand
+$(B)/rt/selfpath.c:
+	@mkdir -p $(@D)
+	$(Q)printf 'const char migrace_default_self[] = "%s";\n' "$(abspath $(CLI))" > $@
+
+$(B)/rt/selfpath.o: $(B)/rt/selfpath.c
+	$(Q)$(CC) $(RT_CFLAGS) -c $< -o $@
+
+$(RT_LIB): $(RT_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(WRAP_FLAGS): harness/rt/wrap.syms
+	@mkdir -p $(@D)
+	$(Q)tr -s ' \n' '\n\n' < $< | sed -n 's/^\(..*\)$$/-Wl,--wrap=\1/p' | tr '\n' ' ' > $@
+
+$(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
+	@mkdir -p $(@D)
+	$(Q)sed 's|@CC@|$(CC)|' $< > $@ && chmod +x $@
+
+$(CLI): harness/cli/migrace.c harness/cli/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -Iharness/rt -Iharness/include $(filter %.c %.o,$^) -o $@
+
+define flavour_rules
+$(B)/$(1)/demos/%: harness/demos/%.c $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) $$< -o $$@
+
+$(B)/$(1)/bench/%: harness/bench/%.c $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	$(Q)$(MCC) --$(1) -O2 $$< -o $$@
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call flavour_rules,$(f))))
+
+$(B)/bench/futex_pingpong: harness/bench/futex_pingpong.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -pthread $< -o $@
+
+$(B)/tests/%: tests/unit/%.c $(UNIT_RT)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) -std=gnu11 -g -O1 $(WARN) -Iharness/rt -Iharness/include $< $(UNIT_RT) -lcmocka -o $@
+
+unit: $(UNIT_TESTS)
+accept: all
+
+check: bootstrap
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)tests/run-all $(UNIT_TESTS)
+
+run: bootstrap
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(CLI) run --all
+
+bench: bootstrap
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)scripts/bench
+
+results: bench
+	$(Q)scripts/gen-results > RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
+	@echo "RESULTS.md regenerated"
+
+clean:
+	rm -rf $(B) migrace-out

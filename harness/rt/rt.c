@@ -1,0 +1,416 @@
+/*
+ * The controlled scheduler. Every controlled thread is a real pthread; exactly
+ * one holds the baton and runs. At each scheduling point the running thread
+ * records its pending operation in the model, asks the strategy (or the trace
+ * being replayed) who runs next, hands over the baton and sleeps until it is
+ * chosen again. Built without sanitizer instrumentation.
+ */
+#define _GNU_SOURCE
+#include "rt.h"
+
+#include <errno.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "baton.h"
+
+struct rthread {
+	struct baton baton;
+	uintptr_t handle;        /* pthread_t, once pthread_create returned */
+	bool joined;
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static struct {
+	bool active;             /* a run is in progress and scheduling */
+	struct model m;
+	struct strategy strat;
+	struct rt_buffers buf;
+	struct rthread th[MODEL_MAX_THREADS];
+	uint64_t step;
+	bool script;             /* constraints apply (strategy script) */
+	bool misuse_seen;
+	uintptr_t exe_base;
+} rt;
+
+static __thread int self_tid = -1;
+
+static int exe_base_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	*(uintptr_t *)data = info->dlpi_addr;   /* the first object is the executable */
+	return 1;
+}
+
+uintptr_t rt_exe_base(void)
+{
+	if (!rt.exe_base)
+		dl_iterate_phdr(exe_base_cb, &rt.exe_base);
+	return rt.exe_base;
+}
+
+/* Raw write: stdio would take locks TSan does not model anyway, but a raw
+ * syscall keeps the runtime's output out of every interceptor. */
+static void say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	syscall(SYS_write, 2, buf, (size_t)n);
+}
+
+bool rt_managed(void) { return rt.active && self_tid >= 0; }
+int rt_self(void) { return self_tid; }
+struct model *rt_model(void) { return &rt.m; }
+int64_t rt_now(void) { return rt.m.now; }
+
+void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
+{
+	memset(&rt.th, 0, sizeof(rt.th));
+	model_init(&rt.m);
+	rt.buf = *buf;
+	rt.step = 0;
+	rt.misuse_seen = false;
+	rt.script = cfg->strat.kind == STRAT_SCRIPT;
+	rt_exe_base();
+	strategy_begin(&rt.strat, &cfg->strat, cfg->seed, cfg->pct_k, buf->prefix,
+		       buf->shm->prefix_len);
+	if (rt.script)
+		for (int i = 0; i < cfg->nscript; i++)
+			model_add_constraint(&rt.m, cfg->script_before[i], cfg->script_after[i]);
+	int tid = model_add_thread(&rt.m);   /* main is thread 0, already running */
+	rt.m.threads[tid].pending.kind = OP_NONE;
+	strategy_thread_created(&rt.strat, tid);
+	self_tid = tid;
+	rt.active = true;
+}
+
+/* Adds an ordering constraint from the program itself (scenarios). */
+int migrace_order(const char *before, const char *after)
+{
+	if (!rt.active || !rt.script)
+		return 0;
+	return model_add_constraint(&rt.m, before, after);
+}
+
+static void obj_ref(const struct op *op, char *k, int32_t *id)
+{
+	switch (op->kind) {
+	case OP_JOIN:
+	case OP_CREATE:
+		*k = 'T';
+		*id = op->obj_tid;
+		return;
+	case OP_SYNC:
+		*k = 'p';
+		*id = 0;
+		return;
+	default:
+		break;
+	}
+	const struct mobj *o = op->obj;
+	if (o) {
+		*k = obj_kind_letter(o->kind);
+		*id = o->id;
+	} else {
+		*k = '-';
+		*id = 0;
+	}
+}
+
+static uint64_t pc_off(uintptr_t pc)
+{
+	return pc ? pc - rt.exe_base : 0;
+}
+
+static void snapshot(void)
+{
+	struct snap *s = &rt.buf.shm->snap;
+	memset(s, 0, sizeof(*s));
+	s->nthreads = rt.m.nthreads;
+	s->now = rt.m.now;
+	for (int i = 0; i < rt.m.nthreads; i++) {
+		const struct mthread *t = &rt.m.threads[i];
+		struct snap_thread *st = &s->t[i];
+		st->status = t->status;
+		st->op = t->pending.kind;
+		st->signalled = t->signalled;
+		obj_ref(&t->pending, &st->objk, &st->obj);
+		st->pc = pc_off(t->pending.pc);
+		st->deadline = t->pending.deadline;
+		st->name = t->pending.name;
+		st->waits_for = t->status == TS_FINISHED ? -1 : model_waits_for(&rt.m, i);
+		if (t->pending.kind == OP_SYNC && !s->missing)
+			model_sync_blocked(&rt.m, t->pending.name, &s->missing);
+	}
+	s->ncycle = model_find_cycle(&rt.m, s->cycle, MODEL_MAX_THREADS);
+	rt.buf.shm->has_snap = true;
+}
+
+void rt_fail(const char *outcome, const char *fmt, ...)
+{
+	struct rt_shared *shm = rt.buf.shm;
+	va_list ap;
+
+	rt.active = false;
+	snprintf(shm->outcome, sizeof(shm->outcome), "%s", outcome);
+	va_start(ap, fmt);
+	vsnprintf(shm->detail, sizeof(shm->detail), fmt, ap);
+	va_end(ap);
+	shm->nsteps = (uint32_t)rt.step;
+	_exit(RT_EXIT_FAIL);
+}
+
+void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc)
+{
+	struct rt_shared *shm = rt.buf.shm;
+
+	say("migrace: pthread misuse: thread T%d: %s on %c%d at exe+0x%lx\n", tid, slug,
+	    o ? obj_kind_letter(o->kind) : '-', o ? o->id : 0, (unsigned long)pc_off(pc));
+	if (rt.misuse_seen)
+		return;
+	rt.misuse_seen = true;
+	snprintf(shm->outcome, sizeof(shm->outcome), "misuse:%s", slug);
+	snprintf(shm->detail, sizeof(shm->detail),
+		 "thread T%d: %s on %c%d (call at exe+0x%lx, step %lu)", tid, slug,
+		 o ? obj_kind_letter(o->kind) : '-', o ? o->id : 0,
+		 (unsigned long)pc_off(pc), (unsigned long)rt.step);
+}
+
+static void __attribute__((noreturn)) fail_unreached(const char *name, const char *why)
+{
+	char sig[160];
+	snprintf(sig, sizeof(sig), "unreached:%s", name);
+	rt_fail(sig, "sync point '%s' %s", name, why);
+}
+
+static void deadlock(void)
+{
+	snapshot();
+	const struct snap *s = &rt.buf.shm->snap;
+	if (s->missing && !s->ncycle)
+		fail_unreached(s->missing, "was never reached, and a thread waits for it");
+	rt_fail("deadlock", "no thread can run and no timed wait is pending");
+}
+
+static const char *op_desc(const struct op *op, char *buf, int len)
+{
+	char k;
+	int32_t id;
+	obj_ref(op, &k, &id);
+	if (k == 'p')
+		snprintf(buf, len, "%s %s", op_kind_name(op->kind), op->name);
+	else if (k == '-')
+		snprintf(buf, len, "%s", op_kind_name(op->kind));
+	else
+		snprintf(buf, len, "%s %c%d", op_kind_name(op->kind), k, id);
+	return buf;
+}
+
+/* Strict replay: the thread the trace chose must be enabled and about to do
+ * what the trace says. */
+static int replay_pick(uint64_t enabled)
+{
+	const struct rt_shared *shm = rt.buf.shm;
+	char want[160], got[160];
+
+	if (rt.step >= shm->expect_len)
+		rt_fail("divergence", "step %lu: the trace ended after %u steps, but the program went on",
+			(unsigned long)rt.step, shm->expect_len);
+	const struct step_rec *e = &rt.buf.expect[rt.step];
+	const struct mthread *t = e->chosen < rt.m.nthreads ? &rt.m.threads[e->chosen] : NULL;
+	char k = '-';
+	int32_t id = 0;
+	if (t)
+		obj_ref(&t->pending, &k, &id);
+	if (e->objk == 'p')
+		snprintf(want, sizeof(want), "T%d %s %s", e->chosen, op_kind_name(e->op), e->name);
+	else if (e->objk == '-')
+		snprintf(want, sizeof(want), "T%d %s", e->chosen, op_kind_name(e->op));
+	else
+		snprintf(want, sizeof(want), "T%d %s %c%d", e->chosen, op_kind_name(e->op), e->objk, e->obj);
+	if (!t)
+		rt_fail("divergence", "step %lu: the trace expected %s, but thread T%d does not exist",
+			(unsigned long)rt.step, want, e->chosen);
+	char desc[128];
+	snprintf(got, sizeof(got), "T%d %s", e->chosen, op_desc(&t->pending, desc, sizeof(desc)));
+	bool same = t->pending.kind == e->op && k == e->objk &&
+		    (k == 'p' ? strcmp(t->pending.name ? t->pending.name : "", e->name ? e->name : "") == 0
+			      : id == e->obj) &&
+		    pc_off(t->pending.pc) == e->pc;
+	if (!same)
+		rt_fail("divergence", "step %lu: the trace expected %s (exe+0x%lx), but the program is at %s (exe+0x%lx)",
+			(unsigned long)rt.step, want, (unsigned long)e->pc, got,
+			(unsigned long)pc_off(t->pending.pc));
+	if (!(enabled >> e->chosen & 1))
+		rt_fail("divergence", "step %lu: the trace expected %s, but that thread cannot run now",
+			(unsigned long)rt.step, want);
+	return e->chosen;
+}
+
+static void record(int cur, int next, uint64_t enabled)
+{
+	struct rt_shared *shm = rt.buf.shm;
+	const struct op *op = &rt.m.threads[next].pending;
+	struct step_rec *r = &rt.buf.log[rt.step];
+
+	r->chosen = (uint8_t)next;
+	r->cur = (uint8_t)(cur < 0 ? next : cur);
+	r->op = (uint8_t)op->kind;
+	obj_ref(op, &r->objk, &r->obj);
+	r->enabled = enabled;
+	r->pc = pc_off(op->pc);
+	r->now = rt.m.now;
+	r->name = op->kind == OP_SYNC ? op->name : NULL;
+	shm->nsteps = (uint32_t)++rt.step;
+}
+
+/* One scheduling decision by the thread holding the baton. Returns when self
+ * is chosen (its pending operation is then enabled), or at once when self has
+ * finished and handed the baton on. */
+static void decide(int self)
+{
+	uint64_t enabled;
+
+	for (;;) {
+		enabled = model_enabled_mask(&rt.m);
+		if (enabled)
+			break;
+		bool alive = false;
+		for (int i = 0; i < rt.m.nthreads; i++)
+			alive |= rt.m.threads[i].status != TS_FINISHED;
+		if (!alive)
+			return;                  /* the last thread is gone: the process ends */
+		if (!model_advance_time(&rt.m))
+			deadlock();
+	}
+	if (rt.step >= rt.buf.shm->max_steps)
+		rt_fail("hang", "the run exceeded %u scheduling steps (livelock?)", rt.buf.shm->max_steps);
+
+	const struct op *cur_op = &rt.m.threads[self].pending;
+	int next;
+	if (rt.buf.shm->replay)
+		next = replay_pick(enabled);
+	else {
+		next = strategy_pick(&rt.strat, rt.step, enabled, self, cur_op->kind);
+		if (next < 0)
+			rt_fail("divergence", "step %lu: the forced schedule names thread T%d, which cannot run here",
+				(unsigned long)rt.step, rt.strat.prefix[rt.step]);
+	}
+	record(self, next, enabled);
+	if (next == self)
+		return;
+	baton_give(&rt.th[next].baton);
+	if (rt.m.threads[self].status == TS_FINISHED)
+		return;
+	baton_wait(&rt.th[self].baton);
+}
+
+struct op_result rt_continue(void)
+{
+	int self = self_tid;
+	decide(self);
+	return model_exec(&rt.m, self);
+}
+
+struct op_result rt_point(struct op *op)
+{
+	struct mthread *t = &rt.m.threads[self_tid];
+	t->pending = *op;
+	return rt_continue();
+}
+
+int rt_thread_new(void *(*fn)(void *), void *arg)
+{
+	int tid = model_add_thread(&rt.m);
+	if (tid < 0)
+		return -1;
+	rt.th[tid] = (struct rthread){ .fn = fn, .arg = arg };
+	baton_reset(&rt.th[tid].baton);
+	strategy_thread_created(&rt.strat, tid);
+	return tid;
+}
+
+void *rt_thread_slot(int tid)
+{
+	return &rt.th[tid];
+}
+
+void rt_thread_set_handle(int tid, uintptr_t handle)
+{
+	rt.th[tid].handle = handle;
+}
+
+int rt_thread_by_handle(uintptr_t handle)
+{
+	for (int i = 0; i < rt.m.nthreads; i++)
+		if (rt.th[i].handle == handle && !rt.th[i].joined)
+			return i;
+	return -1;
+}
+
+/* The thread finishes: one decision while it is still at its exit (others may
+ * run first), then it hands the baton on for good. */
+void rt_thread_exit(uintptr_t pc)
+{
+	int self = self_tid;
+	struct op op = { .kind = OP_EXIT, .deadline = MODEL_NO_DEADLINE, .pc = pc };
+	rt_point(&op);
+	self_tid = -1;           /* TLS destructors and the rest of exit are not controlled */
+	decide(self);
+}
+
+void *rt_thread_trampoline(void *arg)
+{
+	struct rthread *th = arg;
+	int tid = (int)(th - rt.th);
+
+	self_tid = tid;
+	baton_wait(&th->baton);
+	model_exec(&rt.m, tid);  /* start */
+	void *ret = th->fn(th->arg);
+	if (rt.active && self_tid == tid)
+		rt_thread_exit(0);
+	return ret;
+}
+
+void rt_once_done(struct mobj *o)
+{
+	o->once_state = 2;
+	o->owner = -1;
+}
+
+void rt_mark_joined(int tid)
+{
+	rt.th[tid].joined = true;
+}
+
+void rt_run_end(void)
+{
+	struct rt_shared *shm = rt.buf.shm;
+
+	if (!rt.active)
+		return;
+	rt.active = false;
+	shm->nsteps = (uint32_t)rt.step;
+	if (shm->replay && rt.step < shm->expect_len)
+		rt_fail("divergence", "the run ended after %lu steps, but the trace has %u",
+			(unsigned long)rt.step, shm->expect_len);
+	if (rt.script)
+		for (int i = 0; i < rt.m.ncons; i++) {
+			const struct constraint *c = &rt.m.cons[i];
+			if (!c->before_hit)
+				fail_unreached(c->before, "named by the script was never reached");
+			if (!c->after_hit)
+				fail_unreached(c->after, "named by the script was never reached");
+		}
+}

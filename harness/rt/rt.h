@@ -1,0 +1,100 @@
+/*
+ * Internal interface of libmigrace-rt: the controlled scheduler used by the
+ * pthread wrappers (wrap.c) and the fork server (forkserver.c).
+ */
+#ifndef MIGRACE_RT_H
+#define MIGRACE_RT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "steplog.h"
+#include "strategy.h"
+
+#define RT_EXIT_FAIL 86           /* a run stopped by the runtime (outcome in shared memory) */
+#define RT_MAX_SCRIPT 64
+
+/* Fixed bases of the virtual clocks, so that runs and replays see the same time. */
+#define VT_REALTIME_BASE_S 1700000000LL
+#define VT_MONOTONIC_BASE_S 1000LL
+
+struct snap_thread {
+	uint8_t status, op, signalled;
+	char objk;
+	int32_t obj;
+	int32_t waits_for;
+	uint64_t pc;
+	int64_t deadline;
+	const char *name;
+};
+
+/* What the threads were doing when the run stopped (deadlock). */
+struct snap {
+	int nthreads;
+	struct snap_thread t[MODEL_MAX_THREADS];
+	int ncycle;
+	int cycle[MODEL_MAX_THREADS];
+	const char *missing;      /* a sync point waited for that no thread reached */
+	int64_t now;
+};
+
+/* Memory shared between the fork server and the run it forked. */
+struct rt_shared {
+	/* in: set by the fork server before the fork */
+	uint32_t max_steps;
+	uint32_t prefix_len;      /* forced choices in prefix[] */
+	bool replay;              /* strict replay of expect[] */
+	uint32_t expect_len;      /* strict replay: steps in expect[] */
+	/* out: set by the run */
+	uint32_t nsteps;
+	bool has_snap;
+	char outcome[160];        /* signature decided by the runtime, "" if none */
+	char detail[2048];        /* what the runtime saw, for the report */
+	struct snap snap;
+};
+
+struct rt_config {
+	struct strat_spec strat;
+	uint64_t seed;
+	uint64_t pct_k;
+	int nscript;
+	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
+};
+
+struct rt_buffers {
+	struct rt_shared *shm;
+	struct step_rec *log;       /* max_steps records */
+	const struct step_rec *expect;
+	const uint8_t *prefix;
+};
+
+/* Start controlling the calling (main) thread as thread 0. */
+void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
+/* The run is over (main returned or exit() was called): stop scheduling and
+ * check the script and the replay ran to their end. May _exit(RT_EXIT_FAIL). */
+void rt_run_end(void);
+bool rt_managed(void);
+uintptr_t rt_exe_base(void);
+
+/* Scheduling points, called by the wrappers. */
+struct op_result rt_point(struct op *op);
+struct op_result rt_continue(void);
+int rt_self(void);
+struct model *rt_model(void);
+/* New controlled thread; -1 when the run has too many. */
+int rt_thread_new(void *(*fn)(void *), void *arg);
+void *rt_thread_trampoline(void *arg);
+void *rt_thread_slot(int tid);   /* the argument of rt_thread_trampoline */
+void rt_thread_set_handle(int tid, uintptr_t handle);
+int rt_thread_by_handle(uintptr_t handle);
+void rt_thread_exit(uintptr_t pc);   /* pc: the pthread_exit call, or 0 */
+void rt_once_done(struct mobj *o);
+void rt_mark_joined(int tid);
+/* Stops the run with an outcome (printf-style detail). */
+void rt_fail(const char *outcome, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc);
+int64_t rt_now(void);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * Scheduling strategies: script (default order), random, PCT and the
+ * bookkeeping of bounded exhaustive search (DFS).
+ */
+#include "strategy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "steplog.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+void prng_seed(struct prng *r, uint64_t seed)
+{
+	r->s[0] = splitmix64(&seed);
+	r->s[1] = splitmix64(&seed);
+}
+
+/* xoroshiro128+ */
+uint64_t prng_next(struct prng *r)
+{
+	uint64_t s0 = r->s[0], s1 = r->s[1], out = s0 + s1;
+	s1 ^= s0;
+	r->s[0] = ((s0 << 24) | (s0 >> 40)) ^ s1 ^ (s1 << 16);
+	r->s[1] = (s1 << 37) | (s1 >> 27);
+	return out;
+}
+
+uint64_t prng_below(struct prng *r, uint64_t n)
+{
+	uint64_t limit = UINT64_MAX - UINT64_MAX % n, v;
+	do
+		v = prng_next(r);
+	while (v >= limit);
+	return v % n;
+}
+
+static int parse_param(const char *p, int max, int *out)
+{
+	char *end;
+	long v;
+
+	if (!*p)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(p, &end, 10);
+	if (errno || *end || v < 0 || v > max)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int strat_parse(const char *text, struct strat_spec *out, const char **why)
+{
+	static const char depth_msg[] = "pct needs a depth from 1 to 16, as in pct:2";
+	static const char bound_msg[] = "dfs needs a preemption bound from 0 to 16, as in dfs:2";
+
+	if (strcmp(text, "script") == 0 || strcmp(text, "random") == 0) {
+		*out = (struct strat_spec){ text[0] == 's' ? STRAT_SCRIPT : STRAT_RANDOM, 0 };
+		return 0;
+	}
+	if (strncmp(text, "pct:", 4) == 0) {
+		out->kind = STRAT_PCT;
+		if (parse_param(text + 4, PCT_MAX_DEPTH, &out->param) || out->param < 1) {
+			*why = depth_msg;
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(text, "dfs:", 4) == 0) {
+		out->kind = STRAT_DFS;
+		if (parse_param(text + 4, DFS_MAX_BOUND, &out->param)) {
+			*why = bound_msg;
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(text, "pct") == 0) {
+		*why = depth_msg;
+		return -EINVAL;
+	}
+	if (strcmp(text, "dfs") == 0) {
+		*why = bound_msg;
+		return -EINVAL;
+	}
+	*why = "unknown strategy (expected script, random, pct:D or dfs:B)";
+	return -EINVAL;
+}
+
+void strat_format(const struct strat_spec *spec, char *buf, int len)
+{
+	switch (spec->kind) {
+	case STRAT_SCRIPT: snprintf(buf, len, "script"); break;
+	case STRAT_RANDOM: snprintf(buf, len, "random"); break;
+	case STRAT_PCT: snprintf(buf, len, "pct:%d", spec->param); break;
+	case STRAT_DFS: snprintf(buf, len, "dfs:%d", spec->param); break;
+	}
+}
+
+void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t seed,
+		    uint64_t k, const uint8_t *prefix, uint32_t prefix_len)
+{
+	memset(s, 0, sizeof(*s));
+	s->spec = *spec;
+	s->seed = seed;
+	s->prefix = prefix;
+	s->prefix_len = prefix_len;
+	s->k = k;
+	prng_seed(&s->rng, seed);
+	if (spec->kind == STRAT_PCT && k > 0) {
+		/* D-1 distinct change points, uniform in [1, k] */
+		int want = spec->param - 1;
+		if ((uint64_t)want > k)
+			want = (int)k;
+		while (s->nchange < want) {
+			uint64_t c = 1 + prng_below(&s->rng, k);
+			bool dup = false;
+			for (int i = 0; i < s->nchange; i++)
+				dup |= s->change[i] == c;
+			if (!dup)
+				s->change[s->nchange++] = c;
+		}
+		/* sorted, so that the i-th change point in time gets priority i */
+		for (int i = 1; i < s->nchange; i++)
+			for (int j = i; j > 0 && s->change[j - 1] > s->change[j]; j--) {
+				uint64_t t = s->change[j];
+				s->change[j] = s->change[j - 1];
+				s->change[j - 1] = t;
+			}
+	}
+	s->lowest = 0;
+}
+
+/* PCT: initial priorities are distinct values above every change-point
+ * priority (1..D-1); a thread created later gets a random one too, which is
+ * the dynamic-thread form of a random permutation. */
+void strategy_thread_created(struct strategy *s, int tid)
+{
+	if (s->spec.kind != STRAT_PCT)
+		return;
+	for (;;) {
+		int64_t p = PCT_MAX_DEPTH + 1 + (int64_t)prng_below(&s->rng, 1u << 30);
+		bool dup = false;
+		for (int i = 0; i < tid; i++)
+			dup |= s->prio[i] == p;
+		if (!dup) {
+			s->prio[tid] = p;
+			return;
+		}
+	}
+}
+
+int strategy_default(uint64_t enabled, int cur)
+{
+	if (cur >= 0 && (enabled >> cur & 1))
+		return cur;
+	return __builtin_ctzll(enabled);
+}
+
+static int pick_random(struct strategy *s, uint64_t enabled)
+{
+	int n = __builtin_popcountll(enabled);
+	uint64_t k = prng_below(&s->rng, (uint64_t)n);
+	uint64_t e = enabled;
+	for (uint64_t i = 0; i < k; i++)
+		e &= e - 1;
+	return __builtin_ctzll(e);
+}
+
+static int pick_pct(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
+		    enum op_kind cur_op)
+{
+	if (cur >= 0) {
+		for (int i = 0; i < s->nchange; i++)
+			if (s->change[i] == step)
+				s->prio[cur] = i + 1;  /* below every initial priority */
+		/* A yield gives way: without this, a spinning thread at the top
+		 * priority would starve the thread it waits for. */
+		if (cur_op == OP_YIELD) {
+			for (int i = 0; i < MODEL_MAX_THREADS; i++)
+				if (s->prio[i] < s->lowest)
+					s->lowest = s->prio[i];
+			s->prio[cur] = --s->lowest;
+		}
+	}
+	int best = -1;
+	for (uint64_t e = enabled; e; e &= e - 1) {
+		int t = __builtin_ctzll(e);
+		if (best < 0 || s->prio[t] > s->prio[best])
+			best = t;
+	}
+	return best;
+}
+
+int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
+		  enum op_kind cur_op)
+{
+	if (step < s->prefix_len) {
+		int t = s->prefix[step];
+		return (enabled >> t & 1) ? t : -1;
+	}
+	switch (s->spec.kind) {
+	case STRAT_RANDOM:
+		return pick_random(s, enabled);
+	case STRAT_PCT:
+		return pick_pct(s, step, enabled, cur, cur_op);
+	case STRAT_SCRIPT:
+	case STRAT_DFS:
+	default:
+		return strategy_default(enabled, cur);
+	}
+}
+
+int dfs_init(struct dfs *d, int bound)
+{
+	memset(d, 0, sizeof(*d));
+	d->bound = bound;
+	d->cap = 1024;
+	d->nodes = calloc(d->cap, sizeof(*d->nodes));
+	d->prefix = calloc(d->cap, 1);
+	return d->nodes && d->prefix ? 0 : -ENOMEM;
+}
+
+void dfs_free(struct dfs *d)
+{
+	free(d->nodes);
+	free(d->prefix);
+	memset(d, 0, sizeof(*d));
+}
+
+static bool is_preemption(const struct dfs_node *n, int choice)
+{
+	return choice != n->cur && (n->enabled >> n->cur & 1);
+}
+
+int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
+{
+	d->schedules++;
+	if (nsteps > d->cap) {
+		uint32_t cap = nsteps * 2;
+		struct dfs_node *nodes = realloc(d->nodes, cap * sizeof(*nodes));
+		uint8_t *prefix = nodes ? realloc(d->prefix, cap) : NULL;
+		if (nodes)
+			d->nodes = nodes;
+		if (!nodes || !prefix)
+			return -ENOMEM;
+		d->prefix = prefix;
+		d->cap = cap;
+	}
+	for (uint32_t i = 0; i < d->prefix_len && i < nsteps; i++)
+		if (log[i].chosen != d->prefix[i] || log[i].enabled != d->nodes[i].enabled)
+			return -1;
+	if (nsteps < d->prefix_len)
+		return -1;
+	for (uint32_t i = d->prefix_len; i < nsteps; i++)
+		d->nodes[i] = (struct dfs_node){ .enabled = log[i].enabled,
+						 .tried = 1ull << log[i].chosen,
+						 .cur = log[i].cur, .chosen = log[i].chosen };
+	d->n = nsteps;
+
+	/* preemptions used before each node */
+	uint32_t *pre = malloc((nsteps + 1) * sizeof(*pre));
+	if (!pre)
+		return -ENOMEM;
+	pre[0] = 0;
+	for (uint32_t i = 0; i < nsteps; i++)
+		pre[i + 1] = pre[i] + is_preemption(&d->nodes[i], d->nodes[i].chosen);
+
+	for (uint32_t i = nsteps; i-- > 0;) {
+		struct dfs_node *n = &d->nodes[i];
+		for (uint64_t e = n->enabled & ~n->tried; e; e &= e - 1) {
+			int t = __builtin_ctzll(e);
+			if (pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
+				continue;
+			n->tried |= 1ull << t;
+			n->chosen = (uint8_t)t;
+			for (uint32_t j = 0; j <= i; j++)
+				d->prefix[j] = d->nodes[j].chosen;
+			d->prefix_len = i + 1;
+			d->n = i + 1;
+			free(pre);
+			return 1;
+		}
+	}
+	free(pre);
+	return 0;
+}

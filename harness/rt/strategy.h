@@ -1,0 +1,93 @@
+/*
+ * Scheduling strategies: given the enabled threads at a decision, pick the next
+ * one. Every random choice comes from one seeded PRNG per run, so a run is a
+ * function of (program, strategy, seed).
+ */
+#ifndef MIGRACE_STRATEGY_H
+#define MIGRACE_STRATEGY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+#define PCT_MAX_DEPTH 16
+#define DFS_MAX_BOUND 16
+
+enum strat_kind {
+	STRAT_SCRIPT,   /* ordering constraints + deterministic default order */
+	STRAT_RANDOM,   /* uniform among enabled threads at every decision */
+	STRAT_PCT,      /* probabilistic concurrency testing, depth param */
+	STRAT_DFS,      /* exhaustive within `param` preemptions */
+};
+
+struct strat_spec {
+	enum strat_kind kind;
+	int param;      /* pct: depth D >= 1; dfs: preemption bound B >= 0 */
+};
+
+struct prng {
+	uint64_t s[2];
+};
+
+struct strategy {
+	struct strat_spec spec;
+	uint64_t seed;
+	struct prng rng;
+	/* Prefix of forced choices (dfs backtracking, --schedule); then the
+	 * strategy's own choices. */
+	const uint8_t *prefix;
+	uint32_t prefix_len;
+	/* pct */
+	uint64_t k;                        /* estimated run length in steps */
+	int64_t prio[MODEL_MAX_THREADS];
+	uint64_t change[PCT_MAX_DEPTH];    /* D-1 change-point steps, in [1, k] */
+	int nchange;
+	int64_t lowest;                    /* lowest priority handed out so far */
+};
+
+/* Parses "script", "random", "pct:D", "dfs:B"; returns 0 or -EINVAL with a
+ * reason in *why. */
+int strat_parse(const char *text, struct strat_spec *out, const char **why);
+/* Writes the canonical text of spec (e.g. "pct:2") into buf. */
+void strat_format(const struct strat_spec *spec, char *buf, int len);
+
+void prng_seed(struct prng *r, uint64_t seed);
+uint64_t prng_next(struct prng *r);
+uint64_t prng_below(struct prng *r, uint64_t n);   /* uniform in [0, n) */
+
+void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t seed,
+		    uint64_t k, const uint8_t *prefix, uint32_t prefix_len);
+void strategy_thread_created(struct strategy *s, int tid);
+/* Picks among `enabled` (nonzero) at decision `step`. `cur` is the thread that
+ * reached the decision (possibly no longer enabled), `cur_op` its pending op.
+ * Returns -1 when a forced prefix choice is not enabled (nondeterminism). */
+int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
+		  enum op_kind cur_op);
+/* The non-preemptive default: cur while enabled, else the lowest id. */
+int strategy_default(uint64_t enabled, int cur);
+
+/* Exhaustive search state, kept by the fork server across runs. */
+struct dfs_node {
+	uint64_t enabled, tried;
+	uint8_t cur, chosen;
+};
+
+struct dfs {
+	int bound;
+	struct dfs_node *nodes;
+	uint32_t n, cap;
+	uint8_t *prefix;                   /* choices to force in the next run */
+	uint32_t prefix_len;
+	uint64_t schedules;
+};
+
+struct step_rec;
+int dfs_init(struct dfs *d, int bound);
+void dfs_free(struct dfs *d);
+/* Feeds the decisions of the run that just ended. Returns 1 when a next
+ * prefix is ready, 0 when the space within the bound is exhausted, -1 when the
+ * run did not follow its prefix (the program is not deterministic). */
+int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps);
+
+#endif

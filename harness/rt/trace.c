@@ -1,0 +1,385 @@
+/*
+ * Trace file format, version 1:
+ *
+ *   migrace-trace 1
+ *   program /abs/path/to/prog
+ *   arg <one argument, with \\ \n \t escapes>      (zero or more)
+ *   cwd /dir
+ *   build tsan|asan|plain
+ *   strategy pct:2
+ *   seed 17
+ *   pct-k 345
+ *   code-version fnv1a64:0123456789abcdef
+ *   outcome tsan:data-race@incr
+ *   steps 57
+ *   schedule 0*5 1*3 0*2                           (informational)
+ *   ---
+ *   <step> T<thread> <op> <object> +0x<pc> from=T<n> e=0x<enabled> t=<ns> [@ location]
+ *
+ * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, T<id> thread,
+ * p:<name> sync point. Lines starting with '#' are comments.
+ */
+#define _GNU_SOURCE
+#include "trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\t')
+			fputs("\\t", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+			*o++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+}
+
+int schedule_format(const struct step_rec *steps, uint32_t n, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i;
+		while (j < n && steps[j].chosen == steps[i].chosen)
+			j++;
+		int w = j - i > 1 ? snprintf(buf + o, len - o, "%s%d*%u", o ? " " : "", steps[i].chosen, j - i)
+				  : snprintf(buf + o, len - o, "%s%d", o ? " " : "", steps[i].chosen);
+		if (w < 0 || (size_t)w >= len - o)
+			return -1;
+		o += (size_t)w;
+		i = j;
+	}
+	return 0;
+}
+
+int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, char *err, size_t errlen)
+{
+	const char *p = text;
+	*n = 0;
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		char *e;
+		errno = 0;
+		unsigned long t = strtoul(p, &e, 10), count = 1;
+		if (e == p || errno || t >= MODEL_MAX_THREADS) {
+			snprintf(err, errlen, "schedule: bad thread number at \"%.20s\" (expected 0..%d)", p,
+				 MODEL_MAX_THREADS - 1);
+			return -1;
+		}
+		p = e;
+		if (*p == '*') {
+			count = strtoul(p + 1, &e, 10);
+			if (e == p + 1 || count == 0) {
+				snprintf(err, errlen, "schedule: bad repeat count after thread %lu", t);
+				return -1;
+			}
+			p = e;
+		}
+		if (*p && *p != ' ' && *p != ',') {
+			snprintf(err, errlen, "schedule: unexpected \"%.20s\"", p);
+			return -1;
+		}
+		if (*n + count > max) {
+			snprintf(err, errlen, "schedule: longer than %u steps", max);
+			return -1;
+		}
+		for (unsigned long i = 0; i < count; i++)
+			out[(*n)++] = (uint8_t)t;
+	}
+	return 0;
+}
+
+static void put_obj(FILE *f, const struct step_rec *r)
+{
+	if (r->objk == '-')
+		fputs("-", f);
+	else if (r->objk == 'p')
+		fprintf(f, "p:%s", r->name ? r->name : "?");
+	else
+		fprintf(f, "%c%d", r->objk, r->obj);
+}
+
+int trace_write(FILE *f, const struct trace *t, const char *const *locs)
+{
+	fprintf(f, "migrace-trace %d\n", TRACE_VERSION);
+	fprintf(f, "program %s\n", t->program);
+	for (int i = 0; i < t->nargs; i++) {
+		fputs("arg ", f);
+		put_escaped(f, t->args[i]);
+		fputc('\n', f);
+	}
+	fprintf(f, "cwd %s\nbuild %s\nstrategy %s\nseed %" PRIu64 "\npct-k %" PRIu64 "\n", t->cwd,
+		t->build, t->strategy, t->seed, t->pct_k);
+	fprintf(f, "code-version %s\noutcome %s\nsteps %u\n", t->code_version, t->outcome, t->nsteps);
+	size_t slen = (size_t)t->nsteps * 8 + 64;
+	char *sched = malloc(slen);
+	if (sched && schedule_format(t->steps, t->nsteps, sched, slen) == 0)
+		fprintf(f, "schedule %s\n", sched);
+	free(sched);
+	fputs("---\n", f);
+	for (uint32_t i = 0; i < t->nsteps; i++) {
+		const struct step_rec *r = &t->steps[i];
+		fprintf(f, "%u T%d %s ", i, r->chosen, op_kind_name((enum op_kind)r->op));
+		put_obj(f, r);
+		fprintf(f, " +0x%" PRIx64 " from=T%d e=0x%" PRIx64 " t=%" PRId64, r->pc, r->cur, r->enabled, r->now);
+		if (locs && locs[i] && locs[i][0])
+			fprintf(f, " @ %s", locs[i]);
+		fputc('\n', f);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+void trace_free(struct trace *t)
+{
+	for (int i = 0; i < t->nargs; i++)
+		free(t->args[i]);
+	if (t->names)
+		for (uint32_t i = 0; i < t->nsteps; i++)
+			free(t->names[i]);
+	free(t->names);
+	free(t->steps);
+	memset(t, 0, sizeof(*t));
+}
+
+static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "line %u: ", line);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int parse_u64(const char *s, uint64_t *out, int base)
+{
+	char *e;
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &e, base);
+	if (errno || *e)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_thread(const char *s, uint8_t *out)
+{
+	uint64_t v;
+	if (s[0] != 'T' || parse_u64(s + 1, &v, 10) || v >= MODEL_MAX_THREADS)
+		return -1;
+	*out = (uint8_t)v;
+	return 0;
+}
+
+static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size_t errlen, unsigned ln)
+{
+	struct step_rec *r = &t->steps[idx];
+	char *loc = strstr(line, " @ ");
+	if (loc)
+		*loc = '\0';
+	char *f[8];
+	int nf = 0;
+	for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " "))
+		if (nf < 8)
+			f[nf++] = tok;
+		else
+			return fail(err, errlen, ln, "too many fields in step line");
+	if (nf != 8)
+		return fail(err, errlen, ln, "a step line needs 8 fields (step thread op object pc from enabled time), found %d", nf);
+	uint64_t v;
+	if (parse_u64(f[0], &v, 10) || v != idx)
+		return fail(err, errlen, ln, "expected step number %u, found \"%s\"", idx, f[0]);
+	if (parse_thread(f[1], &r->chosen))
+		return fail(err, errlen, ln, "bad thread \"%s\" (expected T0..T%d)", f[1], MODEL_MAX_THREADS - 1);
+	int op = op_kind_from_name(f[2]);
+	if (op < 0 || op == OP_NONE)
+		return fail(err, errlen, ln, "unknown operation \"%s\"", f[2]);
+	r->op = (uint8_t)op;
+	if (strcmp(f[3], "-") == 0)
+		r->objk = '-';
+	else if (strncmp(f[3], "p:", 2) == 0 && f[3][2]) {
+		r->objk = 'p';
+		t->names[idx] = strdup(f[3] + 2);
+		r->name = t->names[idx];
+	} else if (strchr("mcsroT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
+		r->objk = f[3][0];
+		r->obj = (int32_t)v;
+	} else
+		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, T1 or p:name)", f[3]);
+	if (strncmp(f[4], "+0x", 3) || parse_u64(f[4] + 3, &r->pc, 16))
+		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
+	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))
+		return fail(err, errlen, ln, "bad field \"%s\" (expected from=T<n>)", f[5]);
+	if (strncmp(f[6], "e=0x", 4) || parse_u64(f[6] + 4, &r->enabled, 16))
+		return fail(err, errlen, ln, "bad field \"%s\" (expected e=0x<hex mask>)", f[6]);
+	if (!(r->enabled >> r->chosen & 1))
+		return fail(err, errlen, ln, "thread T%d is not in its enabled set e=0x%" PRIx64, r->chosen, r->enabled);
+	if (strncmp(f[7], "t=", 2) || parse_u64(f[7] + 2, &v, 10))
+		return fail(err, errlen, ln, "bad field \"%s\" (expected t=<virtual ns>)", f[7]);
+	r->now = (int64_t)v;
+	return 0;
+}
+
+static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, char *err, size_t errlen,
+		       unsigned ln)
+{
+	uint64_t v;
+#define COPY(field)                                                                \
+	do {                                                                       \
+		if (strlen(val) >= sizeof(t->field))                               \
+			return fail(err, errlen, ln, "value of \"%s\" is too long", key); \
+		strcpy(t->field, val);                                             \
+	} while (0)
+	if (strcmp(key, "program") == 0)
+		COPY(program);
+	else if (strcmp(key, "arg") == 0) {
+		if (t->nargs == TRACE_MAX_ARGS)
+			return fail(err, errlen, ln, "more than %d arguments", TRACE_MAX_ARGS);
+		unescape(val);
+		t->args[t->nargs++] = strdup(val);
+	} else if (strcmp(key, "cwd") == 0)
+		COPY(cwd);
+	else if (strcmp(key, "build") == 0)
+		COPY(build);
+	else if (strcmp(key, "strategy") == 0)
+		COPY(strategy);
+	else if (strcmp(key, "code-version") == 0)
+		COPY(code_version);
+	else if (strcmp(key, "outcome") == 0)
+		COPY(outcome);
+	else if (strcmp(key, "schedule") == 0)
+		;
+	else if (strcmp(key, "seed") == 0) {
+		if (parse_u64(val, &t->seed, 10))
+			return fail(err, errlen, ln, "seed \"%s\" is not a number", val);
+	} else if (strcmp(key, "pct-k") == 0) {
+		if (parse_u64(val, &t->pct_k, 10))
+			return fail(err, errlen, ln, "pct-k \"%s\" is not a number", val);
+	} else if (strcmp(key, "steps") == 0) {
+		if (parse_u64(val, &v, 10) || v > 100000000)
+			return fail(err, errlen, ln, "steps \"%s\" is not a number of steps", val);
+		t->nsteps = (uint32_t)v;
+		*seen_steps = true;
+	} else
+		return fail(err, errlen, ln, "unknown header field \"%s\"", key);
+#undef COPY
+	return 0;
+}
+
+int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned ln = 0;
+	bool body = false, seen_steps = false;
+	uint32_t idx = 0;
+	int rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		ln++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (ln == 1) {
+			uint64_t v;
+			if (strncmp(line, "migrace-trace ", 14) || parse_u64(line + 14, &v, 10)) {
+				fail(err, errlen, ln, "not a migrace trace (expected \"migrace-trace %d\")", TRACE_VERSION);
+				goto out;
+			}
+			if (v != TRACE_VERSION) {
+				fail(err, errlen, ln, "trace version %" PRIu64 " is not supported (this migrace reads version %d)",
+				     v, TRACE_VERSION);
+				goto out;
+			}
+			t->version = (int)v;
+			continue;
+		}
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (!body) {
+			if (strcmp(line, "---") == 0) {
+				const char *missing = !t->program[0] ? "program" : !t->build[0] ? "build"
+						   : !t->strategy[0] ? "strategy" : !seen_steps ? "steps" : NULL;
+				if (missing) {
+					fail(err, errlen, ln, "header field \"%s\" is missing", missing);
+					goto out;
+				}
+				body = true;
+				t->steps = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->steps));
+				t->names = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->names));
+				if (!t->steps || !t->names) {
+					fail(err, errlen, ln, "out of memory for %u steps", t->nsteps);
+					goto out;
+				}
+				continue;
+			}
+			char *sp = strchr(line, ' ');
+			if (!sp) {
+				fail(err, errlen, ln, "expected \"<field> <value>\", found \"%.40s\"", line);
+				goto out;
+			}
+			*sp = '\0';
+			if (header_line(t, line, sp + 1, &seen_steps, err, errlen, ln))
+				goto out;
+			continue;
+		}
+		if (idx >= t->nsteps) {
+			fail(err, errlen, ln, "more step lines than the header's steps %u", t->nsteps);
+			goto out;
+		}
+		if (parse_step(line, t, idx, err, errlen, ln))
+			goto out;
+		idx++;
+	}
+	if (ln == 0) {
+		fail(err, errlen, 1, "the file is empty");
+		goto out;
+	}
+	if (!body) {
+		fail(err, errlen, ln, "no \"---\" line: the trace has no steps section");
+		goto out;
+	}
+	if (idx != t->nsteps) {
+		fail(err, errlen, ln, "the header says %u steps, the file has %u", t->nsteps, idx);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	if (rc) {
+		uint32_t keep = t->nsteps;
+		t->nsteps = t->names ? keep : 0;
+		trace_free(t);
+	}
+	return rc;
+}

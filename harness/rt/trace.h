@@ -1,0 +1,45 @@
+/*
+ * Trace files: a versioned text header and one line per scheduling decision.
+ * Written by the fork server, read back by `migrace replay` and the tests.
+ */
+#ifndef MIGRACE_TRACE_H
+#define MIGRACE_TRACE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "steplog.h"
+
+#define TRACE_VERSION 1
+#define TRACE_MAX_ARGS 256
+
+struct trace {
+	int version;
+	char program[4096];
+	int nargs;
+	char *args[TRACE_MAX_ARGS];      /* owned */
+	char cwd[4096];
+	char build[32];
+	char strategy[32];
+	uint64_t seed;
+	uint64_t pct_k;
+	char code_version[64];
+	char outcome[160];
+	uint32_t nsteps;
+	struct step_rec *steps;          /* owned */
+	char **names;                    /* owned sync point names, one per step or NULL */
+};
+
+/* Writes t; locs[i] (may be NULL) is a readable location for step i. */
+int trace_write(FILE *f, const struct trace *t, const char *const *locs);
+/* Parses a trace. On error returns -1 with "line N: reason" in err. */
+int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen);
+void trace_free(struct trace *t);
+
+/* Compact schedule for bug reports: the chosen thread of every step,
+ * run-length encoded: "0*5 1*3 0". */
+int schedule_format(const struct step_rec *steps, uint32_t n, char *buf, size_t len);
+/* Parses it back into choices; -1 with a reason in err. */
+int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,688 @@
+/*
+ * Link-time wrappers (-Wl,--wrap=SYM) of the pthread, semaphore, sleep and
+ * clock API. In a controlled thread each call is a scheduling point: the model
+ * decides when it may proceed, then the real primitive is called, which no
+ * longer blocks, so ThreadSanitizer sees the program's real synchronisation.
+ * Calls from threads the runtime does not control go straight through.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt.h"
+
+#define RETADDR ((uintptr_t)__builtin_return_address(0))
+
+/* The wrappers are not instrumented, so without help TSan's stacks would lose
+ * the program's frame that called them. Each wrapper pushes its call site on
+ * TSan's shadow stack for its duration (only in TSan builds: weak symbols). */
+extern void __tsan_func_entry(void *pc) __attribute__((weak));
+extern void __tsan_func_exit(void) __attribute__((weak));
+
+static inline int tsan_enter(void *pc)
+{
+	if (__tsan_func_entry)
+		__tsan_func_entry(pc);
+	return 0;
+}
+
+static inline void tsan_leave(int *unused)
+{
+	(void)unused;
+	if (__tsan_func_exit)
+		__tsan_func_exit();
+}
+
+#define TSAN_FRAME() \
+	int tsan_frame_ __attribute__((cleanup(tsan_leave), unused)) = tsan_enter(__builtin_return_address(0))
+#define REAL(fn) __real_##fn
+#define DECLARE_REAL(ret, fn, ...) ret __real_##fn(__VA_ARGS__)
+
+DECLARE_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+DECLARE_REAL(int, pthread_join, pthread_t, void **);
+DECLARE_REAL(int, pthread_detach, pthread_t);
+DECLARE_REAL(void, pthread_exit, void *) __attribute__((noreturn));
+DECLARE_REAL(pthread_t, pthread_self, void);
+DECLARE_REAL(int, pthread_mutex_init, pthread_mutex_t *, const pthread_mutexattr_t *);
+DECLARE_REAL(int, pthread_mutex_destroy, pthread_mutex_t *);
+DECLARE_REAL(int, pthread_mutex_lock, pthread_mutex_t *);
+DECLARE_REAL(int, pthread_mutex_trylock, pthread_mutex_t *);
+DECLARE_REAL(int, pthread_mutex_unlock, pthread_mutex_t *);
+DECLARE_REAL(int, pthread_cond_init, pthread_cond_t *, const pthread_condattr_t *);
+DECLARE_REAL(int, pthread_cond_destroy, pthread_cond_t *);
+DECLARE_REAL(int, pthread_cond_wait, pthread_cond_t *, pthread_mutex_t *);
+DECLARE_REAL(int, pthread_cond_timedwait, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+DECLARE_REAL(int, pthread_cond_signal, pthread_cond_t *);
+DECLARE_REAL(int, pthread_cond_broadcast, pthread_cond_t *);
+DECLARE_REAL(int, pthread_mutex_timedlock, pthread_mutex_t *, const struct timespec *);
+DECLARE_REAL(int, pthread_rwlock_init, pthread_rwlock_t *, const pthread_rwlockattr_t *);
+DECLARE_REAL(int, pthread_rwlock_destroy, pthread_rwlock_t *);
+DECLARE_REAL(int, pthread_rwlock_rdlock, pthread_rwlock_t *);
+DECLARE_REAL(int, pthread_rwlock_wrlock, pthread_rwlock_t *);
+DECLARE_REAL(int, pthread_rwlock_tryrdlock, pthread_rwlock_t *);
+DECLARE_REAL(int, pthread_rwlock_trywrlock, pthread_rwlock_t *);
+DECLARE_REAL(int, pthread_rwlock_timedrdlock, pthread_rwlock_t *, const struct timespec *);
+DECLARE_REAL(int, pthread_rwlock_timedwrlock, pthread_rwlock_t *, const struct timespec *);
+DECLARE_REAL(int, pthread_rwlock_unlock, pthread_rwlock_t *);
+DECLARE_REAL(int, pthread_once, pthread_once_t *, void (*)(void));
+DECLARE_REAL(int, sem_init, sem_t *, int, unsigned);
+DECLARE_REAL(int, sem_destroy, sem_t *);
+DECLARE_REAL(int, sem_wait, sem_t *);
+DECLARE_REAL(int, sem_trywait, sem_t *);
+DECLARE_REAL(int, sem_timedwait, sem_t *, const struct timespec *);
+DECLARE_REAL(int, sem_post, sem_t *);
+DECLARE_REAL(int, sched_yield, void);
+DECLARE_REAL(unsigned, sleep, unsigned);
+DECLARE_REAL(int, usleep, useconds_t);
+DECLARE_REAL(int, nanosleep, const struct timespec *, struct timespec *);
+DECLARE_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
+DECLARE_REAL(int, clock_gettime, clockid_t, struct timespec *);
+DECLARE_REAL(int, gettimeofday, struct timeval *, void *);
+DECLARE_REAL(time_t, time, time_t *);
+DECLARE_REAL(void, exit, int) __attribute__((noreturn));
+
+/* ---- virtual time ---------------------------------------------------- */
+
+static int64_t clock_base_ns(clockid_t clk)
+{
+	bool mono = clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW ||
+		    clk == CLOCK_MONOTONIC_COARSE || clk == CLOCK_BOOTTIME;
+	return (mono ? VT_MONOTONIC_BASE_S : VT_REALTIME_BASE_S) * 1000000000LL;
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* Virtual deadline of an absolute timeout on clock clk. */
+static int64_t abs_deadline(clockid_t clk, const struct timespec *abstime)
+{
+	int64_t d = ts_ns(abstime) - clock_base_ns(clk);
+	return d < 0 ? 0 : d;
+}
+
+static bool virtual_clock(clockid_t clk)
+{
+	return clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW ||
+	       clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_COARSE ||
+	       clk == CLOCK_BOOTTIME;
+}
+
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	if (!rt_managed() || !virtual_clock(clk))
+		return REAL(clock_gettime)(clk, ts);
+	int64_t ns = clock_base_ns(clk) + rt_now();
+	ts->tv_sec = ns / 1000000000LL;
+	ts->tv_nsec = ns % 1000000000LL;
+	return 0;
+}
+
+int __wrap_gettimeofday(struct timeval *tv, void *tz)
+{
+	if (!rt_managed() || !tv)
+		return REAL(gettimeofday)(tv, tz);
+	int64_t ns = clock_base_ns(CLOCK_REALTIME) + rt_now();
+	tv->tv_sec = ns / 1000000000LL;
+	tv->tv_usec = ns % 1000000000LL / 1000;
+	return 0;
+}
+
+time_t __wrap_time(time_t *out)
+{
+	if (!rt_managed())
+		return REAL(time)(out);
+	time_t t = (time_t)((clock_base_ns(CLOCK_REALTIME) + rt_now()) / 1000000000LL);
+	if (out)
+		*out = t;
+	return t;
+}
+
+static struct op mkop(enum op_kind kind, struct mobj *obj, uintptr_t pc)
+{
+	return (struct op){ .kind = kind, .obj = obj, .deadline = MODEL_NO_DEADLINE, .pc = pc };
+}
+
+static void sleep_for(int64_t ns, uintptr_t pc)
+{
+	struct op op = mkop(ns > 0 ? OP_SLEEP : OP_YIELD, NULL, pc);
+	if (ns > 0)
+		op.deadline = rt_now() + ns;
+	rt_point(&op);
+}
+
+unsigned __wrap_sleep(unsigned s)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(sleep)(s);
+	sleep_for((int64_t)s * 1000000000LL, RETADDR);
+	return 0;
+}
+
+int __wrap_usleep(useconds_t us)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(usleep)(us);
+	sleep_for((int64_t)us * 1000, RETADDR);
+	return 0;
+}
+
+int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(nanosleep)(req, rem);
+	if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L) {
+		errno = EINVAL;
+		return -1;
+	}
+	sleep_for(ts_ns(req), RETADDR);
+	if (rem)
+		rem->tv_sec = rem->tv_nsec = 0;
+	return 0;
+}
+
+int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
+			   struct timespec *rem)
+{
+	if (!rt_managed() || !virtual_clock(clk))
+		return REAL(clock_nanosleep)(clk, flags, req, rem);
+	if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000L)
+		return EINVAL;
+	int64_t ns = flags & TIMER_ABSTIME ? abs_deadline(clk, req) - rt_now() : ts_ns(req);
+	sleep_for(ns, RETADDR);
+	if (rem && !(flags & TIMER_ABSTIME))
+		rem->tv_sec = rem->tv_nsec = 0;
+	return 0;
+}
+
+int __wrap_sched_yield(void)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(sched_yield)();
+	struct op op = mkop(OP_YIELD, NULL, RETADDR);
+	rt_point(&op);
+	return 0;
+}
+
+/* ---- threads --------------------------------------------------------- */
+
+int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_create)(th, attr, fn, arg);
+	int tid = rt_thread_new(fn, arg);
+	if (tid < 0)
+		rt_fail("harness:too-many-threads", "the program started more than %d threads in one run",
+			MODEL_MAX_THREADS);
+	int rc = REAL(pthread_create)(th, attr, rt_thread_trampoline, rt_thread_slot(tid));
+	if (rc) {
+		rt_model()->threads[tid].status = TS_FINISHED;
+		rt_model()->threads[tid].pending.kind = OP_NONE;
+		return rc;
+	}
+	rt_thread_set_handle(tid, (uintptr_t)*th);
+	int detached = 0;
+	if (attr && pthread_attr_getdetachstate(attr, &detached) == 0 && detached == PTHREAD_CREATE_DETACHED)
+		rt_model()->threads[tid].detached = true;
+	struct op op = mkop(OP_CREATE, NULL, RETADDR);
+	op.obj_tid = tid;
+	rt_point(&op);
+	return 0;
+}
+
+int __wrap_pthread_join(pthread_t th, void **ret)
+{
+	TSAN_FRAME();
+	int tid;
+	if (!rt_managed() || (tid = rt_thread_by_handle((uintptr_t)th)) < 0)
+		return REAL(pthread_join)(th, ret);
+	if (tid == rt_self())
+		return EDEADLK;
+	struct op op = mkop(OP_JOIN, NULL, RETADDR);
+	op.obj_tid = tid;
+	rt_point(&op);
+	rt_mark_joined(tid);
+	return REAL(pthread_join)(th, ret);
+}
+
+int __wrap_pthread_detach(pthread_t th)
+{
+	TSAN_FRAME();
+	int tid;
+	if (!rt_managed() || (tid = rt_thread_by_handle((uintptr_t)th)) < 0)
+		return REAL(pthread_detach)(th);
+	struct op op = mkop(OP_DETACH, NULL, RETADDR);
+	op.obj_tid = tid;
+	rt_point(&op);
+	rt_model()->threads[tid].detached = true;
+	return REAL(pthread_detach)(th);
+}
+
+void __wrap_pthread_exit(void *ret)
+{
+	if (rt_managed())
+		rt_thread_exit(RETADDR);
+	REAL(pthread_exit)(ret);
+}
+
+pthread_t __wrap_pthread_self(void)
+{
+	return REAL(pthread_self)();
+}
+
+void __wrap_exit(int code)
+{
+	rt_run_end();
+	REAL(exit)(code);
+}
+
+/* ---- mutexes ------------------------------------------------------------ */
+
+/* The model of a mutex, created on first sight. Its type is read from glibc's
+ * mutex (PTHREAD_MUTEX_INITIALIZER, the _NP static initialisers and
+ * pthread_mutex_init all set it there). */
+static struct mobj *mutex_obj(pthread_mutex_t *mx)
+{
+	struct model *m = rt_model();
+	struct mobj *o = model_obj_find(m, mx);
+	if (o && o->kind == OBJ_MUTEX)
+		return o;
+	o = model_obj(m, mx, OBJ_MUTEX);
+	if (!o)
+		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	switch (mx->__data.__kind & 3) {
+	case PTHREAD_MUTEX_RECURSIVE: o->type = MUTEX_RECURSIVE; break;
+	case PTHREAD_MUTEX_ERRORCHECK: o->type = MUTEX_ERRORCHECK; break;
+	default: o->type = MUTEX_NORMAL; break;
+	}
+	return o;
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *attr)
+{
+	TSAN_FRAME();
+	if (rt_managed())
+		model_obj_forget(rt_model(), mx);
+	return REAL(pthread_mutex_init)(mx, attr);
+}
+
+int __wrap_pthread_mutex_destroy(pthread_mutex_t *mx)
+{
+	TSAN_FRAME();
+	if (rt_managed())
+		model_obj_forget(rt_model(), mx);
+	return REAL(pthread_mutex_destroy)(mx);
+}
+
+/* Takes mx in the model (op already set up), then really. */
+static int mutex_acquire(pthread_mutex_t *mx, struct op *op)
+{
+	struct mobj *o = op->obj;
+	struct op_result r = rt_point(op);
+	if (r.misuse)
+		rt_misuse(r.misuse, rt_self(), o, op->pc);
+	if (r.err)
+		return r.err;
+	int rc = o->count > 1 ? REAL(pthread_mutex_lock)(mx) : REAL(pthread_mutex_trylock)(mx);
+	if (rc)
+		rt_fail("harness:model-mismatch", "mutex m%d: the model granted it, the real mutex said %d", o->id, rc);
+	return 0;
+}
+
+int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_mutex_lock)(mx);
+	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
+	return mutex_acquire(mx, &op);
+}
+
+int __wrap_pthread_mutex_trylock(pthread_mutex_t *mx)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_mutex_trylock)(mx);
+	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
+	op.try = true;
+	return mutex_acquire(mx, &op);
+}
+
+int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_mutex_timedlock)(mx, abstime);
+	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
+	op.deadline = abs_deadline(CLOCK_REALTIME, abstime);
+	return mutex_acquire(mx, &op);
+}
+
+int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_mutex_unlock)(mx);
+	struct op op = mkop(OP_UNLOCK, mutex_obj(mx), RETADDR);
+	struct op_result r = rt_point(&op);
+	if (r.misuse) {
+		rt_misuse(r.misuse, rt_self(), op.obj, op.pc);
+		return r.err;
+	}
+	return REAL(pthread_mutex_unlock)(mx);
+}
+
+/* ---- condition variables ------------------------------------------------ */
+
+static struct mobj *cond_obj(pthread_cond_t *cv)
+{
+	struct mobj *o = model_obj(rt_model(), cv, OBJ_COND);
+	if (!o)
+		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	return o;
+}
+
+int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
+{
+	TSAN_FRAME();
+	if (rt_managed()) {
+		clockid_t clk = CLOCK_REALTIME;
+		model_obj_forget(rt_model(), cv);
+		if (attr)
+			pthread_condattr_getclock(attr, &clk);
+		cond_obj(cv)->clock = (int)clk;
+	}
+	return REAL(pthread_cond_init)(cv, attr);
+}
+
+int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
+{
+	TSAN_FRAME();
+	if (rt_managed())
+		model_obj_forget(rt_model(), cv);
+	return REAL(pthread_cond_destroy)(cv);
+}
+
+static int cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime,
+		     uintptr_t pc)
+{
+	struct op op = mkop(OP_COND_WAIT, cond_obj(cv), pc);
+	op.obj2 = mutex_obj(mx);
+	if (abstime)
+		op.deadline = abs_deadline((clockid_t)op.obj->clock, abstime);
+	struct op_result r = rt_point(&op);     /* releases the mutex in the model */
+	if (r.misuse) {
+		rt_misuse(r.misuse, rt_self(), op.obj2, pc);
+		return r.err;
+	}
+	REAL(pthread_mutex_unlock)(mx);
+	r = rt_continue();                       /* until signalled or timed out, and the mutex is free */
+	int rc = REAL(pthread_mutex_trylock)(mx);
+	if (rc)
+		rt_fail("harness:model-mismatch", "mutex m%d: the model granted it after a cond wait, the real mutex said %d",
+			op.obj2->id, rc);
+	return r.err;
+}
+
+int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_cond_wait)(cv, mx);
+	return cond_wait(cv, mx, NULL, RETADDR);
+}
+
+int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_cond_timedwait)(cv, mx, abstime);
+	return cond_wait(cv, mx, abstime, RETADDR);
+}
+
+static int cond_wake(pthread_cond_t *cv, enum op_kind kind, uintptr_t pc)
+{
+	struct op op = mkop(kind, cond_obj(cv), pc);
+	rt_point(&op);
+	return 0;
+}
+
+int __wrap_pthread_cond_signal(pthread_cond_t *cv)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_cond_signal)(cv);
+	return cond_wake(cv, OP_SIGNAL, RETADDR);
+}
+
+int __wrap_pthread_cond_broadcast(pthread_cond_t *cv)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_cond_broadcast)(cv);
+	return cond_wake(cv, OP_BROADCAST, RETADDR);
+}
+
+/* ---- rwlocks ------------------------------------------------------------ */
+
+static struct mobj *rw_obj(pthread_rwlock_t *rw)
+{
+	struct mobj *o = model_obj(rt_model(), rw, OBJ_RWLOCK);
+	if (!o)
+		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	return o;
+}
+
+int __wrap_pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
+{
+	TSAN_FRAME();
+	if (rt_managed())
+		model_obj_forget(rt_model(), rw);
+	return REAL(pthread_rwlock_init)(rw, attr);
+}
+
+int __wrap_pthread_rwlock_destroy(pthread_rwlock_t *rw)
+{
+	TSAN_FRAME();
+	if (rt_managed())
+		model_obj_forget(rt_model(), rw);
+	return REAL(pthread_rwlock_destroy)(rw);
+}
+
+static int rw_acquire(pthread_rwlock_t *rw, bool write, bool try, const struct timespec *abstime,
+		      uintptr_t pc)
+{
+	struct op op = mkop(write ? OP_WRLOCK : OP_RDLOCK, rw_obj(rw), pc);
+	op.try = try;
+	if (abstime)
+		op.deadline = abs_deadline(CLOCK_REALTIME, abstime);
+	struct op_result r = rt_point(&op);
+	if (r.err)
+		return r.err;
+	int rc = write ? REAL(pthread_rwlock_trywrlock)(rw) : REAL(pthread_rwlock_tryrdlock)(rw);
+	if (rc)
+		rt_fail("harness:model-mismatch", "rwlock r%d: the model granted it, the real rwlock said %d", op.obj->id, rc);
+	return 0;
+}
+
+#define RW_WRAPPER(name, write, try)                                          \
+	int __wrap_pthread_rwlock_##name(pthread_rwlock_t *rw)               \
+	{                                                                      \
+		TSAN_FRAME();                                                  \
+		if (!rt_managed())                                             \
+			return REAL(pthread_rwlock_##name)(rw);                \
+		return rw_acquire(rw, write, try, NULL, RETADDR);              \
+	}
+RW_WRAPPER(rdlock, false, false)
+RW_WRAPPER(wrlock, true, false)
+RW_WRAPPER(tryrdlock, false, true)
+RW_WRAPPER(trywrlock, true, true)
+
+int __wrap_pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_rwlock_timedrdlock)(rw, abstime);
+	return rw_acquire(rw, false, false, abstime, RETADDR);
+}
+
+int __wrap_pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_rwlock_timedwrlock)(rw, abstime);
+	return rw_acquire(rw, true, false, abstime, RETADDR);
+}
+
+int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *rw)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_rwlock_unlock)(rw);
+	struct op op = mkop(OP_RWUNLOCK, rw_obj(rw), RETADDR);
+	struct op_result r = rt_point(&op);
+	if (r.misuse) {
+		rt_misuse(r.misuse, rt_self(), op.obj, op.pc);
+		return r.err;
+	}
+	return REAL(pthread_rwlock_unlock)(rw);
+}
+
+/* ---- semaphores ----------------------------------------------------------- */
+
+static struct mobj *sem_obj(sem_t *s)
+{
+	struct model *m = rt_model();
+	struct mobj *o = model_obj_find(m, s);
+	if (o && o->kind == OBJ_SEM)
+		return o;
+	o = model_obj(m, s, OBJ_SEM);
+	if (!o)
+		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	int v = 0;
+	sem_getvalue(s, &v);
+	o->count = v;
+	return o;
+}
+
+int __wrap_sem_init(sem_t *s, int pshared, unsigned value)
+{
+	TSAN_FRAME();
+	int rc = REAL(sem_init)(s, pshared, value);
+	if (rc == 0 && rt_managed()) {
+		model_obj_forget(rt_model(), s);
+		sem_obj(s);
+	}
+	return rc;
+}
+
+int __wrap_sem_destroy(sem_t *s)
+{
+	TSAN_FRAME();
+	if (rt_managed())
+		model_obj_forget(rt_model(), s);
+	return REAL(sem_destroy)(s);
+}
+
+static int sem_acquire(sem_t *s, bool try, const struct timespec *abstime, uintptr_t pc)
+{
+	struct op op = mkop(OP_SEM_WAIT, sem_obj(s), pc);
+	op.try = try;
+	if (abstime) {
+		if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L) {
+			errno = EINVAL;
+			return -1;
+		}
+		op.deadline = abs_deadline(CLOCK_REALTIME, abstime);
+	}
+	struct op_result r = rt_point(&op);
+	if (r.err) {
+		errno = r.err;
+		return -1;
+	}
+	if (REAL(sem_trywait)(s))
+		rt_fail("harness:model-mismatch", "semaphore s%d: the model had a token, the real one did not", op.obj->id);
+	return 0;
+}
+
+int __wrap_sem_wait(sem_t *s)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(sem_wait)(s);
+	return sem_acquire(s, false, NULL, RETADDR);
+}
+
+int __wrap_sem_trywait(sem_t *s)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(sem_trywait)(s);
+	return sem_acquire(s, true, NULL, RETADDR);
+}
+
+int __wrap_sem_timedwait(sem_t *s, const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(sem_timedwait)(s, abstime);
+	return sem_acquire(s, false, abstime, RETADDR);
+}
+
+int __wrap_sem_post(sem_t *s)
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(sem_post)(s);
+	struct op op = mkop(OP_SEM_POST, sem_obj(s), RETADDR);
+	rt_point(&op);
+	return REAL(sem_post)(s);
+}
+
+/* ---- pthread_once --------------------------------------------------------- */
+
+int __wrap_pthread_once(pthread_once_t *once, void (*init)(void))
+{
+	TSAN_FRAME();
+	if (!rt_managed())
+		return REAL(pthread_once)(once, init);
+	struct model *m = rt_model();
+	struct mobj *o = model_obj_find(m, once);
+	if (!o || o->kind != OBJ_ONCE) {
+		o = model_obj(m, once, OBJ_ONCE);
+		if (!o)
+			rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+		o->once_state = *once != PTHREAD_ONCE_INIT ? 2 : 0;
+	}
+	struct op op = mkop(OP_ONCE, o, RETADDR);
+	rt_point(&op);
+	if (o->once_state == 1 && o->owner < 0) {
+		o->owner = rt_self();    /* this thread runs the routine */
+		int rc = REAL(pthread_once)(once, init);
+		rt_once_done(o);
+		return rc;
+	}
+	return REAL(pthread_once)(once, init);
+}
+
+/* ---- named sync points ---------------------------------------------------- */
+
+void migrace_sync_point(const char *name)
+{
+	if (!rt_managed())
+		return;
+	struct op op = mkop(OP_SYNC, NULL, RETADDR);
+	op.name = name;
+	rt_point(&op);
+}
