@@ -34,6 +34,8 @@ MCC := $(B)/bin/migrace-cc
 
 DEMOS := counter_race counter_locked atomicity lock_order timeouts
 DEMO_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/demos/,$(DEMOS)))
+TESTPROGS := $(basename $(notdir $(wildcard tests/accept/progs/*.c)))
+TESTPROG_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/,$(TESTPROGS)))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 # the pure parts of the runtime, for the unit tests
@@ -85,6 +87,11 @@ $(B)/$(1)/demos/%: harness/demos/%.c $(MCC) $(RT_LIB)
 	@$$(if $(Q),echo "  MCC     $$@")
 	$(Q)$(MCC) --$(1) $(WARN) $$< -o $$@
 
+$(B)/$(1)/testprogs/%: tests/accept/progs/%.c $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) $$< -o $$@
+
 $(B)/$(1)/bench/%: harness/bench/%.c $(MCC) $(RT_LIB)
 	@mkdir -p $$(@D)
 	$(Q)$(MCC) --$(1) -O2 $$< -o $$@
@@ -104,7 +111,7 @@ unit: $(UNIT_TESTS)
 accept: all
 
 check: bootstrap
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TESTPROG_BINS)
 	$(Q)tests/run-all $(UNIT_TESTS)
 
 run: bootstrap

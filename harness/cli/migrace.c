@@ -157,8 +157,22 @@ struct outcome {
 	uint64_t first_index, first_seed;
 	char first_sig[160], first_trace[PATH_MAX];
 	bool config_error, lost_worker;
-	int notes;
+	struct { char sig[160]; uint64_t count; } sigs[16];   /* distinct failure signatures */
+	int nsigs;
 };
+
+static void count_signature(struct outcome *out, const char *sig)
+{
+	for (int i = 0; i < out->nsigs; i++)
+		if (strcmp(out->sigs[i].sig, sig) == 0) {
+			out->sigs[i].count++;
+			return;
+		}
+	if (out->nsigs == 16)
+		return;
+	snprintf(out->sigs[out->nsigs].sig, sizeof(out->sigs[0].sig), "%s", sig);
+	out->sigs[out->nsigs++].count = 1;
+}
 
 static void setenv_u64(const char *name, uint64_t v)
 {
@@ -218,6 +232,7 @@ static void handle_line(struct outcome *out, const struct exec_opts *o, char *li
 		if (!failed)
 			return;
 		out->failures++;
+		count_signature(out, sig);
 		if (!out->have_first || idx < out->first_index) {
 			out->have_first = true;
 			out->first_index = idx;
@@ -473,6 +488,12 @@ static int cmd_exec(int argc, char **argv)
 		fprintf(stderr, "migrace: exec: %" PRIu64 " run%s, %" PRIu64 " failed; first failure: run %" PRIu64
 			" (seed %" PRIu64 "): %s\n", out.runs, out.runs == 1 ? "" : "s", out.failures,
 			out.first_index, out.first_seed, out.first_sig);
+		if (out.nsigs > 1 || out.failures > 1) {
+			fprintf(stderr, "migrace: signatures:");
+			for (int i = 0; i < out.nsigs; i++)
+				fprintf(stderr, " %s x%" PRIu64, out.sigs[i].sig, out.sigs[i].count);
+			fputc('\n', stderr);
+		}
 		fprintf(stderr, "migrace: trace: %s\n", out.first_trace);
 		fprintf(stderr, "migrace: repro: %s replay %s\n", self, out.first_trace);
 		return 1;

@@ -119,7 +119,10 @@ static bool ubsan_signature(const char *out, char *sig, size_t len)
 		*c = '\0';
 	const char *k = re + strlen(": runtime error: ");
 	const char *ke = k;
-	while (*ke && *ke != ':' && *ke != '\n' && *ke != '(')
+	/* the kind is the leading words, before any value of this run (an
+	 * address, a number, a quoted type) that would make it unstable */
+	while (*ke && *ke != ':' && *ke != '\n' && *ke != '(' && *ke != '\'' &&
+	       !(*ke >= '0' && *ke <= '9') && *ke != ',')
 		ke++;
 	char kind[96];
 	copy_trim(kind, sizeof(kind), k, ke);
@@ -128,6 +131,50 @@ static bool ubsan_signature(const char *out, char *sig, size_t len)
 			*q = '-';
 	snprintf(sig, len, "ubsan:%s@%s", kind, loc);
 	return true;
+}
+
+#define RT_SOURCE_DIR "/harness/rt/"   /* frames of libmigrace-rt itself */
+
+/* Frames of the sanitizer, libc's pthread or migrace's wrappers: a report
+ * that ends in one (TSan's lock-order inversion does) is about its caller. */
+static bool is_runtime_frame(const char *fn)
+{
+	static const char *const prefixes[] = { "__interceptor_", "__wrap_", "__tsan", "__asan", "__sanitizer",
+						"pthread_", "sem_", "<null>" };
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(fn, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The first stack frame ("#N [0xADDR in ]FUNC ...") of the report that is
+ * not a runtime frame; leaves fn as it is when there is none. */
+static void first_program_frame(const char *out, char *fn, size_t len)
+{
+	for (const char *p = strstr(out, "    #"); p; p = strstr(p + 1, "    #")) {
+		const char *e = line_end(p);
+		const char *f = p + 5;
+		while (f < e && *f != ' ')
+			f++;                     /* past "#N" */
+		while (f < e && *f == ' ')
+			f++;
+		if (strncmp(f, "0x", 2) == 0) {  /* ASan style: "#1 0xADDR in FUNC" */
+			const char *in = strstr(f, " in ");
+			if (!in || in > e)
+				continue;
+			f = in + 4;
+		}
+		const char *fe = f;
+		while (fe < e && *fe != ' ')
+			fe++;
+		char cand[128];
+		copy_trim(cand, sizeof(cand), f, fe);
+		bool in_rt = strstr(fe, RT_SOURCE_DIR) && strstr(fe, RT_SOURCE_DIR) < e;
+		if (cand[0] && !in_rt && !is_runtime_frame(cand)) {
+			snprintf(fn, len, "%s", cand);
+			return;
+		}
+	}
 }
 
 static bool sanitizer_signature(const char *out, char *sig, size_t len)
@@ -160,6 +207,9 @@ static bool sanitizer_signature(const char *out, char *sig, size_t len)
 				if (in)
 					copy_trim(fn, sizeof(fn), in + 4, e);
 			}
+			const char *loc_rt = strstr(b, RT_SOURCE_DIR);
+			if (is_runtime_frame(fn) || (loc_rt && loc_rt < e))
+				first_program_frame(out, fn, sizeof(fn));
 			if (fn[0])
 				snprintf(sig, len, "%s:%s@%s", tools[i].prefix, kind, fn);
 			else

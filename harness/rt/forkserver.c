@@ -523,6 +523,12 @@ static void report_failure(const struct server *s, const struct run_result *r, c
 		r->index, s->strat_text, r->seed, r->nsteps, r->sig);
 	if (s->shm->detail[0])
 		fprintf(f, "migrace: %s\n", s->shm->detail);
+	if (s->shm->detail_pc) {
+		char **loc = locations(s, &s->shm->detail_pc, 1);
+		if (loc && loc[0])
+			fprintf(f, "migrace: at %s\n", loc[0]);
+		free_locations(loc, 1);
+	}
 	if (s->shm->has_snap)
 		snap_report(s, f);
 	if (output[strspn(output, " \n")]) {
@@ -551,6 +557,7 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 	r->seed = seed;
 	shm->nsteps = 0;
 	shm->outcome[0] = shm->detail[0] = '\0';
+	shm->detail_pc = 0;
 	shm->has_snap = false;
 	shm->replay = s->replaying;
 	shm->expect_len = s->replaying ? s->replay.nsteps : 0;
@@ -707,10 +714,14 @@ static int explore_main(struct server *s)
 		if (s->check_det && !r.failed) {
 			run_once(s, i, seed, &cfg, &again, true);
 			if (again.hash != r.hash || again.nsteps != r.nsteps || strcmp(again.sig, r.sig)) {
-				snprintf(r.sig, sizeof(r.sig), "nondeterministic");
-				r.failed = true;
-				note(s, "run %" PRIu64 " (seed %" PRIu64 ") is not deterministic: %u steps, %s, then "
-					"%u steps, %s", i, seed, r.nsteps, r.sig, again.nsteps, again.sig);
+				snprintf(s->shm->detail, sizeof(s->shm->detail),
+					 "the same schedule ran twice differently: %u steps (%s), then %u steps (%s); "
+					 "the trace is the second run's", r.nsteps, r.sig, again.nsteps, again.sig);
+				again.failed = true;
+				snprintf(again.sig, sizeof(again.sig), "nondeterministic");
+				write_trace(s, &again);
+				report_failure(s, &again, "");
+				r = again;
 			}
 		}
 		announce(s, &r);
@@ -740,19 +751,21 @@ int __wrap_main(int argc, char **argv, char **envp)
 }
 
 /* Sanitizer defaults for programs under the harness: stop at the first
- * report, so that the run's signature is that report. The environment
- * (TSAN_OPTIONS, ...) still overrides them. */
-__attribute__((weak)) const char *__tsan_default_options(void)
+ * report, so that the run's signature is that report, and do not sleep a
+ * second at exit while other threads exist (TSan's atexit_sleep_ms). The
+ * environment (TSAN_OPTIONS, ...) still overrides them. Strong definitions:
+ * the sanitizer runtimes, linked first, carry weak ones that would win. */
+const char *__tsan_default_options(void)
 {
-	return "halt_on_error=1:report_signal_unsafe=0";
+	return "halt_on_error=1:report_signal_unsafe=0:atexit_sleep_ms=0";
 }
 
-__attribute__((weak)) const char *__asan_default_options(void)
+const char *__asan_default_options(void)
 {
 	return "halt_on_error=1:detect_leaks=1";
 }
 
-__attribute__((weak)) const char *__ubsan_default_options(void)
+const char *__ubsan_default_options(void)
 {
 	return "halt_on_error=1:print_stacktrace=1";
 }

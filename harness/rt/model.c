@@ -220,7 +220,7 @@ static struct op_result exec_lock(struct mobj *mx, int tid, const struct op *op,
 			return ok();
 		}
 		if (mx->type == MUTEX_ERRORCHECK)
-			return err(EDEADLK, "relock-errorcheck");
+			return op->try ? err(EBUSY, NULL) : err(EDEADLK, "relock-errorcheck");
 	}
 	if (mx->owner >= 0)
 		return err(op->try ? EBUSY : (timed_out ? ETIMEDOUT : EBUSY), NULL);
@@ -299,8 +299,10 @@ struct op_result model_exec(struct model *m, int tid)
 		break;
 	case OP_COND_WAIT: {
 		struct mobj *mx = op->obj2;
-		if (mx->owner != tid)
-			return err(EPERM, "cond-wait-unlocked");
+		if (mx->owner != tid) {
+			r = err(EPERM, "cond-wait-unlocked");
+			break;
+		}
 		mx->owner = -1;
 		mx->count = 0;
 		op->kind = OP_COND_REACQ;
@@ -372,14 +374,15 @@ bool model_advance_time(struct model *m)
 		return false;
 	for (int i = 0; i < m->nthreads; i++) {
 		const struct mthread *t = &m->threads[i];
+		/* a deadline already passed does not help a thread that still
+		 * cannot run (a timed-out cond waiter whose mutex is held) */
 		if (t->status != TS_FINISHED && t->pending.kind != OP_NONE &&
-		    t->pending.deadline < earliest)
+		    t->pending.deadline > m->now && t->pending.deadline < earliest)
 			earliest = t->pending.deadline;
 	}
 	if (earliest == MODEL_NO_DEADLINE)
 		return false;
-	if (earliest > m->now)
-		m->now = earliest;
+	m->now = earliest;
 	return true;
 }
 
@@ -393,7 +396,7 @@ int model_waits_for(const struct model *m, int tid)
 	case OP_LOCK:
 		return op->obj->owner;
 	case OP_COND_REACQ:
-		return m->threads[tid].signalled ? op->obj2->owner : -1;
+		return m->threads[tid].signalled || deadline_passed(m, op) ? op->obj2->owner : -1;
 	case OP_RDLOCK:
 		return op->obj->owner;
 	case OP_WRLOCK:
@@ -411,24 +414,21 @@ int model_waits_for(const struct model *m, int tid)
 int model_find_cycle(const struct model *m, int *cycle, int max)
 {
 	for (int start = 0; start < m->nthreads; start++) {
-		int seen[MODEL_MAX_THREADS];
+		int seen[MODEL_MAX_THREADS], path[MODEL_MAX_THREADS];
 		int n = 0, cur = start;
 		memset(seen, -1, sizeof(seen));
 		while (cur >= 0 && m->threads[cur].status != TS_FINISHED && seen[cur] < 0 &&
 		       !model_enabled(m, cur)) {
 			seen[cur] = n;
-			if (n < max)
-				cycle[n] = cur;
-			n++;
+			path[n++] = cur;
 			cur = model_waits_for(m, cur);
 		}
 		if (cur >= 0 && seen[cur] >= 0 && m->threads[cur].status != TS_FINISHED) {
-			/* rotate so the cycle starts at cur */
-			int len = n - seen[cur];
+			int len = n - seen[cur];      /* the cycle starts at cur */
 			if (len > max)
 				len = max;
 			for (int i = 0; i < len; i++)
-				cycle[i] = cycle[seen[cur] + i];
+				cycle[i] = path[seen[cur] + i];
 			return len;
 		}
 	}

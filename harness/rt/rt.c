@@ -76,7 +76,13 @@ int64_t rt_now(void) { return rt.m.now; }
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 {
 	memset(&rt.th, 0, sizeof(rt.th));
-	model_init(&rt.m);
+	/* The fork server never touches the model, so a run's copy is still
+	 * all zero: clearing its 450 KiB again would cost page copies and, in
+	 * TSan builds, a trip through TSan's memset. */
+	if (rt.m.next_obj_id || rt.m.nthreads)
+		model_init(&rt.m);
+	else
+		rt.m.next_obj_id = 1;
 	rt.buf = *buf;
 	rt.step = 0;
 	rt.misuse_seen = false;
@@ -184,6 +190,7 @@ void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc)
 		 "thread T%d: %s on %c%d (call at exe+0x%lx, step %lu)", tid, slug,
 		 o ? obj_kind_letter(o->kind) : '-', o ? o->id : 0,
 		 (unsigned long)pc_off(pc), (unsigned long)rt.step);
+	shm->detail_pc = pc_off(pc);
 }
 
 static void __attribute__((noreturn)) fail_unreached(const char *name, const char *why)

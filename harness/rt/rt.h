@@ -51,6 +51,7 @@ struct rt_shared {
 	bool has_snap;
 	char outcome[160];        /* signature decided by the runtime, "" if none */
 	char detail[2048];        /* what the runtime saw, for the report */
+	uint64_t detail_pc;       /* the call site it is about, 0 if none */
 	struct snap snap;
 };
 

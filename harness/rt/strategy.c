@@ -49,7 +49,7 @@ static int parse_param(const char *p, int max, int *out)
 	char *end;
 	long v;
 
-	if (!*p)
+	if (*p < '0' || *p > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtol(p, &end, 10);
@@ -129,13 +129,6 @@ void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t 
 			if (!dup)
 				s->change[s->nchange++] = c;
 		}
-		/* sorted, so that the i-th change point in time gets priority i */
-		for (int i = 1; i < s->nchange; i++)
-			for (int j = i; j > 0 && s->change[j - 1] > s->change[j]; j--) {
-				uint64_t t = s->change[j];
-				s->change[j] = s->change[j - 1];
-				s->change[j - 1] = t;
-			}
 	}
 	s->lowest = 0;
 }
@@ -182,7 +175,8 @@ static int pick_pct(struct strategy *s, uint64_t step, uint64_t enabled, int cur
 	if (cur >= 0) {
 		for (int i = 0; i < s->nchange; i++)
 			if (s->change[i] == step)
-				s->prio[cur] = i + 1;  /* below every initial priority */
+				s->prio[cur] = i + 1;  /* below every initial priority; the
+							  * draw order, not time order, ranks them */
 		/* A yield gives way: without this, a spinning thread at the top
 		 * priority would starve the thread it waits for. */
 		if (cur_op == OP_YIELD) {

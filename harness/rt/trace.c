@@ -3,7 +3,7 @@
  *
  *   migrace-trace 1
  *   program /abs/path/to/prog
- *   arg <one argument, with \\ \n \t escapes>      (zero or more)
+ *   arg <one argument, with \\ \n \t \r escapes>      (zero or more)
  *   cwd /dir
  *   build tsan|asan|plain
  *   strategy pct:2
@@ -39,6 +39,8 @@ static void put_escaped(FILE *f, const char *s)
 			fputs("\\n", f);
 		else if (*s == '\t')
 			fputs("\\t", f);
+		else if (*s == '\r')
+			fputs("\\r", f);
 		else
 			fputc(*s, f);
 	}
@@ -50,7 +52,7 @@ static void unescape(char *s)
 	for (; *s; s++) {
 		if (*s == '\\' && s[1]) {
 			s++;
-			*o++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
+			*o++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s == 'r' ? '\r' : *s;
 		} else
 			*o++ = *s;
 	}
@@ -84,9 +86,11 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 			p++;
 		if (!*p)
 			break;
-		char *e;
+		char *e = (char *)p;
+		unsigned long t = 0, count = 1;
 		errno = 0;
-		unsigned long t = strtoul(p, &e, 10), count = 1;
+		if (*p >= '0' && *p <= '9')      /* strtoul alone would take "-1" */
+			t = strtoul(p, &e, 10);
 		if (e == p || errno || t >= MODEL_MAX_THREADS) {
 			snprintf(err, errlen, "schedule: bad thread number at \"%.20s\" (expected 0..%d)", p,
 				 MODEL_MAX_THREADS - 1);
@@ -94,8 +98,9 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 		}
 		p = e;
 		if (*p == '*') {
-			count = strtoul(p + 1, &e, 10);
-			if (e == p + 1 || count == 0) {
+			errno = 0;
+			count = p[1] >= '0' && p[1] <= '9' ? strtoul(p + 1, &e, 10) : 0;
+			if (count == 0 || errno) {
 				snprintf(err, errlen, "schedule: bad repeat count after thread %lu", t);
 				return -1;
 			}
@@ -105,7 +110,7 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 			snprintf(err, errlen, "schedule: unexpected \"%.20s\"", p);
 			return -1;
 		}
-		if (*n + count > max) {
+		if (count > max - *n) {
 			snprintf(err, errlen, "schedule: longer than %u steps", max);
 			return -1;
 		}

@@ -325,6 +325,20 @@ int __wrap_pthread_mutex_destroy(pthread_mutex_t *mx)
 	return REAL(pthread_mutex_destroy)(mx);
 }
 
+/* Takes the real mutex once the model granted it. A blocking lock, not a
+ * trylock, so that TSan records the lock order (its deadlock detector skips
+ * trylocks); it cannot block, which the check before it makes sure of. */
+static int real_lock(pthread_mutex_t *mx, const struct mobj *o, bool try)
+{
+	bool relock = o->owner == rt_self() && o->count > 1;
+	if (!relock && mx->__data.__lock != 0)
+		rt_fail("harness:model-mismatch", "mutex m%d: the model granted it, but the real mutex is held", o->id);
+	int rc = try ? REAL(pthread_mutex_trylock)(mx) : REAL(pthread_mutex_lock)(mx);
+	if (rc)
+		rt_fail("harness:model-mismatch", "mutex m%d: the model granted it, the real mutex said %d", o->id, rc);
+	return 0;
+}
+
 /* Takes mx in the model (op already set up), then really. */
 static int mutex_acquire(pthread_mutex_t *mx, struct op *op)
 {
@@ -334,10 +348,7 @@ static int mutex_acquire(pthread_mutex_t *mx, struct op *op)
 		rt_misuse(r.misuse, rt_self(), o, op->pc);
 	if (r.err)
 		return r.err;
-	int rc = o->count > 1 ? REAL(pthread_mutex_lock)(mx) : REAL(pthread_mutex_trylock)(mx);
-	if (rc)
-		rt_fail("harness:model-mismatch", "mutex m%d: the model granted it, the real mutex said %d", o->id, rc);
-	return 0;
+	return real_lock(mx, o, op->try);
 }
 
 int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
@@ -428,10 +439,7 @@ static int cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct times
 	}
 	REAL(pthread_mutex_unlock)(mx);
 	r = rt_continue();                       /* until signalled or timed out, and the mutex is free */
-	int rc = REAL(pthread_mutex_trylock)(mx);
-	if (rc)
-		rt_fail("harness:model-mismatch", "mutex m%d: the model granted it after a cond wait, the real mutex said %d",
-			op.obj2->id, rc);
+	real_lock(mx, op.obj2, false);
 	return r.err;
 }
 
@@ -510,7 +518,8 @@ static int rw_acquire(pthread_rwlock_t *rw, bool write, bool try, const struct t
 	struct op_result r = rt_point(&op);
 	if (r.err)
 		return r.err;
-	int rc = write ? REAL(pthread_rwlock_trywrlock)(rw) : REAL(pthread_rwlock_tryrdlock)(rw);
+	int rc = try ? (write ? REAL(pthread_rwlock_trywrlock)(rw) : REAL(pthread_rwlock_tryrdlock)(rw))
+		     : (write ? REAL(pthread_rwlock_wrlock)(rw) : REAL(pthread_rwlock_rdlock)(rw));
 	if (rc)
 		rt_fail("harness:model-mismatch", "rwlock r%d: the model granted it, the real rwlock said %d", op.obj->id, rc);
 	return 0;

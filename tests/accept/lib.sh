@@ -1,0 +1,44 @@
+# Helpers for the acceptance tests: TAP output, quiet on success, and on
+# failure everything needed to see why (the command and its output).
+# Sourced by tests/accept/*.sh, run from the top of the tree.
+set -u
+M=build/bin/migrace
+OUTDIR=$(mktemp -d /tmp/migrace-accept.XXXXXX)
+export MIGRACE_OUT="$OUTDIR/traces"
+trap 'rm -rf "$OUTDIR"' EXIT
+tap_n=0
+tap_failed=0
+OUT=""
+RC=0
+
+pass() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+fail() {
+	tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_n - $*"
+	printf '%s\n' "$OUT" | tail -n 40 | sed 's/^/#   /'
+}
+# run CMD...: runs it, keeps its combined output in $OUT and its status in $RC
+run() { OUT=$("$@" 2>&1); RC=$?; }
+# expect DESC RC PATTERN CMD...: CMD exits RC and its output matches the
+# extended regex PATTERN (empty: no check)
+expect() {
+	local desc=$1 want=$2 pat=$3
+	shift 3
+	run "$@"
+	if [ "$RC" -ne "$want" ]; then
+		OUT="command: $*
+exit code $RC, expected $want
+$OUT"
+		fail "$desc"
+	elif [ -n "$pat" ] && ! printf '%s\n' "$OUT" | grep -Eq -- "$pat"; then
+		OUT="command: $*
+output does not match /$pat/
+$OUT"
+		fail "$desc"
+	else
+		pass "$desc"
+	fi
+}
+# check DESC CONDITION-COMMAND...: a plain assertion
+check() { local desc=$1; shift; if "$@"; then pass "$desc"; else fail "$desc"; fi; }
+finish() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }

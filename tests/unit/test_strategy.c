@@ -1,0 +1,696 @@
+/*
+ * Unit tests of the scheduling strategies (harness/rt/strategy.c): parsing,
+ * the PRNG, the script/random/PCT pickers, forced prefixes, and the bounded
+ * exhaustive search driven over small synthetic programs.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "steplog.h"
+#include "strategy.h"
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static void test_parse_valid(void **state)
+{
+	static const struct {
+		const char *text;
+		enum strat_kind kind;
+		int param;
+	} cases[] = {
+		{ "script", STRAT_SCRIPT, 0 }, { "random", STRAT_RANDOM, 0 },
+		{ "pct:1", STRAT_PCT, 1 },     { "pct:2", STRAT_PCT, 2 },
+		{ "pct:16", STRAT_PCT, 16 },   { "dfs:0", STRAT_DFS, 0 },
+		{ "dfs:3", STRAT_DFS, 3 },     { "dfs:16", STRAT_DFS, 16 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strat_spec spec = { STRAT_RANDOM, -1 };
+		const char *why = NULL;
+		char buf[32];
+
+		assert_int_equal(strat_parse(cases[i].text, &spec, &why), 0);
+		assert_null(why);
+		assert_int_equal(spec.kind, cases[i].kind);
+		assert_int_equal(spec.param, cases[i].param);
+		strat_format(&spec, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].text);
+	}
+}
+
+static void test_parse_invalid(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *reason;      /* a word the reason must contain */
+	} cases[] = {
+		{ "pct", "pct" },     { "pct:0", "pct" },  { "pct:17", "pct" }, { "pct:x", "pct" },
+		{ "pct:", "pct" },    { "pct:2x", "pct" }, { "dfs:-1", "dfs" }, { "dfs", "dfs" },
+		{ "dfs:17", "dfs" },  { "dfs:", "dfs" },   { "bogus", "unknown" },
+		{ "", "unknown" },    { "Random", "unknown" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strat_spec spec;
+		const char *why = NULL;
+
+		assert_int_equal(strat_parse(cases[i].text, &spec, &why), -EINVAL);
+		assert_non_null(why);
+		if (!strstr(why, cases[i].reason))
+			fail_msg("\"%s\": reason \"%s\" does not mention \"%s\"", cases[i].text, why,
+				 cases[i].reason);
+	}
+}
+
+static void test_format(void **state)
+{
+	char buf[16];
+	struct strat_spec pct = { STRAT_PCT, 3 }, dfs = { STRAT_DFS, 0 };
+
+	strat_format(&pct, buf, sizeof(buf));
+	assert_string_equal(buf, "pct:3");
+	strat_format(&dfs, buf, sizeof(buf));
+	assert_string_equal(buf, "dfs:0");
+	strat_format(&pct, buf, 4);            /* truncated, still terminated */
+	assert_string_equal(buf, "pct");
+}
+
+/* ---- the PRNG ----------------------------------------------------------- */
+
+static void test_prng_deterministic(void **state)
+{
+	struct prng a, b, c;
+	int differ = 0;
+
+	prng_seed(&a, 42);
+	prng_seed(&b, 42);
+	prng_seed(&c, 43);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t x = prng_next(&a);
+		assert_true(x == prng_next(&b));
+		differ += x != prng_next(&c);
+	}
+	assert_true(differ > 990);
+
+	/* reseeding restarts the sequence */
+	prng_seed(&a, 7);
+	uint64_t first = prng_next(&a);
+	prng_next(&a);
+	prng_seed(&a, 7);
+	assert_true(prng_next(&a) == first);
+}
+
+static void test_prng_below(void **state)
+{
+	struct prng r;
+	prng_seed(&r, 1);
+
+	for (uint64_t n = 1; n <= 10; n++) {
+		int hits[10] = { 0 };
+		for (int i = 0; i < 2000; i++) {
+			uint64_t v = prng_below(&r, n);
+			assert_true(v < n);
+			hits[v]++;
+		}
+		for (uint64_t v = 0; v < n; v++)
+			if (hits[v] < 2000 / (int)n / 2)
+				fail_msg("prng_below(%lu): %lu drawn %d times in 2000", (unsigned long)n,
+					 (unsigned long)v, hits[v]);
+	}
+	for (int i = 0; i < 100; i++) {
+		assert_true(prng_below(&r, UINT64_MAX) < UINT64_MAX);
+		assert_true(prng_below(&r, (1ull << 63) + 1) <= (1ull << 63));
+	}
+}
+
+/* ---- script, random, prefixes ------------------------------------------- */
+
+static void begin(struct strategy *s, enum strat_kind kind, int param, uint64_t seed, uint64_t k,
+		  const uint8_t *prefix, uint32_t prefix_len, int nthreads)
+{
+	struct strat_spec spec = { kind, param };
+	strategy_begin(s, &spec, seed, k, prefix, prefix_len);
+	for (int t = 0; t < nthreads; t++)
+		strategy_thread_created(s, t);
+}
+
+static void test_default_choice(void **state)
+{
+	assert_int_equal(strategy_default(0x6, 1), 1);
+	assert_int_equal(strategy_default(0x6, 2), 2);
+	assert_int_equal(strategy_default(0x6, 0), 1);   /* cur blocked: lowest id */
+	assert_int_equal(strategy_default(0x6, 3), 1);
+	assert_int_equal(strategy_default(0x8, -1), 3);
+	assert_int_equal(strategy_default(1ull << 63, 0), 63);
+	assert_int_equal(strategy_default(1ull << 63 | 1, 63), 63);
+
+	static const enum strat_kind kinds[] = { STRAT_SCRIPT, STRAT_DFS };
+	for (size_t i = 0; i < 2; i++) {
+		struct strategy s;
+		begin(&s, kinds[i], 0, 99, 0, NULL, 0, 3);
+		assert_int_equal(strategy_pick(&s, 0, 0x7, 2, OP_LOCK), 2);
+		assert_int_equal(strategy_pick(&s, 1, 0x7, 2, OP_YIELD), 2);
+		assert_int_equal(strategy_pick(&s, 2, 0x6, 0, OP_LOCK), 1);
+		assert_int_equal(strategy_pick(&s, 3, 0x4, 1, OP_LOCK), 2);
+	}
+}
+
+static void test_random_picks_enabled(void **state)
+{
+	struct strategy s;
+	struct prng masks;
+	int hits[8] = { 0 };
+
+	begin(&s, STRAT_RANDOM, 0, 5, 0, NULL, 0, 8);
+	prng_seed(&masks, 1234);
+	for (uint64_t step = 0; step < 5000; step++) {
+		uint64_t e = prng_next(&masks) & 0xff;
+		if (!e)
+			continue;
+		int t = strategy_pick(&s, step, e, 0, OP_LOCK);
+		assert_in_range(t, 0, 7);
+		assert_true(e >> t & 1);
+	}
+	/* every enabled thread is picked sometimes, no other ever */
+	for (uint64_t step = 0; step < 2000; step++) {
+		int t = strategy_pick(&s, step, 0xb4, 2, OP_LOCK);
+		assert_true(0xb4 >> t & 1);
+		hits[t]++;
+	}
+	for (int t = 0; t < 8; t++)
+		if ((0xb4 >> t & 1) && hits[t] < 300)
+			fail_msg("random: T%d picked %d times in 2000 among 4 enabled", t, hits[t]);
+}
+
+static void random_sequence(uint64_t seed, int *out, int n)
+{
+	struct strategy s;
+	begin(&s, STRAT_RANDOM, 0, seed, 0, NULL, 0, 4);
+	for (int i = 0; i < n; i++)
+		out[i] = strategy_pick(&s, (uint64_t)i, 0xf, i ? out[i - 1] : 0, OP_LOCK);
+}
+
+static void test_random_reproducible(void **state)
+{
+	int a[200], b[200], c[200];
+
+	random_sequence(17, a, 200);
+	random_sequence(17, b, 200);
+	random_sequence(18, c, 200);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_memory_not_equal(a, c, sizeof(a));
+	for (uint64_t seed = 100; seed < 110; seed++) {
+		random_sequence(seed, b, 200);
+		assert_memory_not_equal(a, b, sizeof(a));
+	}
+}
+
+static void test_prefix_forced(void **state)
+{
+	static const uint8_t prefix[] = { 1, 0, 1, 2 };
+	static const enum strat_kind kinds[] = { STRAT_SCRIPT, STRAT_RANDOM, STRAT_PCT, STRAT_DFS };
+
+	for (size_t i = 0; i < 4; i++) {
+		struct strategy s;
+		begin(&s, kinds[i], 2, 3, 10, prefix, 4, 3);
+		/* followed whatever cur is */
+		assert_int_equal(strategy_pick(&s, 0, 0x7, 0, OP_LOCK), 1);
+		assert_int_equal(strategy_pick(&s, 1, 0x7, 1, OP_LOCK), 0);
+		assert_int_equal(strategy_pick(&s, 2, 0x7, 0, OP_YIELD), 1);
+		/* the forced thread cannot run here: divergence */
+		assert_int_equal(strategy_pick(&s, 3, 0x3, 1, OP_LOCK), -1);
+		assert_int_equal(strategy_pick(&s, 3, 0x4, 1, OP_LOCK), 2);
+	}
+	/* past the prefix: the strategy's own choice (script: cur) */
+	struct strategy s;
+	begin(&s, STRAT_SCRIPT, 0, 0, 0, prefix, 4, 3);
+	assert_int_equal(strategy_pick(&s, 4, 0x7, 0, OP_LOCK), 0);
+	assert_int_equal(strategy_pick(&s, 5, 0x6, 0, OP_LOCK), 1);
+}
+
+/* ---- PCT ---------------------------------------------------------------- */
+
+static int argmax_prio(const struct strategy *s, uint64_t enabled)
+{
+	int best = -1;
+	for (int t = 0; t < 64; t++)
+		if ((enabled >> t & 1) && (best < 0 || s->prio[t] > s->prio[best]))
+			best = t;
+	return best;
+}
+
+static void test_pct_depth1_no_preemption(void **state)
+{
+	uint64_t tops = 0;
+
+	for (uint64_t seed = 0; seed < 64; seed++) {
+		struct strategy s;
+		begin(&s, STRAT_PCT, 1, seed, 100, NULL, 0, 4);
+		assert_int_equal(s.nchange, 0);
+		for (int a = 0; a < 4; a++) {
+			assert_true(s.prio[a] > PCT_MAX_DEPTH);
+			for (int b = 0; b < a; b++)
+				assert_true(s.prio[a] != s.prio[b]);
+		}
+		int top = argmax_prio(&s, 0xf), cur = 0;
+		tops |= 1ull << top;
+		for (uint64_t step = 0; step < 100; step++) {
+			cur = strategy_pick(&s, step, 0xf, cur, OP_LOCK);
+			assert_int_equal(cur, top);
+		}
+		/* the top thread blocks: the next by priority runs, and stays */
+		int second = argmax_prio(&s, 0xf & ~(1ull << top));
+		for (uint64_t step = 100; step < 150; step++) {
+			cur = strategy_pick(&s, step, 0xf & ~(1ull << top), cur, OP_LOCK);
+			assert_int_equal(cur, second);
+		}
+		assert_int_equal(strategy_pick(&s, 150, 0xf, cur, OP_LOCK), top);
+	}
+	/* the initial priorities are a random permutation */
+	assert_int_equal(tops, 0xf);
+}
+
+static void test_pct_depth2_one_change_point(void **state)
+{
+	const uint64_t k = 20;
+	uint64_t where = 0;
+
+	for (uint64_t seed = 0; seed < 300; seed++) {
+		struct strategy s;
+		begin(&s, STRAT_PCT, 2, seed, k, NULL, 0, 2);
+		assert_int_equal(s.nchange, 1);
+		assert_in_range(s.change[0], 1, k);
+		where |= 1ull << s.change[0];
+
+		/* two threads that never block: exactly one switch, at the change point */
+		int prev = strategy_pick(&s, 0, 0x3, 0, OP_LOCK), switches = 0;
+		for (uint64_t step = 1; step <= k + 5; step++) {
+			int t = strategy_pick(&s, step, 0x3, prev, OP_LOCK);
+			if (t != prev) {
+				switches++;
+				assert_true(step == s.change[0]);
+			}
+			prev = t;
+		}
+		assert_int_equal(switches, 1);
+	}
+	/* every step of [1, k] was a change point for some seed */
+	assert_true(where == ((1ull << (k + 1)) - 2));
+}
+
+static void test_pct_change_points(void **state)
+{
+	for (uint64_t seed = 0; seed < 100; seed++) {
+		struct strategy s;
+		begin(&s, STRAT_PCT, 5, seed, 10, NULL, 0, 3);
+		assert_int_equal(s.nchange, 4);
+		for (int i = 0; i < 4; i++) {
+			assert_in_range(s.change[i], 1, 10);
+			for (int j = 0; j < i; j++)
+				assert_true(s.change[i] != s.change[j]);
+		}
+		/* fewer steps than change points: one per step at most */
+		begin(&s, STRAT_PCT, 16, seed, 3, NULL, 0, 3);
+		assert_int_equal(s.nchange, 3);
+		begin(&s, STRAT_PCT, 3, seed, 0, NULL, 0, 3);
+		assert_int_equal(s.nchange, 0);
+	}
+	/* reproducible for a seed */
+	struct strategy a, b;
+	begin(&a, STRAT_PCT, 4, 77, 1000, NULL, 0, 5);
+	begin(&b, STRAT_PCT, 4, 77, 1000, NULL, 0, 5);
+	assert_memory_equal(a.change, b.change, sizeof(a.change));
+	assert_memory_equal(a.prio, b.prio, sizeof(a.prio));
+}
+
+static void test_pct_yield_gives_way(void **state)
+{
+	struct strategy s;
+	begin(&s, STRAT_PCT, 1, 11, 100, NULL, 0, 3);
+	int first = argmax_prio(&s, 0x7);
+	int second = argmax_prio(&s, 0x7 & ~(1ull << first));
+	int third = 0 + 1 + 2 - first - second;
+
+	assert_int_equal(strategy_pick(&s, 0, 0x7, first, OP_LOCK), first);
+	/* first yields: it goes below everyone */
+	assert_int_equal(strategy_pick(&s, 1, 0x7, first, OP_YIELD), second);
+	assert_int_equal(strategy_pick(&s, 2, 0x7, second, OP_LOCK), second);
+	/* second yields: below first, which is below third */
+	assert_int_equal(strategy_pick(&s, 3, 0x7, second, OP_YIELD), third);
+	assert_int_equal(strategy_pick(&s, 4, 0x7, third, OP_YIELD), first);
+	assert_int_equal(strategy_pick(&s, 5, 0x7, first, OP_LOCK), first);
+	/* a yielder still runs when nobody else can */
+	assert_int_equal(strategy_pick(&s, 6, 1ull << first, first, OP_YIELD), first);
+}
+
+/* ---- synthetic programs --------------------------------------------------- */
+
+#define MAXT 4
+#define MAXSTEPS 64
+
+/* Each thread runs its string, one character per step: 'x' a plain step,
+ * 'L' / 'U' lock / unlock of the program's one mutex. `first_cur` is the
+ * thread that reaches the first decision (may be outside the program, e.g. a
+ * main thread blocked in join). The run stops after max_steps if nonzero. */
+struct prog {
+	int n;
+	const char *code[MAXT];
+	int first_cur;
+	int max_steps;
+};
+
+struct pstate {
+	int pc[MAXT];
+	int owner;
+	int steps;
+};
+
+static uint64_t prog_enabled(const struct prog *p, const struct pstate *st)
+{
+	uint64_t e = 0;
+	if (p->max_steps && st->steps == p->max_steps)
+		return 0;
+	for (int t = 0; t < p->n; t++) {
+		char c = p->code[t][st->pc[t]];
+		if (c && (c != 'L' || st->owner < 0))
+			e |= 1ull << t;
+	}
+	return e;
+}
+
+static void prog_step(const struct prog *p, struct pstate *st, int t)
+{
+	char c = p->code[t][st->pc[t]++];
+	if (c == 'L')
+		st->owner = t;
+	else if (c == 'U')
+		st->owner = -1;
+	st->steps++;
+}
+
+/* Runs p under s; returns the number of steps, or -1 when s diverged. */
+static int prog_run(const struct prog *p, struct strategy *s, struct step_rec *log)
+{
+	struct pstate st = { .owner = -1 };
+	int cur = p->first_cur;
+
+	for (int step = 0;; step++) {
+		uint64_t e = prog_enabled(p, &st);
+		if (!e)
+			return step;
+		assert_true(step < MAXSTEPS);
+		int t = strategy_pick(s, (uint64_t)step, e, cur, OP_LOCK);
+		if (t < 0)
+			return -1;
+		assert_true(e >> t & 1);
+		log[step] = (struct step_rec){ .chosen = (uint8_t)t, .cur = (uint8_t)cur, .op = OP_LOCK,
+					       .objk = '-', .enabled = e };
+		prog_step(p, &st, t);
+		cur = t;
+	}
+}
+
+static int preemptions(const struct step_rec *log, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += log[i].chosen != log[i].cur && (log[i].enabled >> log[i].cur & 1);
+	return k;
+}
+
+/* Independent count: every complete schedule of p within `bound` preemptions. */
+static long brute_count(const struct prog *p, struct pstate st, int cur, int used, int bound)
+{
+	uint64_t e = prog_enabled(p, &st);
+	long n = 0;
+
+	if (!e)
+		return 1;
+	for (int t = 0; t < p->n; t++) {
+		if (!(e >> t & 1))
+			continue;
+		int pre = used + (t != cur && (e >> cur & 1));
+		if (pre > bound)
+			continue;
+		struct pstate next = st;
+		prog_step(p, &next, t);
+		n += brute_count(p, next, t, pre, bound);
+	}
+	return n;
+}
+
+static long brute(const struct prog *p, int bound)
+{
+	struct pstate st = { .owner = -1 };
+	return brute_count(p, st, p->first_cur, 0, bound);
+}
+
+#define MAXSCHED 4096
+static char seen[MAXSCHED][MAXSTEPS + 1];
+
+/* Explores p with dfs:bound; checks that every schedule is new and within
+ * the bound; returns the number of runs. */
+static long dfs_explore(const struct prog *p, int bound)
+{
+	struct dfs d;
+	struct step_rec log[MAXSTEPS];
+	long runs = 0;
+
+	assert_int_equal(dfs_init(&d, bound), 0);
+	for (;;) {
+		struct strategy s;
+		begin(&s, STRAT_DFS, bound, 0, 0, d.prefix, d.prefix_len, p->n);
+		int n = prog_run(p, &s, log);
+		assert_true(n > 0);
+		assert_true(runs < MAXSCHED);
+		for (int i = 0; i < n; i++)
+			seen[runs][i] = (char)('0' + log[i].chosen);
+		seen[runs][n] = '\0';
+		for (long r = 0; r < runs; r++)
+			if (strcmp(seen[r], seen[runs]) == 0)
+				fail_msg("dfs:%d ran schedule %s twice (runs %ld and %ld)", bound, seen[r], r, runs);
+		if (preemptions(log, n) > bound)
+			fail_msg("dfs:%d ran %s with %d preemptions", bound, seen[runs], preemptions(log, n));
+		runs++;
+		int rc = dfs_next(&d, log, (uint32_t)n);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, 1);
+	}
+	assert_int_equal(d.schedules, runs);
+	dfs_free(&d);
+	return runs;
+}
+
+static void test_dfs_two_threads_two_steps(void **state)
+{
+	/* T0 reaches the first decision: starting with T1 is a preemption.
+	 * 0011: 0, 0110: 1, 1100: 1, 0101: 2, 1001: 2, 1010: 3 preemptions */
+	const struct prog p = { 2, { "xx", "xx" }, 0, 0 };
+	static const long expected[] = { 1, 3, 5, 6, 6 };
+
+	for (int bound = 0; bound < 5; bound++) {
+		assert_int_equal(brute(&p, bound), expected[bound]);
+		assert_int_equal(dfs_explore(&p, bound), expected[bound]);
+	}
+}
+
+static void test_dfs_blocked_first_thread(void **state)
+{
+	/* the first decision is reached by T2 (blocked, e.g. in join): any
+	 * first choice is free */
+	const struct prog p = { 2, { "xx", "xx" }, 2, 0 };
+	static const long expected[] = { 2, 4, 6 };
+
+	for (int bound = 0; bound < 3; bound++)
+		assert_int_equal(dfs_explore(&p, bound), expected[bound]);
+}
+
+static void test_dfs_always_enabled(void **state)
+{
+	/* two threads enabled at every step (e=0x3), three steps: a switch is
+	 * always a preemption, except at the first decision */
+	const struct prog p = { 2, { "xxxx", "xxxx" }, 2, 3 };
+	static const long expected[] = { 2, 6, 8, 8 };
+
+	for (int bound = 0; bound < 4; bound++)
+		assert_int_equal(dfs_explore(&p, bound), expected[bound]);
+}
+
+static void test_dfs_matches_brute_force(void **state)
+{
+	static const struct prog progs[] = {
+		{ 3, { "xx", "xx", "xx" }, 0, 0 },          /* 90 interleavings */
+		{ 2, { "xLxU", "LxU" }, 0, 0 },             /* a mutex: masks vary */
+		{ 3, { "LxUx", "xLU", "LUx" }, 3, 0 },
+		{ 3, { "LxU", "x", "xLxxU" }, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		for (int bound = 0; bound <= 4; bound++) {
+			long want = brute(&progs[i], bound);
+			long got = dfs_explore(&progs[i], bound);
+			if (got != want)
+				fail_msg("program %zu, dfs:%d: %ld schedules, expected %ld", i, bound, got, want);
+		}
+	}
+	assert_int_equal(brute(&progs[0], 16), 90);
+	assert_int_equal(dfs_explore(&progs[0], 16), 90);
+}
+
+static void test_dfs_handwritten_logs(void **state)
+{
+	struct dfs d;
+	struct step_rec log[3];
+
+	/* bound 0, T0 reaches the first decision, both always enabled:
+	 * nothing but 000 is non-preemptive */
+	assert_int_equal(dfs_init(&d, 0), 0);
+	for (int i = 0; i < 3; i++)
+		log[i] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	assert_int_equal(dfs_next(&d, log, 3), 0);
+	assert_int_equal(d.schedules, 1);
+	dfs_free(&d);
+
+	/* bound 0, the first decision reached by blocked T2 */
+	assert_int_equal(dfs_init(&d, 0), 0);
+	log[0] = (struct step_rec){ .chosen = 0, .cur = 2, .enabled = 0x3 };
+	log[1] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	log[2] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	assert_int_equal(dfs_next(&d, log, 3), 1);
+	assert_int_equal(d.prefix_len, 1);
+	assert_int_equal(d.prefix[0], 1);
+	log[0].chosen = 1;
+	log[1] = (struct step_rec){ .chosen = 1, .cur = 1, .enabled = 0x3 };
+	log[2] = (struct step_rec){ .chosen = 1, .cur = 1, .enabled = 0x3 };
+	assert_int_equal(dfs_next(&d, log, 3), 0);
+	assert_int_equal(d.schedules, 2);
+	dfs_free(&d);
+
+	/* bound 1: the deepest alternative comes first */
+	assert_int_equal(dfs_init(&d, 1), 0);
+	log[0] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	log[1] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	log[2] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	assert_int_equal(dfs_next(&d, log, 3), 1);
+	assert_int_equal(d.prefix_len, 3);
+	assert_int_equal(d.prefix[0], 0);
+	assert_int_equal(d.prefix[1], 0);
+	assert_int_equal(d.prefix[2], 1);
+	dfs_free(&d);
+}
+
+static void test_dfs_divergence(void **state)
+{
+	struct dfs d;
+	struct step_rec log[3];
+
+	assert_int_equal(dfs_init(&d, 2), 0);
+	for (int i = 0; i < 3; i++)
+		log[i] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3 };
+	assert_int_equal(dfs_next(&d, log, 3), 1);
+	assert_int_equal(d.prefix_len, 3);     /* forces 0 0 1 */
+
+	/* the run ignored its prefix */
+	struct step_rec bad[3];
+	memcpy(bad, log, sizeof(bad));
+	assert_int_equal(dfs_next(&d, bad, 3), -1);
+	/* the run followed it but saw other enabled threads */
+	memcpy(bad, log, sizeof(bad));
+	bad[2].chosen = 1;
+	bad[1].enabled = 0x1;
+	assert_int_equal(dfs_next(&d, bad, 3), -1);
+	/* the run ended before the prefix did */
+	assert_int_equal(dfs_next(&d, log, 2), -1);
+	dfs_free(&d);
+}
+
+static void test_dfs_long_run(void **state)
+{
+	enum { N = 1500 };                     /* longer than the initial capacity */
+	struct step_rec *log = calloc(N, sizeof(*log));
+	struct dfs d;
+
+	assert_non_null(log);
+	for (int i = 0; i < N; i++)
+		log[i] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x1 };
+	log[N - 1].enabled = 0x3;
+	assert_int_equal(dfs_init(&d, 1), 0);
+	assert_int_equal(dfs_next(&d, log, N), 1);
+	assert_int_equal(d.prefix_len, N);
+	assert_int_equal(d.prefix[N - 1], 1);
+	assert_int_equal(d.prefix[N - 2], 0);
+	log[N - 1].chosen = 1;
+	assert_int_equal(dfs_next(&d, log, N), 0);
+	dfs_free(&d);
+	free(log);
+}
+
+/*
+ * Regression (strategy.c strategy_begin/pick_pct, fixed): the change points are sorted and
+ * the i-th in time gets priority i, so a thread demoted later always
+ * outranks every thread demoted earlier. In PCT (Burckhardt et al. 2010) the
+ * d-1 change points carry priorities d-1..1 independently of their order in
+ * time; here the depth-3 schedule "a1 b1 a2 b2" (T0, T1, T0, T1 with both
+ * threads enabled throughout) can never be produced, for any depth: after T1
+ * is demoted, it still outranks T0, demoted before it. PCT finds it with
+ * probability >= 1/(n k^(d-1)) = 1/32 per run. Input: two threads of two
+ * steps, pct:3, k=4, seeds 0..2999. Expected: 0101 or 1010 seen; actual:
+ * never.
+ */
+static void test_pct_depth3_reaches_alternation(void **state)
+{
+	const struct prog p = { 2, { "xx", "xx" }, 0, 0 };
+	struct step_rec log[MAXSTEPS];
+	int found = 0, kinds = 0;
+	uint32_t schedules = 0;
+
+	for (uint64_t seed = 0; seed < 3000; seed++) {
+		struct strategy s;
+		begin(&s, STRAT_PCT, 3, seed, 4, NULL, 0, 2);
+		assert_int_equal(prog_run(&p, &s, log), 4);
+		int code = log[0].chosen << 3 | log[1].chosen << 2 | log[2].chosen << 1 | log[3].chosen;
+		schedules |= 1u << code;
+		found += code == 0x5 || code == 0xa;
+	}
+	for (int c = 0; c < 16; c++)
+		kinds += schedules >> c & 1;
+	/* 0011, 1100, 0110 and 1001 are all reached */
+	assert_true(kinds >= 4);
+	if (!found)
+		fail_msg("pct:3 never produced 0101 or 1010 in 3000 seeds (schedules seen: mask 0x%x)",
+			 schedules);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_prng_deterministic),
+		cmocka_unit_test(test_prng_below),
+		cmocka_unit_test(test_default_choice),
+		cmocka_unit_test(test_random_picks_enabled),
+		cmocka_unit_test(test_random_reproducible),
+		cmocka_unit_test(test_prefix_forced),
+		cmocka_unit_test(test_pct_depth1_no_preemption),
+		cmocka_unit_test(test_pct_depth2_one_change_point),
+		cmocka_unit_test(test_pct_change_points),
+		cmocka_unit_test(test_pct_yield_gives_way),
+		cmocka_unit_test(test_dfs_two_threads_two_steps),
+		cmocka_unit_test(test_dfs_blocked_first_thread),
+		cmocka_unit_test(test_dfs_always_enabled),
+		cmocka_unit_test(test_dfs_matches_brute_force),
+		cmocka_unit_test(test_dfs_handwritten_logs),
+		cmocka_unit_test(test_dfs_divergence),
+		cmocka_unit_test(test_dfs_long_run),
+		cmocka_unit_test(test_pct_depth3_reaches_alternation),
+	};
+	return cmocka_run_group_tests_name("strategy", tests, NULL, NULL);
+}
