@@ -99,7 +99,7 @@ static const char exec_help[] =
 	"  --check-determinism run every schedule twice and compare the traces\n"
 	"  --keep-going        do not stop at the first failing run\n"
 	"  --trace-all         write the trace of every run, not only failing ones\n"
-	"  --out DIR           where traces go (default migrace-out)\n"
+	"  --out DIR           where traces go (default $MIGRACE_OUT, else migrace-out)\n"
 	"\n"
 	"exit: 0 no run failed; 1 a run failed (signature, trace path, repro line); 2 bad\n"
 	"arguments.\n";
@@ -113,7 +113,7 @@ static const char run_help[] =
 	"  --all              every scenario\n"
 	"  --build B          tsan | asan | plain (default tsan)\n"
 	"  --strategy S       override the scenario's strategy (script|random|pct:D|dfs:B)\n"
-	"  --seed N, --runs N, --jobs J, --timeout SEC   as for exec\n"
+	"  --seed N, --runs N, --jobs J, --timeout SEC, --out DIR   as for exec\n"
 	"  --tap              TAP 13 output\n"
 	"\n"
 	"exit: 0 every expectation held; 1 some did not; 2 bad arguments.\n";
@@ -428,7 +428,8 @@ static bool exec_option(const char *cmd, int c, struct exec_opts *o)
 static void exec_defaults(struct exec_opts *o)
 {
 	*o = (struct exec_opts){ .strategy = "random", .seed = 1, .runs = 1, .jobs = 1, .timeout = 10,
-				 .max_steps = 200000, .out = "migrace-out" };
+				 .max_steps = 200000,
+				 .out = getenv("MIGRACE_OUT") && *getenv("MIGRACE_OUT") ? getenv("MIGRACE_OUT") : "migrace-out" };
 }
 
 static void check_dfs_jobs(const char *cmd, struct exec_opts *o)

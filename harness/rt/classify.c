@@ -67,38 +67,6 @@ static void summary_kind(char *out, size_t len, const char *b, const char *e)
 	out[o] = '\0';
 }
 
-/* First stack frame of the leak report that is not the allocator itself. */
-static bool leak_function(const char *out, char *fn, size_t len)
-{
-	static const char *const alloc[] = { "malloc", "calloc", "realloc", "free", "strdup", "strndup",
-					     "__interceptor_", "operator new", "posix_memalign",
-					     "aligned_alloc", "__libc_" };
-	const char *p = strstr(out, "Direct leak of");
-	if (!p)
-		p = strstr(out, "Indirect leak of");
-	if (!p)
-		return false;
-	for (p = line_end(p); *p; p = line_end(p)) {
-		p++;
-		const char *e = line_end(p);
-		const char *in = strstr(p, " in ");
-		if (!in || in > e || !strstr(p, "#"))
-			break;
-		in += 4;
-		const char *fe = in;
-		while (fe < e && *fe != ' ')
-			fe++;
-		bool is_alloc = false;
-		for (size_t i = 0; i < sizeof(alloc) / sizeof(alloc[0]); i++)
-			is_alloc |= strncmp(in, alloc[i], strlen(alloc[i])) == 0;
-		if (!is_alloc) {
-			copy_trim(fn, len, in, fe);
-			return true;
-		}
-	}
-	return false;
-}
-
 static bool ubsan_signature(const char *out, char *sig, size_t len)
 {
 	const char *re = strstr(out, ": runtime error: ");
@@ -147,11 +115,22 @@ static bool is_runtime_frame(const char *fn)
 	return false;
 }
 
-/* The first stack frame ("#N [0xADDR in ]FUNC ...") of the report that is
- * not a runtime frame; leaves fn as it is when there is none. */
-static void first_program_frame(const char *out, char *fn, size_t len)
+static bool is_allocator_frame(const char *fn)
 {
-	for (const char *p = strstr(out, "    #"); p; p = strstr(p + 1, "    #")) {
+	static const char *const alloc[] = { "malloc", "calloc", "realloc", "free", "strdup", "strndup",
+					     "operator new", "posix_memalign", "aligned_alloc", "__libc_" };
+	for (size_t i = 0; i < sizeof(alloc) / sizeof(alloc[0]); i++)
+		if (strncmp(fn, alloc[i], strlen(alloc[i])) == 0)
+			return true;
+	return is_runtime_frame(fn);
+}
+
+/* The first stack frame ("#N [0xADDR in ]FUNC ...") of the report, from
+ * `from` on, whose function `skip` does not reject and which is not in the
+ * runtime's own sources. Returns false, leaving fn alone, when there is none. */
+static bool first_frame(const char *from, bool (*skip)(const char *), char *fn, size_t len)
+{
+	for (const char *p = strstr(from, "    #"); p; p = strstr(p + 1, "    #")) {
 		const char *e = line_end(p);
 		const char *f = p + 5;
 		while (f < e && *f != ' ')
@@ -170,11 +149,12 @@ static void first_program_frame(const char *out, char *fn, size_t len)
 		char cand[128];
 		copy_trim(cand, sizeof(cand), f, fe);
 		bool in_rt = strstr(fe, RT_SOURCE_DIR) && strstr(fe, RT_SOURCE_DIR) < e;
-		if (cand[0] && !in_rt && !is_runtime_frame(cand)) {
+		if (cand[0] && !in_rt && !skip(cand)) {
 			snprintf(fn, len, "%s", cand);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 static bool sanitizer_signature(const char *out, char *sig, size_t len)
@@ -200,8 +180,12 @@ static bool sanitizer_signature(const char *out, char *sig, size_t len)
 				if (q > b && q + 4 <= e && strncmp(q, " in ", 4) == 0)
 					in = q;
 			if (strstr(b, "leaked in") && strstr(b, "leaked in") < e) {
+				const char *leak = strstr(out, "Direct leak of");
 				snprintf(kind, sizeof(kind), "memory-leak");
-				leak_function(out, fn, sizeof(fn));
+				if (!leak)
+					leak = strstr(out, "Indirect leak of");
+				if (leak)
+					first_frame(leak, is_allocator_frame, fn, sizeof(fn));
 			} else {
 				summary_kind(kind, sizeof(kind), b, in ? in : e);
 				if (in)
@@ -209,7 +193,7 @@ static bool sanitizer_signature(const char *out, char *sig, size_t len)
 			}
 			const char *loc_rt = strstr(b, RT_SOURCE_DIR);
 			if (is_runtime_frame(fn) || (loc_rt && loc_rt < e))
-				first_program_frame(out, fn, sizeof(fn));
+				first_frame(out, is_runtime_frame, fn, sizeof(fn));
 			if (fn[0])
 				snprintf(sig, len, "%s:%s@%s", tools[i].prefix, kind, fn);
 			else

@@ -605,6 +605,8 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 		free(both);
 		return;
 	}
+	if (interrupted)
+		return;
 	if ((r->failed && !s->replaying) || s->trace_all)
 		write_trace(s, r);
 	if (r->failed)
@@ -652,6 +654,8 @@ static void estimate_k(struct server *s)
 
 static int finish(struct server *s, uint64_t done, uint64_t failures, const struct run_result *first)
 {
+	if (interrupted && s->direct)
+		fprintf(stderr, "migrace: interrupted after %" PRIu64 " runs\n", done);
 	if (s->ctl >= 0) {
 		ctl_printf(s, "done %" PRIu64 " %" PRIu64 "\n", done, failures);
 		return 0;
@@ -676,6 +680,8 @@ static int dfs_main(struct server *s)
 		memcpy(s->prefix, d.prefix, d.prefix_len);
 		s->shm->prefix_len = d.prefix_len;
 		run_once(s, i, s->seed, &s->cfg, &r, false);
+		if (interrupted)
+			break;               /* a run cut short by Ctrl-C or the controller says nothing */
 		done++;
 		announce(s, &r);
 		if (r.failed && !failures++)
@@ -710,6 +716,8 @@ static int explore_main(struct server *s)
 		struct rt_config cfg = s->cfg;
 		cfg.seed = seed;
 		run_once(s, i, seed, &cfg, &r, false);
+		if (interrupted)
+			break;
 		done++;
 		if (s->check_det && !r.failed) {
 			run_once(s, i, seed, &cfg, &again, true);

@@ -289,6 +289,16 @@ void __wrap_exit(int code)
 
 /* ---- mutexes ------------------------------------------------------------ */
 
+/* The model of the object at addr, created on first sight; the run stops
+ * when the model is full. */
+static struct mobj *obj_of(const void *addr, enum obj_kind kind)
+{
+	struct mobj *o = model_obj(rt_model(), addr, kind);
+	if (!o)
+		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	return o;
+}
+
 /* The model of a mutex, created on first sight. Its type is read from glibc's
  * mutex (PTHREAD_MUTEX_INITIALIZER, the _NP static initialisers and
  * pthread_mutex_init all set it there). */
@@ -298,9 +308,7 @@ static struct mobj *mutex_obj(pthread_mutex_t *mx)
 	struct mobj *o = model_obj_find(m, mx);
 	if (o && o->kind == OBJ_MUTEX)
 		return o;
-	o = model_obj(m, mx, OBJ_MUTEX);
-	if (!o)
-		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	o = obj_of(mx, OBJ_MUTEX);
 	switch (mx->__data.__kind & 3) {
 	case PTHREAD_MUTEX_RECURSIVE: o->type = MUTEX_RECURSIVE; break;
 	case PTHREAD_MUTEX_ERRORCHECK: o->type = MUTEX_ERRORCHECK; break;
@@ -398,10 +406,7 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
 
 static struct mobj *cond_obj(pthread_cond_t *cv)
 {
-	struct mobj *o = model_obj(rt_model(), cv, OBJ_COND);
-	if (!o)
-		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
-	return o;
+	return obj_of(cv, OBJ_COND);
 }
 
 int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
@@ -486,10 +491,7 @@ int __wrap_pthread_cond_broadcast(pthread_cond_t *cv)
 
 static struct mobj *rw_obj(pthread_rwlock_t *rw)
 {
-	struct mobj *o = model_obj(rt_model(), rw, OBJ_RWLOCK);
-	if (!o)
-		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
-	return o;
+	return obj_of(rw, OBJ_RWLOCK);
 }
 
 int __wrap_pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
@@ -576,9 +578,7 @@ static struct mobj *sem_obj(sem_t *s)
 	struct mobj *o = model_obj_find(m, s);
 	if (o && o->kind == OBJ_SEM)
 		return o;
-	o = model_obj(m, s, OBJ_SEM);
-	if (!o)
-		rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+	o = obj_of(s, OBJ_SEM);
 	int v = 0;
 	sem_getvalue(s, &v);
 	o->count = v;
@@ -669,9 +669,7 @@ int __wrap_pthread_once(pthread_once_t *once, void (*init)(void))
 	struct model *m = rt_model();
 	struct mobj *o = model_obj_find(m, once);
 	if (!o || o->kind != OBJ_ONCE) {
-		o = model_obj(m, once, OBJ_ONCE);
-		if (!o)
-			rt_fail("harness:too-many-objects", "more than %d synchronisation objects", MODEL_MAX_OBJECTS);
+		o = obj_of(once, OBJ_ONCE);
 		o->once_state = *once != PTHREAD_ONCE_INIT ? 2 : 0;
 	}
 	struct op op = mkop(OP_ONCE, o, RETADDR);

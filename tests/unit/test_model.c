@@ -296,7 +296,7 @@ static void test_mutex_errorcheck_relock(void **state)
 }
 
 /*
- * Regression (model.c exec_lock, fixed): pthread_mutex_trylock() on an errorcheck mutex
+ * Regression test (model.c exec_lock): the bug described here is fixed. pthread_mutex_trylock() on an errorcheck mutex
  * that the caller already holds returns EBUSY (POSIX: trylock fails with
  * EBUSY when the mutex is locked "by any thread, including the current
  * thread"; glibc does the same). The model returns EDEADLK with misuse
@@ -748,7 +748,7 @@ static void test_advance_time_no_deadline(void **state)
 }
 
 /*
- * Regression (model.c model_advance_time, fixed): T0 timed-waits on a condvar (deadline
+ * Regression test (model.c model_advance_time): the bug described here is fixed. T0 timed-waits on a condvar (deadline
  * 100); T1 takes the mutex and joins T0. At t=100 T0 has timed out but
  * cannot retake the mutex, and T1 waits for T0: a deadlock. Nothing is
  * enabled and no deadline lies in the future, so advance_time must return
@@ -925,7 +925,7 @@ static void test_cycle_through_signalled_waiter(void **state)
 }
 
 /*
- * Regression (model.c model_waits_for, fixed): a cond waiter whose timed wait has expired
+ * Regression test (model.c model_waits_for): the bug described here is fixed. a cond waiter whose timed wait has expired
  * waits for the mutex owner exactly like a signalled one, but waits_for()
  * only follows the mutex when `signalled` is set. Same setup as
  * test_advance_time_stale_deadline: at t=100 T0 (timed out, needs the mutex)
@@ -948,7 +948,8 @@ static void test_cycle_through_timed_out_waiter(void **state)
 }
 
 /*
- * BUG (model.c model_find_cycle, latent: the runtime passes
+ * Regression test (model.c model_find_cycle): the bug described here is fixed
+ * (it was latent: the runtime passes
  * MODEL_MAX_THREADS): with a bounded buffer, the path is truncated at `max`
  * before the cycle is rotated out of it, so a cycle that fits in the buffer
  * is returned with garbage. T0 joins T1; T1 and T2 deadlock on two mutexes;

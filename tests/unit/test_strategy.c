@@ -632,7 +632,7 @@ static void test_dfs_long_run(void **state)
 }
 
 /*
- * Regression (strategy.c strategy_begin/pick_pct, fixed): the change points are sorted and
+ * Regression test (strategy.c strategy_begin/pick_pct): the bug described here is fixed. the change points are sorted and
  * the i-th in time gets priority i, so a thread demoted later always
  * outranks every thread demoted earlier. In PCT (Burckhardt et al. 2010) the
  * d-1 change points carry priorities d-1..1 independently of their order in

@@ -262,7 +262,7 @@ static void test_comments_blank_lines_crlf(void **state)
 }
 
 /*
- * Regression (trace.c put_escaped / trace_parse, fixed): an argument ending in '\r' is
+ * Regression test (trace.c put_escaped / trace_parse): the bug described here is fixed. an argument ending in '\r' is
  * written raw, and the parser strips trailing '\r' (CRLF tolerance), so the
  * argument loses it: replay then runs the program with different arguments.
  * Input: arg "x\r". Expected "x\r" after the round trip, actual "x".
@@ -511,7 +511,7 @@ static void test_schedule_parse_guarded(void **state)
 }
 
 /*
- * Regression (trace.c schedule_parse, fixed): the repeat count is read with strtoul, which
+ * Regression test (trace.c schedule_parse): the bug described here is fixed. the repeat count is read with strtoul, which
  * accepts "-1" (and overflows to ULONG_MAX without the errno being
  * checked), and the length check `*n + count > max` wraps around once *n is
  * nonzero. "0 0*-1" then passes the check and writes ULONG_MAX bytes into a
