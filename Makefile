@@ -38,6 +38,18 @@ TESTPROGS := $(basename $(notdir $(wildcard tests/accept/progs/*.c)))
 TESTPROG_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/,$(TESTPROGS)))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+CORE_UNIT_TESTS := $(filter $(B)/tests/test_core_%,$(UNIT_TESTS))
+HARNESS_UNIT_TESTS := $(filter-out $(CORE_UNIT_TESTS),$(UNIT_TESTS))
+
+# The migration core (core/migration) and the fakes, as a library per build:
+# plain for migrate-vm, asan for the core's unit tests (no sanitizer report
+# may come from the core). Harness builds of the core come with the scenarios.
+CORE_SRC := $(wildcard core/migration/*.c) $(wildcard fakes/*.c)
+CORE_CFLAGS := -std=gnu11 -pthread -g $(WARN) -Icore/migration -Ifakes -Iharness/include
+CORE_FLAV_plain := -O2
+CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+CORE_LIB_plain := $(B)/plain/core/libcore.a
+CORE_LIB_asan := $(B)/asan/core/libcore.a
 # the pure parts of the runtime, for the unit tests
 UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 
@@ -45,7 +57,7 @@ BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
 .PHONY: all check run bench results clean bootstrap unit accept
-all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS)
+all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan)
 
 bootstrap:
 	$(Q)scripts/bootstrap
@@ -102,10 +114,27 @@ $(B)/bench/futex_pingpong: harness/bench/futex_pingpong.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O2 -pthread $< -o $@
 
-$(B)/tests/%: tests/unit/%.c $(UNIT_RT)
+$(HARNESS_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(UNIT_RT)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) -std=gnu11 -g -O1 $(WARN) -Iharness/rt -Iharness/include $< $(UNIT_RT) -lcmocka -o $@
+
+define core_rules
+$(B)/$(1)/core/%.o: %.c $(wildcard core/migration/*.h core/migration/*.def fakes/*.h)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  CC      $$@")
+	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_$(1)) -c $$< -o $$@
+
+$(CORE_LIB_$(1)): $(patsubst %.c,$(B)/$(1)/core/%.o,$(CORE_SRC))
+	@mkdir -p $$(@D)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach f,plain asan,$(eval $(call core_rules,$(f))))
+
+$(CORE_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(CORE_LIB_asan)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_asan) $< $(CORE_LIB_asan) -lcmocka -o $@
 
 unit: $(UNIT_TESTS)
 accept: all
