@@ -57,7 +57,20 @@ BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
 .PHONY: all check run bench results clean bootstrap unit accept
-all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan)
+MIGRATE_VM := $(B)/bin/migrate-vm
+MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
+
+all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan)
+
+$(MIGRATE_VM): core/migrate-vm/migrate_vm.c $(CORE_LIB_plain)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_plain) $< $(CORE_LIB_plain) -o $@
+
+$(MIGRATE_VM_asan): core/migrate-vm/migrate_vm.c $(CORE_LIB_asan)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_asan) $< $(CORE_LIB_asan) -o $@
 
 bootstrap:
 	$(Q)scripts/bootstrap

@@ -1,0 +1,286 @@
+/*
+ * migrate-vm: migrates a running guest between two processes with the core,
+ * over a Unix socket, and verifies the result. The launcher forks the
+ * destination, runs the source itself, and exits 0 only when the destination's
+ * memory equals the source's final memory (or, with --cancel-after, when the
+ * guest runs again on the source and never started on the destination).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "incoming.h"
+#include "main_loop.h"
+#include "migration.h"
+#include "ram.h"
+#include "vm.h"
+
+struct opts {
+	unsigned ram_mib, vcpus, multifd;
+	long cancel_after_ms;        /* -1: no cancel */
+	uint64_t bandwidth;          /* bytes/s, 0 unlimited */
+	uint64_t downtime_ms;
+	bool cpr, verbose;
+};
+
+/* What the destination reports to the launcher, one line on a pipe. */
+struct dest_report {
+	int completed;               /* 1: loaded and started the guest */
+	int error;
+	uint64_t hash;               /* of the memory as loaded, before the guest ran */
+	size_t bad_pages;            /* pages failing the guest's consistency rule */
+	uint64_t starts;             /* times the guest was started there */
+};
+
+static const char usage[] =
+	"usage: migrate-vm [--ram MIB] [--vcpus N] [--multifd N] [--mode precopy|cpr]\n"
+	"                  [--cancel-after MS] [--bandwidth MIB_PER_S] [--downtime MS] [--verbose]\n"
+	"\n"
+	"Starts a destination process and a source process with a running guest of\n"
+	"--ram MiB (default 64) whose --vcpus vCPUs (default 2) dirty memory, migrates it\n"
+	"over a Unix socket and verifies the destination's memory against the source's\n"
+	"final state. With --cancel-after MS the source cancels after MS ms and must end\n"
+	"cancelled with the guest running again on the source, never on the destination.\n"
+	"Exit: 0 verified; 1 the migration or the verification failed; 2 bad arguments.\n"
+	"Not implemented yet: --multifd N > 0 and --mode cpr (exit 2).\n";
+
+static unsigned long parse_num(const char *opt, const char *v, unsigned long min, unsigned long max)
+{
+	char *e;
+	errno = 0;
+	unsigned long x = strtoul(v, &e, 10);
+	if (!*v || *v == '-' || errno || *e || x < min || x > max) {
+		fprintf(stderr, "migrate-vm: %s needs a number from %lu to %lu, not '%s'\n", opt, min, max, v);
+		exit(2);
+	}
+	return x;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "ram", 1, NULL, 'r' }, { "vcpus", 1, NULL, 'c' }, { "multifd", 1, NULL, 'm' },
+		{ "mode", 1, NULL, 'M' }, { "cancel-after", 1, NULL, 'x' }, { "bandwidth", 1, NULL, 'b' },
+		{ "downtime", 1, NULL, 'd' }, { "verbose", 0, NULL, 'v' }, { "help", 0, NULL, 'h' }, { 0 },
+	};
+	int c;
+
+	*o = (struct opts){ .ram_mib = 64, .vcpus = 2, .cancel_after_ms = -1, .downtime_ms = 300 };
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->ram_mib = (unsigned)parse_num("--ram", optarg, 1, 16384); break;
+		case 'c': o->vcpus = (unsigned)parse_num("--vcpus", optarg, 0, 16); break;
+		case 'm': o->multifd = (unsigned)parse_num("--multifd", optarg, 0, 16); break;
+		case 'x': o->cancel_after_ms = (long)parse_num("--cancel-after", optarg, 0, 3600000); break;
+		case 'b': o->bandwidth = parse_num("--bandwidth", optarg, 1, 100000) << 20; break;
+		case 'd': o->downtime_ms = parse_num("--downtime", optarg, 1, 60000); break;
+		case 'v': o->verbose = true; break;
+		case 'M':
+			if (strcmp(optarg, "precopy") && strcmp(optarg, "cpr")) {
+				fprintf(stderr, "migrate-vm: --mode must be precopy or cpr, not '%s'\n", optarg);
+				exit(2);
+			}
+			o->cpr = strcmp(optarg, "cpr") == 0;
+			break;
+		case 'h': fputs(usage, stdout); exit(0);
+		default: fputs(usage, stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "migrate-vm: unexpected argument '%s'\n", argv[optind]);
+		exit(2);
+	}
+	if (o->multifd || o->cpr) {
+		fprintf(stderr, "migrate-vm: %s is not implemented yet\n", o->cpr ? "--mode cpr" : "--multifd");
+		exit(2);
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The destination process: accept, load, report, let the guest run a bit. */
+static int destination(const struct opts *o, const char *uri, int ready_fd, int report_fd)
+{
+	struct channel_listener *l;
+	struct guest_ram ram;
+	struct vm vm;
+	struct mig_incoming inc;
+	struct channel *ch;
+	struct dest_report rep = { 0 };
+
+	if (ram_init(&ram, (size_t)o->ram_mib << 20) || vm_init(&vm, &ram, (int)o->vcpus, 2, RUN_STATE_INMIGRATE))
+		return 1;
+	if (mig_incoming_init(&inc, &vm, &ram))
+		return 1;
+	int ret = channel_listen(uri, &l);
+	char ready = ret ? 'E' : 'R';
+	if (write(ready_fd, &ready, 1) != 1 || ret) {
+		fprintf(stderr, "migrate-vm: destination: listen on %s: %s\n", uri, strerror(-ret));
+		return 1;
+	}
+	close(ready_fd);
+	ret = channel_accept(l, &ch);
+	channel_listener_close(l);
+	if (ret == 0) {
+		ret = mig_incoming_start(&inc, ch);
+		channel_unref(ch);
+	}
+	if (ret == 0)
+		ret = mig_incoming_wait(&inc);
+	rep.completed = ret == 0;
+	rep.error = ret;
+	rep.hash = mig_incoming_loaded_hash(&inc);
+	rep.bad_pages = ram_check(&ram, NULL);
+	rep.starts = vm_start_count(&vm);
+	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
+		return 1;
+	if (rep.completed) {
+		struct timespec ts = { 0, 50 * 1000000L };   /* the guest runs here now */
+		nanosleep(&ts, NULL);
+	}
+	mig_incoming_cleanup(&inc);
+	vm_destroy(&vm);
+	ram_destroy(&ram);
+	return 0;
+}
+
+static MigrationStatus run_source(const struct opts *o, const char *uri, struct vm *vm, struct mig_info *info)
+{
+	struct mig_params params = { .return_path = true, .max_bandwidth = o->bandwidth,
+				     .downtime_limit_ms = o->downtime_ms };
+	bool cancelled = false;
+	int64_t start = now_ms();
+
+	bql_lock();
+	int ret = qmp_migrate(uri, &params);
+	if (ret) {
+		fprintf(stderr, "migrate-vm: migrate: %s\n", strerror(-ret));
+		bql_unlock();
+		return MIGRATION_STATUS_FAILED;
+	}
+	for (;;) {
+		qmp_query_migrate(info);
+		if (o->cancel_after_ms >= 0 && !cancelled && now_ms() - start >= o->cancel_after_ms) {
+			ret = qmp_migrate_cancel();
+			cancelled = true;
+			if (o->verbose)
+				fprintf(stderr, "migrate-vm: cancel at %" PRId64 " ms in state %s: %s\n", now_ms() - start,
+					migration_status_name(info->status), ret ? strerror(-ret) : "ok");
+		}
+		if (info->status == MIGRATION_STATUS_COMPLETED || info->status == MIGRATION_STATUS_FAILED ||
+		    info->status == MIGRATION_STATUS_CANCELLED)
+			break;
+		main_loop_wait(o->cancel_after_ms >= 0 && !cancelled ? 1 : 20);
+	}
+	/* the cleanup BH has run (cancelled is set there) or is pending: flush it */
+	while (main_loop_wait(0) > 0)
+		;
+	migration_shutdown();
+	while (main_loop_wait(50) > 0)
+		;
+	bql_unlock();
+	(void)vm;
+	return info->status;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	char dir[] = "/tmp/migrate-vm.XXXXXX", uri[128];
+	int pfd[2], rfd[2];
+	char ready = 0;
+
+	parse(argc, argv, &o);
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(dir) || pipe(pfd) || pipe(rfd)) {
+		perror("migrate-vm");
+		return 1;
+	}
+	snprintf(uri, sizeof(uri), "unix:%s/migration.sock", dir);
+	fflush(NULL);
+	pid_t dest = fork();
+	if (dest == 0) {
+		close(pfd[0]);
+		close(rfd[0]);
+		_exit(destination(&o, uri, rfd[1], pfd[1]));
+	}
+	close(pfd[1]);
+	close(rfd[1]);
+	if (read(rfd[0], &ready, 1) != 1 || ready != 'R') {
+		fprintf(stderr, "migrate-vm: the destination did not start\n");
+		kill(dest, SIGKILL);
+		waitpid(dest, NULL, 0);
+		return 1;
+	}
+	close(rfd[0]);
+
+	struct guest_ram ram;
+	struct vm vm;
+	struct mig_info info;
+	if (ram_init(&ram, (size_t)o.ram_mib << 20) || vm_init(&vm, &ram, (int)o.vcpus, 1, RUN_STATE_RUNNING)) {
+		fprintf(stderr, "migrate-vm: cannot create the source guest\n");
+		return 1;
+	}
+	main_loop_init();
+	migration_object_init(&vm, &ram);
+	int64_t t0 = now_ms();
+	MigrationStatus st = run_source(&o, uri, &vm, &info);
+	int64_t took = now_ms() - t0;
+	if (st == MIGRATION_STATUS_FAILED && info.pages_sent == 0)
+		kill(dest, SIGTERM);       /* it may still wait for a connection */
+
+	struct dest_report rep;
+	bool have_rep = read(pfd[0], &rep, sizeof(rep)) == sizeof(rep);
+	int status = 0;
+	waitpid(dest, &status, 0);
+	unlink(uri + 5);
+	rmdir(dir);
+
+	bool ok;
+	const char *why = "";
+	if (o.cancel_after_ms >= 0 && st != MIGRATION_STATUS_CANCELLED) {
+		ok = false;
+		why = st == MIGRATION_STATUS_COMPLETED
+			? "the cancel came too late: the migration was already completing (try a smaller --cancel-after)"
+			: "the migration did not end cancelled";
+	} else if (o.cancel_after_ms >= 0) {
+		ok = runstate_is_running(&vm) && have_rep && rep.starts == 0;
+		why = !runstate_is_running(&vm) ? "the guest does not run on the source"
+		      : !have_rep ? "no report from the destination"
+		      : rep.starts ? "the guest started on the destination too" : "";
+	} else if (st == MIGRATION_STATUS_COMPLETED) {
+		uint64_t src_hash = ram_hash(&ram);    /* stopped: the final state */
+		ok = have_rep && rep.completed && rep.hash == src_hash && rep.bad_pages == 0 && rep.starts == 1 &&
+		     runstate_get(&vm) == RUN_STATE_POSTMIGRATE;
+		why = !have_rep || !rep.completed ? "the destination did not complete"
+		      : rep.hash != src_hash ? "the destination's memory differs from the source's"
+		      : rep.bad_pages ? "inconsistent pages on the destination"
+		      : rep.starts != 1 ? "the guest did not start exactly once on the destination"
+		      : runstate_get(&vm) != RUN_STATE_POSTMIGRATE ? "the source is not in postmigrate" : "";
+	} else {
+		ok = false;
+		why = info.error_desc[0] ? info.error_desc : "the migration failed";
+	}
+	printf("migrate-vm: %s, %u MiB, %u vCPUs, %" PRIu64 " iterations, %" PRIu64 " pages sent, %" PRId64
+	       " ms, guest writes %" PRIu64 ": %s%s%s\n",
+	       migration_status_name(st), o.ram_mib, o.vcpus, info.iterations, info.pages_sent, took,
+	       vm_guest_writes(&vm), ok ? "verified" : "FAILED", ok ? "" : ": ", why);
+	vm_destroy(&vm);
+	ram_destroy(&ram);
+	main_loop_cleanup();
+	return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}

@@ -1,0 +1,476 @@
+/*
+ * The destination: mig_incoming_start opens the stream and its return path
+ * on one channel and runs the load thread, which parses the sections of
+ * wire.h until SEC_EOF and only then starts the guest.
+ */
+#include "incoming.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yank.h"
+
+#define MIG_INCOMING_THREAD_NAME "mig/dst/main"
+
+static const char *const mig_incoming_state_names[] = {
+	[MIG_INCOMING_NONE] = "none",
+	[MIG_INCOMING_ACTIVE] = "active",
+	[MIG_INCOMING_COMPLETED] = "completed",
+	[MIG_INCOMING_FAILED] = "failed",
+};
+
+/* The transitions listed with enum mig_incoming_state in incoming.h. */
+static const bool mig_incoming_transitions[MIG_INCOMING_FAILED + 1][MIG_INCOMING_FAILED + 1] = {
+	[MIG_INCOMING_NONE] = { [MIG_INCOMING_ACTIVE] = true },
+	[MIG_INCOMING_ACTIVE] = {
+		[MIG_INCOMING_COMPLETED] = true, [MIG_INCOMING_FAILED] = true,
+	},
+};
+
+const char *mig_incoming_state_name(enum mig_incoming_state state)
+{
+	size_t n = sizeof(mig_incoming_state_names) / sizeof(mig_incoming_state_names[0]);
+
+	if ((size_t)state >= n)
+		return "?";
+	return mig_incoming_state_names[state];
+}
+
+/*
+ * The only place the state changes: old -> new if the state is still old.
+ * Returns whether it changed. A transition not in the table is a bug of the
+ * caller: print it and abort.
+ */
+static bool mig_incoming_set_state(struct mig_incoming *inc,
+				   enum mig_incoming_state old,
+				   enum mig_incoming_state new)
+{
+	int expected = old;
+
+	if (!mig_incoming_transitions[old][new]) {
+		fprintf(stderr, "mig_incoming: invalid state transition %s -> %s\n",
+			mig_incoming_state_name(old), mig_incoming_state_name(new));
+		abort();
+	}
+	return atomic_compare_exchange_strong(&inc->state, &expected, (int)new);
+}
+
+enum mig_incoming_state mig_incoming_get_state(struct mig_incoming *inc)
+{
+	return (enum mig_incoming_state)atomic_load(&inc->state);
+}
+
+/* Record err (< 0) unless an error is already recorded. Any thread. */
+static void mig_incoming_set_error(struct mig_incoming *inc, int err)
+{
+	QEMU_LOCK_GUARD(&inc->error_mutex);
+	if (inc->error == 0 && err < 0)
+		inc->error = err;
+}
+
+int mig_incoming_get_error(struct mig_incoming *inc)
+{
+	QEMU_LOCK_GUARD(&inc->error_mutex);
+	return inc->error;
+}
+
+uint64_t mig_incoming_pages_loaded(struct mig_incoming *inc)
+{
+	return atomic_load(&inc->pages_loaded);
+}
+
+uint64_t mig_incoming_iterations_acked(struct mig_incoming *inc)
+{
+	return atomic_load(&inc->iterations_acked);
+}
+
+uint64_t mig_incoming_loaded_hash(struct mig_incoming *inc)
+{
+	return atomic_load(&inc->loaded_hash);
+}
+
+uint64_t mig_incoming_bytes_loaded(struct mig_incoming *inc)
+{
+	return atomic_load(&inc->bytes_loaded);
+}
+
+const uint8_t *mig_incoming_device_state(struct mig_incoming *inc, size_t *len)
+{
+	/* the load thread stored the bytes before its completing CAS */
+	if (mig_incoming_get_state(inc) != MIG_INCOMING_COMPLETED) {
+		*len = 0;
+		return NULL;
+	}
+	*len = inc->device_state_len;
+	return inc->device_state;
+}
+
+int mig_incoming_init(struct mig_incoming *inc, struct vm *vm, struct guest_ram *ram)
+{
+	if (!vm || !ram || vm->ram != ram || ram->page_size != RAM_PAGE_SIZE)
+		return -EINVAL;
+	if (runstate_get(vm) != RUN_STATE_INMIGRATE)
+		return -EINVAL;
+	memset(inc, 0, sizeof(*inc));
+	inc->vm = vm;
+	inc->ram = ram;
+	qemu_mutex_init(&inc->file_lock);
+	qemu_mutex_init(&inc->error_mutex);
+	atomic_init(&inc->state, MIG_INCOMING_NONE);
+	atomic_init(&inc->pages_loaded, 0);
+	atomic_init(&inc->iterations_acked, 0);
+	atomic_init(&inc->bytes_loaded, 0);
+	atomic_init(&inc->loaded_hash, 0);
+	return 0;
+}
+
+/*
+ * Return-path messages. Only the load thread writes to_src_file, so these
+ * take no lock. Each message is flushed at once: the source may wait for it.
+ * Returns 0 (also when the return path is not open) or the file's -errno.
+ */
+static int mig_incoming_rp_send(struct mig_incoming *inc, enum mig_rp_message type,
+				const uint8_t *payload, uint16_t len)
+{
+	QEMUFile *rp = inc->to_src_file;
+
+	if (!inc->rp_open)
+		return 0;
+	qemu_put_be16(rp, (uint16_t)type);
+	qemu_put_be16(rp, len);
+	qemu_put_buffer(rp, payload, len);
+	return qemu_fflush(rp);
+}
+
+static void mig_incoming_put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static int mig_incoming_rp_send32(struct mig_incoming *inc, enum mig_rp_message type,
+				  uint32_t v)
+{
+	uint8_t b[4];
+
+	mig_incoming_put32(b, v);
+	return mig_incoming_rp_send(inc, type, b, sizeof(b));
+}
+
+static int mig_incoming_rp_send64(struct mig_incoming *inc, enum mig_rp_message type,
+				  uint64_t v)
+{
+	uint8_t b[8];
+
+	mig_incoming_put32(b, (uint32_t)(v >> 32));
+	mig_incoming_put32(b + 4, (uint32_t)v);
+	return mig_incoming_rp_send(inc, type, b, sizeof(b));
+}
+
+/* SEC_RAM_SETUP: the source's RAM must be ours, byte for byte. */
+static int mig_incoming_load_ram_setup(struct mig_incoming *inc)
+{
+	QEMUFile *f = inc->from_src_file;
+	uint64_t bytes = qemu_get_be64(f);
+	uint32_t page_size = qemu_get_be32(f);
+	int ret = qemu_file_get_error(f);
+
+	if (ret < 0)
+		return ret;
+	if (bytes != inc->ram->size || page_size != inc->ram->page_size)
+		return -EINVAL;
+	return 0;
+}
+
+/* SEC_RAM_PAGE: index, then the page's bytes, written into guest RAM. */
+static int mig_incoming_load_page(struct mig_incoming *inc)
+{
+	QEMUFile *f = inc->from_src_file;
+	uint8_t page[RAM_PAGE_SIZE];	/* init checked ram->page_size */
+	uint64_t index = qemu_get_be64(f);
+	int ret = qemu_file_get_error(f);
+
+	if (ret < 0)
+		return ret;
+	if (index >= inc->ram->npages)
+		return -EINVAL;
+	if (qemu_get_buffer(f, page, sizeof(page)) != sizeof(page))
+		return qemu_file_get_error(f);
+	ram_write_page(inc->ram, (size_t)index, page);
+	atomic_fetch_add(&inc->pages_loaded, 1);
+	return 0;
+}
+
+/*
+ * SEC_ITER_END: answer RP_ACK with the iteration number. Counted before the
+ * answer goes out, so that a source holding the RP_ACK sees the counter too.
+ */
+static int mig_incoming_load_iter_end(struct mig_incoming *inc)
+{
+	uint64_t iter = qemu_get_be64(inc->from_src_file);
+	int ret = qemu_file_get_error(inc->from_src_file);
+
+	if (ret < 0 || !inc->rp_open)
+		return ret;
+	atomic_fetch_add(&inc->iterations_acked, 1);
+	return mig_incoming_rp_send64(inc, RP_ACK, iter);
+}
+
+/* SEC_PING: answer RP_PONG with the id. */
+static int mig_incoming_load_ping(struct mig_incoming *inc)
+{
+	uint32_t id = qemu_get_be32(inc->from_src_file);
+	int ret = qemu_file_get_error(inc->from_src_file);
+
+	if (ret < 0)
+		return ret;
+	return mig_incoming_rp_send32(inc, RP_PONG, id);
+}
+
+/* SEC_DEVICE_STATE: keep the bytes (the last section of this type wins). */
+static int mig_incoming_load_device_state(struct mig_incoming *inc)
+{
+	QEMUFile *f = inc->from_src_file;
+	uint32_t len = qemu_get_be32(f);
+	int ret = qemu_file_get_error(f);
+
+	if (ret < 0)
+		return ret;
+	if (len > MIG_DEVICE_STATE_MAX)
+		return -EMSGSIZE;
+	inc->device_state_len = 0;
+	if (qemu_get_buffer(f, inc->device_state, len) != len)
+		return qemu_file_get_error(f);
+	inc->device_state_len = len;
+	return 0;
+}
+
+/*
+ * Parse the stream until SEC_EOF. Returns 0 at SEC_EOF, else the -errno that
+ * ends the load: the file's error for a read error or an early EOF, -EPROTO
+ * for a bad header or an unknown section, or what a section returned.
+ */
+static int mig_incoming_load(struct mig_incoming *inc)
+{
+	QEMUFile *f = inc->from_src_file;
+	bool ram_setup = false;
+	uint32_t v;
+	int ret;
+
+	v = qemu_get_be32(f);
+	if ((ret = qemu_file_get_error(f)) < 0)
+		return ret;
+	if (v != MIG_MAGIC)
+		return -EPROTO;
+	v = qemu_get_be32(f);
+	if ((ret = qemu_file_get_error(f)) < 0)
+		return ret;
+	if (v != MIG_VERSION)
+		return -EPROTO;
+
+	for (;;) {
+		uint8_t type = qemu_get_byte(f);
+
+		if ((ret = qemu_file_get_error(f)) < 0)
+			return ret;
+		switch (type) {
+		case SEC_RAM_SETUP:
+			ret = mig_incoming_load_ram_setup(inc);
+			ram_setup = ret == 0;
+			break;
+		case SEC_OPEN_RETURN_PATH:
+			inc->rp_open = true;
+			break;
+		case SEC_RAM_PAGE:
+			/* a page before the sizes were checked is out of protocol */
+			ret = ram_setup ? mig_incoming_load_page(inc) : -EPROTO;
+			break;
+		case SEC_ITER_END:
+			ret = mig_incoming_load_iter_end(inc);
+			break;
+		case SEC_PING:
+			ret = mig_incoming_load_ping(inc);
+			break;
+		case SEC_DEVICE_STATE:
+			ret = mig_incoming_load_device_state(inc);
+			break;
+		case SEC_EOF:
+			ret = 0;
+			break;
+		default:
+			ret = -EPROTO;
+			break;
+		}
+		atomic_store(&inc->bytes_loaded, qemu_file_transferred(f));
+		if (ret < 0 || type == SEC_EOF)
+			return ret;
+	}
+}
+
+/*
+ * The end of a complete stream. The source stopped its copy before sending
+ * SEC_EOF, so starting the guest here never makes it run on both sides. A
+ * failed RP_SHUT does not stop the start: the whole state is here, and the
+ * source cannot resume a copy whose stream it finished.
+ */
+static void mig_incoming_complete(struct mig_incoming *inc)
+{
+	if (!mig_incoming_set_state(inc, MIG_INCOMING_ACTIVE, MIG_INCOMING_COMPLETED)) {
+		fprintf(stderr, "mig_incoming: completing from state %s\n",
+			mig_incoming_state_name(mig_incoming_get_state(inc)));
+		abort();
+	}
+	/* the memory exactly as the source left it, before the guest runs here */
+	atomic_store(&inc->loaded_hash, ram_hash(inc->ram));
+	mig_incoming_rp_send32(inc, RP_SHUT, 0);
+	vm_start(inc->vm);
+}
+
+/* An error ended the load: failed, tell the source if we can, no guest. */
+static void mig_incoming_fail(struct mig_incoming *inc, int err)
+{
+	mig_incoming_set_error(inc, err);
+	if (!mig_incoming_set_state(inc, MIG_INCOMING_ACTIVE, MIG_INCOMING_FAILED)) {
+		fprintf(stderr, "mig_incoming: failing from state %s\n",
+			mig_incoming_state_name(mig_incoming_get_state(inc)));
+		abort();
+	}
+	/* the first error, e.g. -ECANCELED rather than the -EIO it caused */
+	mig_incoming_rp_send32(inc, RP_SHUT, (uint32_t)-mig_incoming_get_error(inc));
+}
+
+static void *mig_incoming_thread(void *opaque)
+{
+	struct mig_incoming *inc = opaque;
+	int ret = mig_incoming_load(inc);
+
+	if (ret == 0)
+		mig_incoming_complete(inc);
+	else
+		mig_incoming_fail(inc, ret);
+	return NULL;
+}
+
+/* A failure of start: record it; the state goes failed. Returns err. */
+static int mig_incoming_start_failed(struct mig_incoming *inc, int err)
+{
+	mig_incoming_set_error(inc, err);
+	mig_incoming_set_state(inc, MIG_INCOMING_ACTIVE, MIG_INCOMING_FAILED);
+	return err;
+}
+
+int mig_incoming_start(struct mig_incoming *inc, struct channel *ch)
+{
+	QEMUFile *from, *to;
+	bool cancelled;
+	int ret;
+
+	if (!ch)
+		return -EINVAL;
+	if (!mig_incoming_set_state(inc, MIG_INCOMING_NONE, MIG_INCOMING_ACTIVE))
+		return -EBUSY;
+
+	channel_ref(ch);
+	from = qemu_file_new_input(ch);
+	to = from ? qemu_file_get_return_path(from) : NULL;
+	/* published at once, so that cleanup releases them whatever happens next */
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		inc->channel = ch;
+		inc->from_src_file = from;
+		inc->to_src_file = to;
+		cancelled = inc->cancelled;
+	}
+	if (!from || !to)
+		return mig_incoming_start_failed(inc, -ENOMEM);
+	if (cancelled)
+		return mig_incoming_start_failed(inc, -ECANCELED);
+
+	yank_register_instance(MIG_INCOMING_YANK_INSTANCE);
+	inc->yank_instance = true;
+	yank_register_function(MIG_INCOMING_YANK_INSTANCE, yank_channel, ch);
+	inc->yank_function = true;
+
+	ret = qemu_thread_try_create(&inc->thread, MIG_INCOMING_THREAD_NAME,
+				     mig_incoming_thread, inc, QEMU_THREAD_JOINABLE);
+	if (ret < 0)
+		return mig_incoming_start_failed(inc, ret);
+	inc->thread_created = true;
+	return 0;
+}
+
+int mig_incoming_wait(struct mig_incoming *inc)
+{
+	int err;
+
+	if (inc->thread_created) {
+		qemu_thread_join(&inc->thread);
+		inc->thread_created = false;
+	}
+	if (mig_incoming_get_state(inc) == MIG_INCOMING_COMPLETED)
+		return 0;
+	err = mig_incoming_get_error(inc);
+	return err < 0 ? err : -EINVAL;
+}
+
+/*
+ * Cancel, from any thread. The shutdown is done under file_lock so that
+ * cleanup cannot drop the channel meanwhile; it never blocks.
+ *
+ *   canceller                           load thread
+ *   set_error(-ECANCELED)
+ *                                       blocked in channel_read
+ *   lock file_lock
+ *   channel_shutdown(BOTH)   ------->   read returns EOF: -EIO; fails with
+ *   unlock file_lock                    the first error, -ECANCELED
+ */
+void mig_incoming_cancel(struct mig_incoming *inc)
+{
+	if (mig_incoming_get_state(inc) != MIG_INCOMING_COMPLETED)
+		mig_incoming_set_error(inc, -ECANCELED);
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		inc->cancelled = true;
+		if (inc->channel)
+			channel_shutdown(inc->channel, CHANNEL_SHUTDOWN_BOTH);
+	}
+}
+
+void mig_incoming_cleanup(struct mig_incoming *inc)
+{
+	struct channel *ch;
+	QEMUFile *from, *to;
+
+	if (inc->thread_created) {
+		fprintf(stderr, "mig_incoming_cleanup: the load thread was not joined "
+			"(call mig_incoming_wait first)\n");
+		abort();
+	}
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		ch = inc->channel;
+		from = inc->from_src_file;
+		to = inc->to_src_file;
+		inc->channel = NULL;
+		inc->from_src_file = NULL;
+		inc->to_src_file = NULL;
+	}
+	/* no yank may reach the channel once our reference is gone */
+	if (inc->yank_function) {
+		yank_unregister_function(MIG_INCOMING_YANK_INSTANCE, yank_channel, ch);
+		inc->yank_function = false;
+	}
+	if (inc->yank_instance) {
+		yank_unregister_instance(MIG_INCOMING_YANK_INSTANCE);
+		inc->yank_instance = false;
+	}
+	if (to)
+		qemu_fclose(to);
+	if (from)
+		qemu_fclose(from);
+	if (ch)
+		channel_unref(ch);
+	qemu_mutex_destroy(&inc->file_lock);
+	qemu_mutex_destroy(&inc->error_mutex);
+}

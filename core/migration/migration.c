@@ -1,0 +1,680 @@
+/*
+ * The source side of a migration. Threads: the main thread (commands, the
+ * cleanup BH, shutdown; it holds the BQL), the migration thread (setup,
+ * iterative precopy, completion) and the return-path thread (reads the
+ * destination's answers). See qemu-races.md §1 for the model this follows.
+ */
+#include "migration.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "channel.h"
+#include "harness_points.h"
+#include "main_loop.h"
+#include "wire.h"
+#include "yank.h"
+
+/*
+ * Two pointers, two lifetimes (the fixed form of the 2024 series):
+ * - global_migration holds the initial reference; only the main thread sets
+ *   it (migration_object_init) and clears it (migration_shutdown).
+ * - current_migration is valid until finalize, which clears it: the
+ *   migration thread or a BH may hold the last reference after shutdown.
+ * migration_mutex, never destroyed, orders the exported helpers against
+ * finalize, so a helper never locks a destroyed mutex.
+ */
+static MigrationState *global_migration;
+static MigrationState *current_migration;      /* migration_mutex */
+static pthread_mutex_t migration_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const status_names[MIGRATION_STATUS_COUNT] = {
+	[MIGRATION_STATUS_NONE] = "none", [MIGRATION_STATUS_SETUP] = "setup",
+	[MIGRATION_STATUS_ACTIVE] = "active", [MIGRATION_STATUS_DEVICE] = "device",
+	[MIGRATION_STATUS_COMPLETED] = "completed", [MIGRATION_STATUS_FAILED] = "failed",
+	[MIGRATION_STATUS_CANCELLING] = "cancelling", [MIGRATION_STATUS_CANCELLED] = "cancelled",
+};
+
+const char *migration_status_name(MigrationStatus st)
+{
+	return (unsigned)st < MIGRATION_STATUS_COUNT ? status_names[st] : "?";
+}
+
+/*
+ * Valid transitions:
+ *   none, completed, failed, cancelled -> setup        (a new migration)
+ *   setup      -> active | failed | cancelling
+ *   active     -> device | failed | cancelling
+ *   device     -> completed | failed | cancelling
+ *   cancelling -> cancelled | failed
+ */
+static bool transition_valid(MigrationStatus old, MigrationStatus new_state)
+{
+	switch (old) {
+	case MIGRATION_STATUS_NONE:
+	case MIGRATION_STATUS_COMPLETED:
+	case MIGRATION_STATUS_FAILED:
+	case MIGRATION_STATUS_CANCELLED:
+		return new_state == MIGRATION_STATUS_SETUP;
+	case MIGRATION_STATUS_SETUP:
+		return new_state == MIGRATION_STATUS_ACTIVE || new_state == MIGRATION_STATUS_FAILED ||
+		       new_state == MIGRATION_STATUS_CANCELLING;
+	case MIGRATION_STATUS_ACTIVE:
+		return new_state == MIGRATION_STATUS_DEVICE || new_state == MIGRATION_STATUS_FAILED ||
+		       new_state == MIGRATION_STATUS_CANCELLING;
+	case MIGRATION_STATUS_DEVICE:
+		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
+		       new_state == MIGRATION_STATUS_CANCELLING;
+	case MIGRATION_STATUS_CANCELLING:
+		return new_state == MIGRATION_STATUS_CANCELLED || new_state == MIGRATION_STATUS_FAILED;
+	default:
+		return false;
+	}
+}
+
+bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus new_state)
+{
+	if (!transition_valid(old, new_state)) {
+		fprintf(stderr, "migration: invalid state transition %s -> %s\n", migration_status_name(old),
+			migration_status_name(new_state));
+		abort();
+	}
+	int expected = old;
+	return atomic_compare_exchange_strong(&s->state, &expected, (int)new_state);
+}
+
+static MigrationStatus migration_state(MigrationState *s)
+{
+	return (MigrationStatus)atomic_load(&s->state);
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+static void migrate_set_error(MigrationState *s, int err, const char *desc)
+{
+	qemu_mutex_lock(&s->error_mutex);
+	if (!s->error) {
+		s->error = err < 0 ? err : -err;
+		snprintf(s->error_desc, sizeof(s->error_desc), "%s", desc);
+	}
+	qemu_mutex_unlock(&s->error_mutex);
+}
+
+static bool migrate_has_error(MigrationState *s)
+{
+	qemu_mutex_lock(&s->error_mutex);
+	bool has = s->error != 0;
+	qemu_mutex_unlock(&s->error_mutex);
+	return has;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static void migration_finalize(struct object *obj)
+{
+	MigrationState *s = (MigrationState *)obj;
+
+	pthread_mutex_lock(&migration_mutex);
+	if (current_migration == s)
+		current_migration = NULL;
+	pthread_mutex_unlock(&migration_mutex);
+	qemu_mutex_destroy(&s->qemu_file_lock);
+	qemu_mutex_destroy(&s->error_mutex);
+	bitmap_free(s->bitmap);
+	free(s);
+}
+
+void migration_object_init(struct vm *vm, struct guest_ram *ram)
+{
+	MigrationState *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		fprintf(stderr, "migration: out of memory\n");
+		abort();
+	}
+	object_init(&s->obj, "migration", migration_finalize);
+	s->vm = vm;
+	s->ram = ram;
+	qemu_mutex_init(&s->qemu_file_lock);
+	qemu_mutex_init(&s->error_mutex);
+	atomic_store(&s->rp_state.shut_status, -1);
+	pthread_mutex_lock(&migration_mutex);
+	current_migration = s;
+	pthread_mutex_unlock(&migration_mutex);
+	global_migration = s;
+}
+
+MigrationState *migrate_get_current(void)
+{
+	pthread_mutex_lock(&migration_mutex);
+	MigrationState *s = current_migration;
+	pthread_mutex_unlock(&migration_mutex);
+	return s;
+}
+
+struct bh_call {
+	void (*cb)(void *);
+	void *opaque;
+	MigrationState *s;
+};
+
+static void migration_bh_dispatch(void *opaque)
+{
+	struct bh_call *call = opaque;
+
+	call->cb(call->opaque);
+	object_unref(&call->s->obj);
+	free(call);
+}
+
+void migration_bh_schedule(void (*cb)(void *), void *opaque)
+{
+	MigrationState *s = migrate_get_current();
+	struct bh_call *call = malloc(sizeof(*call));
+
+	if (!s || !call) {
+		fprintf(stderr, "migration: cannot schedule a BH without the migration object\n");
+		abort();
+	}
+	*call = (struct bh_call){ cb, opaque, s };
+	object_ref(&s->obj);         /* taken before the BH can run: dropped after it ran */
+	aio_bh_schedule_oneshot(migration_bh_dispatch, call, "migration-bh");
+}
+
+/* ---- exported helpers: safe at any time ------------------------------------ */
+
+bool migration_is_running(void)
+{
+	bool running = false;
+	pthread_mutex_lock(&migration_mutex);
+	if (current_migration) {
+		MigrationStatus st = migration_state(current_migration);
+		running = st == MIGRATION_STATUS_SETUP || st == MIGRATION_STATUS_ACTIVE ||
+			  st == MIGRATION_STATUS_DEVICE || st == MIGRATION_STATUS_CANCELLING;
+	}
+	pthread_mutex_unlock(&migration_mutex);
+	return running;
+}
+
+bool migration_is_active(void)
+{
+	bool active = false;
+	pthread_mutex_lock(&migration_mutex);
+	if (current_migration) {
+		MigrationStatus st = migration_state(current_migration);
+		active = st == MIGRATION_STATUS_ACTIVE || st == MIGRATION_STATUS_DEVICE;
+	}
+	pthread_mutex_unlock(&migration_mutex);
+	return active;
+}
+
+void migration_file_set_error(int err)
+{
+	pthread_mutex_lock(&migration_mutex);
+	MigrationState *s = current_migration;
+	if (s) {
+		WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+			if (s->to_dst_file)
+				qemu_file_set_error(s->to_dst_file, err);
+		}
+	}
+	pthread_mutex_unlock(&migration_mutex);
+}
+
+bool migration_thread_is_self(void)
+{
+	bool self = false;
+	pthread_mutex_lock(&migration_mutex);
+	if (current_migration && current_migration->thread_created)
+		self = qemu_thread_is_self(&current_migration->thread);
+	pthread_mutex_unlock(&migration_mutex);
+	return self;
+}
+
+/* ---- the return path ------------------------------------------------------- */
+
+/* The return-path thread reads from_dst_file without the lock: only cleanup
+ * clears the pointer, and cleanup joins this thread first. */
+static void *source_return_path_thread(void *opaque)
+{
+	MigrationState *s = opaque;
+	QEMUFile *rp = s->rp_state.from_dst_file;
+
+	for (;;) {
+		CORE_SYNC_POINT(RP_BEFORE_READ);
+		uint16_t type = qemu_get_be16(rp);
+		uint16_t len = qemu_get_be16(rp);
+		if (qemu_file_get_error(rp))
+			break;
+		if (type == RP_SHUT && len == 4) {
+			uint32_t status = qemu_get_be32(rp);
+			if (qemu_file_get_error(rp))
+				break;
+			atomic_store(&s->rp_state.shut_status, (int)status);
+			CORE_SYNC_POINT(RP_GOT_SHUT);
+			CORE_SYNC_POINT(RP_EXIT);
+			return NULL;
+		} else if (type == RP_PONG && len == 4) {
+			qemu_get_be32(rp);
+			atomic_fetch_add(&s->rp_state.pongs, 1);
+		} else if (type == RP_ACK && len == 8) {
+			qemu_get_be64(rp);
+			atomic_fetch_add(&s->rp_state.acks, 1);
+		} else {
+			qemu_file_set_error(rp, -EPROTO);
+			break;
+		}
+	}
+	/* the channel failed or the destination spoke nonsense */
+	atomic_store(&s->rp_state.error, true);
+	migrate_set_error(s, qemu_file_get_error(rp) ? qemu_file_get_error(rp) : -EPROTO,
+			  "return path failed");
+	CORE_SYNC_POINT(RP_EXIT);
+	return NULL;
+}
+
+static int open_return_path_on_source(MigrationState *s)
+{
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		s->rp_state.from_dst_file = qemu_file_get_return_path(s->to_dst_file);
+	}
+	if (!s->rp_state.from_dst_file)
+		return -ENOMEM;
+	int ret = qemu_thread_try_create(&s->rp_state.rp_thread, "mig/src/rp", source_return_path_thread, s,
+					 QEMU_THREAD_JOINABLE);
+	if (ret == 0)
+		s->rp_state.rp_thread_created = true;
+	return ret;
+}
+
+/*
+ * Joins the return-path thread (main thread, cleanup). If the migration
+ * failed, the destination may never send SHUT: shut the file down first so a
+ * blocked read returns. The decision is keyed on the migration's error, not
+ * on to_dst_file (fixed form of QEMU 22b04245f0d5 and 9425ef3f990a), and this
+ * runs before to_dst_file is released.
+ */
+static void close_return_path_on_source(MigrationState *s)
+{
+	if (!s->rp_state.rp_thread_created)
+		return;
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		if (migrate_has_error(s) && s->rp_state.from_dst_file)
+			qemu_file_shutdown(s->rp_state.from_dst_file);
+	}
+	qemu_thread_join(&s->rp_state.rp_thread);
+	s->rp_state.rp_thread_created = false;
+}
+
+/* ---- the migration thread ------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends every page set in the bitmap, within the bandwidth limit. */
+static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
+{
+	struct guest_ram *ram = s->ram;
+	const uint64_t slice_ms = 100;
+	uint64_t budget = s->params.max_bandwidth ? s->params.max_bandwidth * slice_ms / 1000 : UINT64_MAX;
+	uint64_t spent = 0;
+	int64_t slice_start = now_ms();
+
+	for (size_t p = bitmap_find_next(s->bitmap, ram->npages, 0); p < ram->npages;
+	     p = bitmap_find_next(s->bitmap, ram->npages, p + 1)) {
+		MigrationStatus st = migration_state(s);
+		if (st == MIGRATION_STATUS_CANCELLING || st == MIGRATION_STATUS_FAILED)
+			return -ECANCELED;
+		bitmap_clear(s->bitmap, p);
+		ram_read_page(ram, p, page);
+		qemu_put_byte(f, SEC_RAM_PAGE);
+		qemu_put_be64(f, p);
+		qemu_put_buffer(f, page, ram->page_size);
+		atomic_fetch_add(&s->pages_sent, 1);
+		spent += ram->page_size + 9;
+		if (spent >= budget) {
+			int ret = qemu_fflush(f);
+			if (ret)
+				return ret;
+			int64_t left = (int64_t)slice_ms - (now_ms() - slice_start);
+			if (left > 0) {
+				struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+				nanosleep(&ts, NULL);
+			}
+			slice_start = now_ms();
+			spent = 0;
+		}
+		if (qemu_file_get_error(f))
+			return qemu_file_get_error(f);
+	}
+	return qemu_file_get_error(f);
+}
+
+/* Stops the guest for the final pass; remembers how to resume it. */
+static void migration_stop_vm(MigrationState *s)
+{
+	bql_lock();
+	s->vm_old_state = runstate_get(s->vm);
+	vm_stop(s->vm, RUN_STATE_FINISH_MIGRATE);
+	s->vm_stopped = true;
+	bql_unlock();
+}
+
+/* The guest runs again on the source, exactly once, if the migration stopped it. */
+static void migration_resume_vm_locked(MigrationState *s)
+{
+	if (!s->vm_stopped)
+		return;
+	s->vm_stopped = false;
+	vm_resume(s->vm, s->vm_old_state);
+}
+
+static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
+{
+	static const char device_state[] = "migrace-device-state-v1";
+	int ret;
+
+	migration_stop_vm(s);
+	CORE_SYNC_POINT(MIG_COMPLETION_VM_STOPPED);
+	if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_DEVICE))
+		return -ECANCELED;
+	atomic_store(&s->dirty_pages, ram_dirty_sync(s->ram, s->bitmap));
+	ret = send_dirty_pages(s, f, page);
+	if (ret)
+		return ret;
+	qemu_put_byte(f, SEC_DEVICE_STATE);
+	qemu_put_be32(f, sizeof(device_state));
+	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));
+	qemu_put_byte(f, SEC_EOF);
+	ret = qemu_fflush(f);
+	if (ret)
+		return ret;
+	/* Whether a return path exists is the creator's flag, never
+	 * from_dst_file, which another thread may change (QEMU 53021ea1659b). */
+	CORE_SYNC_POINT(MIG_COMPLETION_CHECK_RP);
+	if (s->rp_state.rp_thread_created) {
+		qemu_thread_join(&s->rp_state.rp_thread);
+		s->rp_state.rp_thread_created = false;
+		int status = atomic_load(&s->rp_state.shut_status);
+		if (atomic_load(&s->rp_state.error) || status != 0)
+			return status > 0 ? -status : -EPROTO;
+	}
+	return 0;
+}
+
+static int migration_setup(MigrationState *s, QEMUFile *f)
+{
+	struct guest_ram *ram = s->ram;
+
+	s->bitmap = bitmap_new(ram->npages);
+	if (!s->bitmap)
+		return -ENOMEM;
+	bitmap_fill(s->bitmap, ram->npages);
+	ram_dirty_sync(ram, s->bitmap);      /* start the dirty log afresh */
+	qemu_put_be32(f, MIG_MAGIC);
+	qemu_put_be32(f, MIG_VERSION);
+	qemu_put_byte(f, SEC_RAM_SETUP);
+	qemu_put_be64(f, ram->size);
+	qemu_put_be32(f, (uint32_t)ram->page_size);
+	if (s->params.return_path)
+		qemu_put_byte(f, SEC_OPEN_RETURN_PATH);
+	return qemu_fflush(f);
+}
+
+/* Iterates until the rest fits in the downtime limit, then completes. */
+static int migration_iterate(MigrationState *s, QEMUFile *f, uint8_t *page)
+{
+	unsigned max_iter = s->params.max_iterations ? s->params.max_iterations : 30;
+	uint64_t limit_ms = s->params.downtime_limit_ms ? s->params.downtime_limit_ms : 300;
+
+	for (unsigned iter = 1;; iter++) {
+		int64_t start = now_ms();
+		uint64_t before = qemu_file_transferred(f);
+		int ret = send_dirty_pages(s, f, page);
+		if (ret)
+			return ret;
+		qemu_put_byte(f, SEC_ITER_END);
+		qemu_put_be64(f, iter);
+		ret = qemu_fflush(f);
+		if (ret)
+			return ret;
+		atomic_store(&s->iterations, iter);
+		CORE_SYNC_POINT(MIG_ITERATION_END);
+		size_t dirty = ram_dirty_sync(s->ram, s->bitmap);
+		atomic_store(&s->dirty_pages, dirty);
+		/* bytes per ms of this pass; the rest must fit in the downtime */
+		int64_t took = now_ms() - start;
+		uint64_t rate = (qemu_file_transferred(f) - before) / (uint64_t)(took > 0 ? took : 1);
+		uint64_t rest_ms = rate ? dirty * s->ram->page_size / rate : 0;
+		if (rest_ms <= limit_ms || iter >= max_iter)
+			return 0;
+	}
+}
+
+static void migration_cleanup(void *opaque);
+
+/* After the thread's work: the guest's fate, and the cleanup BH. */
+static void migration_iteration_finish(MigrationState *s, int ret)
+{
+	bql_lock();
+	if (ret == 0 && migrate_set_state(s, MIGRATION_STATUS_DEVICE, MIGRATION_STATUS_COMPLETED)) {
+		runstate_set(s->vm, RUN_STATE_POSTMIGRATE);
+		s->vm_stopped = false;               /* it runs on the destination now */
+	} else {
+		if (ret == 0)
+			ret = -ECANCELED;
+		migrate_set_error(s, ret, ret == -ECANCELED ? "cancelled" : "migration failed");
+		MigrationStatus st = migration_state(s);
+		if (st != MIGRATION_STATUS_CANCELLING && st != MIGRATION_STATUS_CANCELLED)
+			migrate_set_state(s, st, MIGRATION_STATUS_FAILED);
+		migration_resume_vm_locked(s);
+	}
+	migration_bh_schedule(migration_cleanup, s);
+	CORE_SYNC_POINT(MIG_FINISH_SCHEDULED);
+	bql_unlock();
+}
+
+static void *migration_thread(void *opaque)
+{
+	MigrationState *s = opaque;      /* holds the reference qmp_migrate took for it */
+	QEMUFile *f = s->to_dst_file;    /* only cleanup, after joining us, releases it */
+	uint8_t *page = malloc(s->ram->page_size);
+	int ret = page ? migration_setup(s, f) : -ENOMEM;
+
+	CORE_SYNC_POINT(MIG_SETUP_DONE);
+	if (ret == 0 && !migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE))
+		ret = -ECANCELED;
+	if (ret == 0)
+		ret = migration_iterate(s, f, page);
+	if (ret == 0)
+		ret = migration_completion(s, f, page);
+	free(page);
+	migration_iteration_finish(s, ret);
+	CORE_SYNC_POINT(MIG_THREAD_BEFORE_UNREF);
+	object_unref(&s->obj);
+	return NULL;
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+static void migration_release_dst_files(MigrationState *s)
+{
+	QEMUFile *to, *from;
+
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		to = s->to_dst_file;
+		from = s->rp_state.from_dst_file;
+		s->to_dst_file = NULL;
+		s->rp_state.from_dst_file = NULL;
+	}
+	/* outside the lock: closing may block */
+	if (from)
+		qemu_fclose(from);
+	if (to)
+		qemu_fclose(to);
+}
+
+/* The cleanup BH (main thread, BQL held). */
+static void migration_cleanup(void *opaque)
+{
+	MigrationState *s = opaque;
+
+	CORE_SYNC_POINT(MAIN_CLEANUP_START);
+	if (s->thread_created) {
+		bql_unlock();
+		qemu_thread_join(&s->thread);
+		bql_lock();
+		s->thread_created = false;
+	}
+	/* the return path is shut down and joined before to_dst_file goes */
+	close_return_path_on_source(s);
+	CORE_SYNC_POINT(MAIN_CLEANUP_RP_CLOSED);
+	if (s->channel) {
+		/* explicitly, once, before the channel can go (QEMU 39675ffffb33) */
+		yank_unregister_function(MIGRATION_YANK_INSTANCE, yank_channel, s->channel);
+	}
+	migration_release_dst_files(s);
+	CORE_SYNC_POINT(MAIN_CLEANUP_FILES_RELEASED);
+	if (s->channel) {
+		channel_unref(s->channel);
+		s->channel = NULL;
+		yank_unregister_instance(MIGRATION_YANK_INSTANCE);
+	}
+	migrate_set_state(s, MIGRATION_STATUS_CANCELLING, MIGRATION_STATUS_CANCELLED);
+}
+
+static void migrate_fail_setup(MigrationState *s, int err)
+{
+	migrate_set_error(s, err, "setup failed");
+	migrate_set_state(s, migration_state(s), MIGRATION_STATUS_FAILED);
+	migration_cleanup(s);
+}
+
+int qmp_migrate(const char *uri, const struct mig_params *params)
+{
+	MigrationState *s = global_migration;
+	struct channel *ch;
+	int ret;
+
+	if (!s)
+		return -ESHUTDOWN;
+	MigrationStatus st = migration_state(s);
+	if (!transition_valid(st, MIGRATION_STATUS_SETUP))
+		return -EBUSY;
+	ret = channel_connect(uri, &ch);
+	if (ret)
+		return ret;
+	if (!migrate_set_state(s, st, MIGRATION_STATUS_SETUP)) {
+		channel_unref(ch);
+		return -EBUSY;
+	}
+	s->params = *params;
+	qemu_mutex_lock(&s->error_mutex);
+	s->error = 0;
+	s->error_desc[0] = '\0';
+	qemu_mutex_unlock(&s->error_mutex);
+	atomic_store(&s->rp_state.shut_status, -1);
+	atomic_store(&s->rp_state.error, false);
+	atomic_store(&s->iterations, 0);
+	atomic_store(&s->pages_sent, 0);
+	bitmap_free(s->bitmap);
+	s->bitmap = NULL;
+
+	s->channel = ch;
+	yank_register_instance(MIGRATION_YANK_INSTANCE);
+	yank_register_function(MIGRATION_YANK_INSTANCE, yank_channel, ch);
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		s->to_dst_file = qemu_file_new_output(ch);
+	}
+	if (params->return_path) {
+		ret = open_return_path_on_source(s);
+		if (ret) {
+			migrate_fail_setup(s, ret);
+			return ret;
+		}
+	}
+	object_ref(&s->obj);         /* the migration thread's, taken before it exists */
+	ret = qemu_thread_try_create(&s->thread, "mig/src/main", migration_thread, s, QEMU_THREAD_JOINABLE);
+	if (ret) {
+		object_unref(&s->obj);
+		migrate_fail_setup(s, ret);
+		return ret;
+	}
+	s->thread_created = true;
+	return 0;
+}
+
+int qmp_migrate_cancel(void)
+{
+	MigrationState *s = global_migration;
+
+	if (!s)
+		return -ESHUTDOWN;
+	for (;;) {
+		MigrationStatus st = migration_state(s);
+		if (st == MIGRATION_STATUS_DEVICE)
+			return -EBUSY;
+		if (st != MIGRATION_STATUS_SETUP && st != MIGRATION_STATUS_ACTIVE)
+			return st == MIGRATION_STATUS_CANCELLING ? 0 : -EINVAL;
+		if (migrate_set_state(s, st, MIGRATION_STATUS_CANCELLING))
+			break;
+	}
+	migrate_set_error(s, -ECANCELED, "cancelled");
+	CORE_SYNC_POINT(MAIN_CANCEL_BEFORE_SHUTDOWN);
+	/* check and use under the lock (fixed form of QEMU 43044ac0ee57) */
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		if (s->to_dst_file)
+			qemu_file_shutdown(s->to_dst_file);
+		if (s->rp_state.from_dst_file)
+			qemu_file_shutdown(s->rp_state.from_dst_file);
+	}
+	return 0;
+}
+
+int qmp_query_migrate(struct mig_info *info)
+{
+	MigrationState *s = global_migration;
+
+	memset(info, 0, sizeof(*info));
+	if (!s)
+		return -ESHUTDOWN;
+	info->status = migration_state(s);
+	info->iterations = atomic_load(&s->iterations);
+	info->pages_sent = atomic_load(&s->pages_sent);
+	info->bytes_sent = info->pages_sent * s->ram->page_size;
+	info->dirty_pages = atomic_load(&s->dirty_pages);
+	info->pongs = atomic_load(&s->rp_state.pongs);
+	info->acks = atomic_load(&s->rp_state.acks);
+	qemu_mutex_lock(&s->error_mutex);
+	info->error = s->error;
+	snprintf(info->error_desc, sizeof(info->error_desc), "%s", s->error_desc);
+	qemu_mutex_unlock(&s->error_mutex);
+	return 0;
+}
+
+int qmp_yank_migration(void)
+{
+	return yank_do(MIGRATION_YANK_INSTANCE);
+}
+
+/* At exit (main thread, BQL held): cancel, then drop the initial reference.
+ * A migration thread or a pending BH keeps the object alive with its own. */
+void migration_shutdown(void)
+{
+	MigrationState *s = global_migration;
+
+	if (!s)
+		return;
+	qmp_migrate_cancel();
+	global_migration = NULL;
+	object_unref(&s->obj);
+	CORE_SYNC_POINT(MAIN_SHUTDOWN_AFTER_UNREF);
+}

@@ -1,0 +1,117 @@
+/*
+ * The source side of a migration: MigrationState, its lifetime, the state
+ * machine, the QMP-like commands, the migration thread and the return-path
+ * thread. Every race of qemu-races.md §2-§7 exists here only in its fixed form.
+ */
+#ifndef CORE_MIGRATION_H
+#define CORE_MIGRATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "object.h"
+#include "qemu_file.h"
+#include "ram.h"
+#include "thread.h"
+#include "vm.h"
+
+#define MIGRATION_YANK_INSTANCE "migration"
+
+typedef enum MigrationStatus {
+	MIGRATION_STATUS_NONE,       /* no migration yet */
+	MIGRATION_STATUS_SETUP,      /* channel connected, threads starting */
+	MIGRATION_STATUS_ACTIVE,     /* iterating over dirty RAM, guest running */
+	MIGRATION_STATUS_DEVICE,     /* guest stopped, sending the rest */
+	MIGRATION_STATUS_COMPLETED,  /* the destination confirmed */
+	MIGRATION_STATUS_FAILED,     /* an error ended it; guest running on the source */
+	MIGRATION_STATUS_CANCELLING, /* migrate_cancel asked, threads winding down */
+	MIGRATION_STATUS_CANCELLED,  /* cancelled; guest running on the source */
+	MIGRATION_STATUS_COUNT
+} MigrationStatus;
+
+struct mig_params {
+	bool return_path;            /* open the return path (capability "return-path") */
+	int multifd_channels;        /* 0: off (multifd comes later) */
+	uint64_t max_bandwidth;      /* bytes per second, 0: unlimited */
+	uint64_t downtime_limit_ms;  /* complete when the rest fits in this */
+	unsigned max_iterations;     /* complete after this many passes anyway (0: 30) */
+};
+
+struct mig_info {
+	MigrationStatus status;
+	uint64_t iterations, pages_sent, bytes_sent, dirty_pages, pongs, acks;
+	int error;                   /* 0 or -errno, the first error */
+	char error_desc[128];
+};
+
+typedef struct MigrationState {
+	struct object obj;           /* refs: global_migration's, the migration thread's, one per BH */
+	_Atomic int state;           /* MigrationStatus: only migrate_set_state() changes it */
+	struct mig_params params;    /* set by qmp_migrate in the main thread before the threads start */
+	struct vm *vm;               /* the guest; runstate changes under the BQL */
+	struct guest_ram *ram;
+
+	QemuMutex qemu_file_lock;    /* protects the two file pointers below; nothing blocks under it */
+	QEMUFile *to_dst_file;       /* qemu_file_lock; set by qmp_migrate, released by cleanup */
+	struct channel *channel;     /* main thread only: the channel both files share */
+
+	struct {
+		QEMUFile *from_dst_file;  /* qemu_file_lock; only cleanup clears it */
+		QemuThread rp_thread;
+		bool rp_thread_created;   /* set by qmp_migrate before the migration thread exists;
+					   * cleared by the joiner: the migration thread at
+					   * completion, or cleanup after joining that thread */
+		_Atomic bool error;       /* the rp thread saw a protocol or channel error */
+		_Atomic int shut_status;  /* RP_SHUT's status, -1 before it came */
+		_Atomic uint64_t pongs, acks;
+	} rp_state;
+
+	QemuThread thread;
+	bool thread_created;         /* main thread only: set at creation, cleared at join */
+
+	QemuMutex error_mutex;
+	int error;                   /* error_mutex: first error wins */
+	char error_desc[128];        /* error_mutex */
+
+	RunState vm_old_state;       /* the runstate before the migration stopped the guest */
+	bool vm_stopped;             /* BQL: the migration stopped the guest and owes a resume */
+
+	unsigned long *bitmap;       /* migration thread only: pages still to send */
+	_Atomic uint64_t iterations, pages_sent, bytes_sent, dirty_pages;
+} MigrationState;
+
+/* Lifetime (main thread). init creates the object, owned by global_migration;
+ * shutdown cancels a running migration and drops that reference. The object
+ * lives on while a migration thread or a scheduled BH holds a reference. */
+void migration_object_init(struct vm *vm, struct guest_ram *ram);
+void migration_shutdown(void);
+/* The object for migration-internal callers that know it is alive (they hold
+ * a reference, or run before shutdown); NULL after finalize. */
+MigrationState *migrate_get_current(void);
+
+/* Every state change, as one compare-and-swap; false if the state was not
+ * `old`. An invalid transition aborts. */
+bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus new_state);
+const char *migration_status_name(MigrationStatus st);
+
+/* QMP-like commands: main thread, BQL held. migrate_cancel is refused with
+ * -EBUSY once the guest is stopped for the final pass (state device): from
+ * then on only the stream decides, so the guest can never end up running on
+ * both sides. */
+int qmp_migrate(const char *uri, const struct mig_params *params);
+int qmp_migrate_cancel(void);
+int qmp_query_migrate(struct mig_info *info);
+int qmp_yank_migration(void);
+
+/* Exported helpers: safe from any thread at any time, before, during and
+ * after migration_shutdown() (they find no object and do nothing). */
+bool migration_is_active(void);
+bool migration_is_running(void);
+void migration_file_set_error(int err);
+bool migration_thread_is_self(void);
+
+/* Runs cb(opaque) in the main loop, holding a reference on the migration
+ * object until it ran (fixed form of QEMU fd392cfa8e6f). */
+void migration_bh_schedule(void (*cb)(void *), void *opaque);
+
+#endif

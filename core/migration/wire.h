@@ -1,0 +1,57 @@
+/*
+ * The migration stream: what the source sends on the main channel, what the
+ * destination answers on the return path (the same channel, the other
+ * direction). All integers are big-endian (qemu_put_be*).
+ */
+#ifndef CORE_WIRE_H
+#define CORE_WIRE_H
+
+#define MIG_MAGIC 0x4d494752u        /* "MIGR" */
+#define MIG_VERSION 1u
+
+/*
+ * Main stream, source -> destination: MIG_MAGIC, MIG_VERSION (be32 each),
+ * then sections, each a type byte and its payload:
+ *
+ *   SEC_RAM_SETUP        be64 ram bytes, be32 page size
+ *   SEC_OPEN_RETURN_PATH (none): the destination answers on the return path
+ *                        from now on
+ *   SEC_RAM_PAGE         be64 page index, then page-size bytes
+ *   SEC_ITER_END         be64 iteration number; the destination answers
+ *                        RP_ACK with it (if the return path is open)
+ *   SEC_PING             be32 id; the destination answers RP_PONG with it
+ *   SEC_DEVICE_STATE     be32 length (<= MIG_DEVICE_STATE_MAX), then bytes
+ *   SEC_EOF              (none): the stream is complete; the destination
+ *                        loads the device state, sends RP_SHUT and starts
+ *                        the guest
+ */
+enum mig_section {
+	SEC_RAM_SETUP = 1,
+	SEC_OPEN_RETURN_PATH = 2,
+	SEC_RAM_PAGE = 3,
+	SEC_ITER_END = 4,
+	SEC_PING = 5,
+	SEC_DEVICE_STATE = 6,
+	SEC_EOF = 7,
+};
+
+#define MIG_DEVICE_STATE_MAX 4096
+
+/*
+ * Return path, destination -> source: messages of be16 type, be16 payload
+ * length, payload.
+ *
+ *   RP_SHUT   be32 status: 0 the destination loaded everything and runs the
+ *             guest, else a positive errno; the last message
+ *   RP_PONG   be32 id of the SEC_PING answered
+ *   RP_ACK    be64 iteration number of the SEC_ITER_END answered
+ *
+ * Any other type, or a wrong length, is a protocol error for the source.
+ */
+enum mig_rp_message {
+	RP_SHUT = 1,
+	RP_PONG = 2,
+	RP_ACK = 3,
+};
+
+#endif
