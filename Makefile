@@ -48,8 +48,13 @@ CORE_SRC := $(wildcard core/migration/*.c) $(wildcard fakes/*.c)
 CORE_CFLAGS := -std=gnu11 -pthread -g $(WARN) -Icore/migration -Ifakes -Iharness/include
 CORE_FLAV_plain := -O2
 CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS
 CORE_LIB_plain := $(B)/plain/core/libcore.a
 CORE_LIB_asan := $(B)/asan/core/libcore.a
+# the harness build of the core: its sync points are on, and programs linking
+# it are built with migrace-cc, so its threads run under the scheduler
+CORE_LIB_tsan := $(B)/tsan/core/libcore.a
+HARNESS_CORE_PROGS := $(patsubst harness/core-progs/%.c,$(B)/tsan/core-progs/%,$(wildcard harness/core-progs/*.c))
 # the pure parts of the runtime, for the unit tests
 UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 
@@ -60,7 +65,8 @@ BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/
 MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
-all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan)
+all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
+	$(HARNESS_CORE_PROGS)
 
 $(MIGRATE_VM): core/migrate-vm/migrate_vm.c $(CORE_LIB_plain)
 	@mkdir -p $(@D)
@@ -142,7 +148,12 @@ $(CORE_LIB_$(1)): $(patsubst %.c,$(B)/$(1)/core/%.o,$(CORE_SRC))
 	@mkdir -p $$(@D)
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
-$(foreach f,plain asan,$(eval $(call core_rules,$(f))))
+$(foreach f,plain asan tsan,$(eval $(call core_rules,$(f))))
+
+$(B)/tsan/core-progs/%: harness/core-progs/%.c $(CORE_LIB_tsan) $(MCC) $(RT_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MCC     $@")
+	$(Q)$(MCC) --tsan $(CORE_CFLAGS) $< $(CORE_LIB_tsan) -o $@
 
 $(CORE_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(CORE_LIB_asan)
 	@mkdir -p $(@D)

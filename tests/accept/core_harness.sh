@@ -1,0 +1,24 @@
+#!/bin/bash
+# The migration core under the controlled scheduler: an in-process migration
+# (source and destination over the in-memory channel fake, with a running
+# guest) built with migrace-cc --tsan, explored with several strategies. Its
+# threads are scheduled one at a time; any TSan report, deadlock, hang or
+# failed check in the core fails the run.
+. tests/accept/lib.bash
+P=build/tsan/core-progs/inproc_migrate
+
+for m in complete cancel; do
+	for s in random pct:2 pct:3; do
+		expect "core, $m: clean in 200 schedules of $s (TSan)" 0 'no failure' \
+			$M exec --strategy $s --runs 200 --jobs 2 --timeout 20 -- $P $m
+	done
+	expect "core, $m: clean in 200 schedules of dfs:1 (TSan)" 0 'no failure' \
+		$M exec --strategy dfs:1 --runs 200 --timeout 20 -- $P $m
+done
+expect "core: every sync point of a migration is reached, in order" 0 'no failure' \
+	$M exec --trace-all --out "$OUTDIR/core" -- $P
+points=$(grep ' sync ' "$OUTDIR"/core/*.trace | awk '{print $4}' | tr '\n' ' ')
+check "  ... setup, iteration, stop, rp SHUT, cleanup, shutdown ($points)" \
+	grep -q 'p:mig:thread:setup-done .*p:mig:completion:vm-stopped .*p:rp:thread:got-shut .*p:main:cleanup:rp-closed p:main:cleanup:files-released p:main:shutdown:after-unref' <<<"$points"
+
+finish
