@@ -6,6 +6,8 @@
 #include "mem_channel.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -179,6 +181,12 @@ static int mem_close(struct channel *ch)
 	return 0;
 }
 
+static void close_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 static int mem_send_fds(struct channel *ch, const int *fds, int nfds)
 {
 	struct mem_channel *m = (struct mem_channel *)ch;
@@ -195,10 +203,19 @@ static int mem_send_fds(struct channel *ch, const int *fds, int nfds)
 	} else {
 		int slot = (p->fdq_head + p->fdq_len) % MEM_FDQ_LEN;
 
-		p->fdq[slot].n = nfds;
-		memcpy(p->fdq[slot].fds, fds, sizeof(int) * nfds);
-		p->fdq_len++;
-		pthread_cond_broadcast(&p->readable);
+		/* like SCM_RIGHTS: the receiver gets descriptors of its own */
+		for (int i = 0; i < nfds && ret == 0; i++) {
+			p->fdq[slot].fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+			if (p->fdq[slot].fds[i] < 0) {
+				ret = -errno;
+				close_fds(p->fdq[slot].fds, i);
+			}
+		}
+		if (ret == 0) {
+			p->fdq[slot].n = nfds;
+			p->fdq_len++;
+			pthread_cond_broadcast(&p->readable);
+		}
 	}
 	pthread_mutex_unlock(&m->pair->lock);
 	return ret;
@@ -222,10 +239,12 @@ static int mem_recv_fds(struct channel *ch, int *fds, int max)
 		goto out;
 	}
 	ret = p->fdq[p->fdq_head].n;
-	if (ret > max)
-		ret = -EMSGSIZE;	/* not closed: the fds are shared, not dup'ed */
-	else
+	if (ret > max) {
+		close_fds(p->fdq[p->fdq_head].fds, ret);   /* discarded, as the kernel does */
+		ret = -EMSGSIZE;
+	} else {
 		memcpy(fds, p->fdq[p->fdq_head].fds, sizeof(int) * ret);
+	}
 	p->fdq_head = (p->fdq_head + 1) % MEM_FDQ_LEN;
 	p->fdq_len--;
 out:
@@ -248,6 +267,9 @@ static void mem_finalize(struct channel *ch)
 	if (!last)
 		return;
 	for (int i = 0; i < 2; i++) {
+		struct mem_pipe *p = &pair->pipe[i];
+		for (; p->fdq_len; p->fdq_len--, p->fdq_head = (p->fdq_head + 1) % MEM_FDQ_LEN)
+			close_fds(p->fdq[p->fdq_head].fds, p->fdq[p->fdq_head].n);  /* never received */
 		pthread_cond_destroy(&pair->pipe[i].readable);
 		pthread_cond_destroy(&pair->pipe[i].writable);
 	}

@@ -18,9 +18,10 @@ int mem_channel_register(void);
 /*
  * A connected pair: what *a writes *b reads and vice versa. Each end holds
  * one reference owned by the caller. Differences from a socket:
- *  - fd passing copies the int values through a side queue, in order among
- *    themselves but not ordered with the byte stream; the fds are NOT dup'ed,
- *    so sender and receiver share them (only for use inside one process);
+ *  - fd passing goes through a side queue, in order among themselves but
+ *    not ordered with the byte stream; as with SCM_RIGHTS the receiver gets
+ *    duplicates of its own (the sender keeps and closes its originals), and
+ *    fds never received are closed with the pair;
  *  - channel_close of one end makes the peer see EOF/EPIPE at once, even
  *    while a reader is still blocked on the closed end (that reader stays
  *    blocked until the peer writes or shuts down / closes).

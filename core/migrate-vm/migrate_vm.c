@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "cpr.h"
+#include "device.h"
 #include "incoming.h"
 #include "main_loop.h"
 #include "migration.h"
@@ -39,6 +41,7 @@ struct dest_report {
 	uint64_t hash;               /* of the memory as loaded, before the guest ran */
 	size_t bad_pages;            /* pages failing the guest's consistency rule */
 	uint64_t starts;             /* times the guest was started there */
+	int owns_device;             /* cpr: the destination owns the device */
 };
 
 static const char usage[] =
@@ -51,7 +54,10 @@ static const char usage[] =
 	"final state. With --cancel-after MS the source cancels after MS ms and must end\n"
 	"cancelled with the guest running again on the source, never on the destination.\n"
 	"Exit: 0 verified; 1 the migration or the verification failed; 2 bad arguments.\n"
-	"Not implemented yet: --multifd N > 0 and --mode cpr (exit 2).\n";
+	"--mode cpr (cpr-transfer): the guest's RAM is a memfd and it has a device; the\n"
+	"source stops the guest, releases the device and hands RAM and device over a\n"
+	"second socket before the stream; the destination must own the device.\n"
+	"Not implemented yet: --multifd N > 0 (exit 2); --mode cpr with --cancel-after.\n";
 
 static unsigned long parse_num(const char *opt, const char *v, unsigned long min, unsigned long max)
 {
@@ -99,9 +105,27 @@ static void parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "migrate-vm: unexpected argument '%s'\n", argv[optind]);
 		exit(2);
 	}
-	if (o->multifd || o->cpr) {
-		fprintf(stderr, "migrate-vm: %s is not implemented yet\n", o->cpr ? "--mode cpr" : "--multifd");
+	if (o->multifd) {
+		fprintf(stderr, "migrate-vm: --multifd is not implemented yet\n");
 		exit(2);
+	}
+	if (o->cpr && o->cancel_after_ms >= 0) {
+		fprintf(stderr, "migrate-vm: --mode cpr with --cancel-after is not implemented yet\n");
+		exit(2);
+	}
+}
+
+/* The source's final state: its memory when the migration stopped the guest
+ * (in cpr mode the memory is shared, and the destination's guest changes it
+ * afterwards). A state-change notifier runs once the vCPUs are quiet. */
+static uint64_t src_stop_hash;
+static bool src_stopped;
+
+static void on_source_state(void *opaque, bool running, RunState state)
+{
+	if (!running && state == RUN_STATE_FINISH_MIGRATE) {
+		src_stop_hash = ram_hash(opaque);
+		src_stopped = true;
 	}
 }
 
@@ -113,26 +137,40 @@ static int64_t now_ms(void)
 }
 
 /* The destination process: accept, load, report, let the guest run a bit. */
-static int destination(const struct opts *o, const char *uri, int ready_fd, int report_fd)
+static int destination(const struct opts *o, const char *uri, const char *cpr_uri, int ready_fd, int report_fd)
 {
-	struct channel_listener *l;
+	struct channel_listener *l, *cl = NULL;
 	struct guest_ram ram;
 	struct vm vm;
+	struct vdev dev;
 	struct mig_incoming inc;
 	struct channel *ch;
 	struct dest_report rep = { 0 };
+	size_t bytes = (size_t)o->ram_mib << 20;
 
-	if (ram_init(&ram, (size_t)o->ram_mib << 20) || vm_init(&vm, &ram, (int)o->vcpus, 2, RUN_STATE_INMIGRATE))
-		return 1;
-	if (mig_incoming_init(&inc, &vm, &ram))
-		return 1;
 	int ret = channel_listen(uri, &l);
+	if (ret == 0 && o->cpr)
+		ret = channel_listen(cpr_uri, &cl);
 	char ready = ret ? 'E' : 'R';
 	if (write(ready_fd, &ready, 1) != 1 || ret) {
-		fprintf(stderr, "migrate-vm: destination: listen on %s: %s\n", uri, strerror(-ret));
+		fprintf(stderr, "migrate-vm: destination: listen: %s\n", strerror(-ret));
 		return 1;
 	}
 	close(ready_fd);
+	if (o->cpr) {
+		/* the RAM and the device come from the source, before anything else */
+		ret = cpr_transfer_load(cl, bytes, &ram, &dev);
+		channel_listener_close(cl);
+		if (ret) {
+			fprintf(stderr, "migrate-vm: destination: cpr-transfer: %s\n", strerror(-ret));
+			rep.error = ret;
+			return write(report_fd, &rep, sizeof(rep)) == sizeof(rep) ? 0 : 1;
+		}
+	} else if (ram_init(&ram, bytes)) {
+		return 1;
+	}
+	if (vm_init(&vm, &ram, (int)o->vcpus, 2, RUN_STATE_INMIGRATE) || mig_incoming_init(&inc, &vm, &ram))
+		return 1;
 	ret = channel_accept(l, &ch);
 	channel_listener_close(l);
 	if (ret == 0) {
@@ -146,6 +184,7 @@ static int destination(const struct opts *o, const char *uri, int ready_fd, int 
 	rep.hash = mig_incoming_loaded_hash(&inc);
 	rep.bad_pages = ram_check(&ram, NULL);
 	rep.starts = vm_start_count(&vm);
+	rep.owns_device = o->cpr && vdev_is_owner(&dev);
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
 		return 1;
 	if (rep.completed) {
@@ -155,13 +194,18 @@ static int destination(const struct opts *o, const char *uri, int ready_fd, int 
 	mig_incoming_cleanup(&inc);
 	vm_destroy(&vm);
 	ram_destroy(&ram);
+	if (o->cpr) {
+		vdev_reset_owner(&dev);
+		vdev_close(&dev);
+	}
 	return 0;
 }
 
-static MigrationStatus run_source(const struct opts *o, const char *uri, struct vm *vm, struct mig_info *info)
+static MigrationStatus run_source(const struct opts *o, const char *uri, const char *cpr_uri, struct vm *vm,
+				  struct mig_info *info)
 {
 	struct mig_params params = { .return_path = true, .max_bandwidth = o->bandwidth,
-				     .downtime_limit_ms = o->downtime_ms };
+				     .downtime_limit_ms = o->downtime_ms, .cpr_uri = o->cpr ? cpr_uri : NULL };
 	bool cancelled = false;
 	int64_t start = now_ms();
 
@@ -200,7 +244,7 @@ static MigrationStatus run_source(const struct opts *o, const char *uri, struct 
 int main(int argc, char **argv)
 {
 	struct opts o;
-	char dir[] = "/tmp/migrate-vm.XXXXXX", uri[128];
+	char dir[] = "/tmp/migrate-vm.XXXXXX", uri[128], cpr_uri[128];
 	int pfd[2], rfd[2];
 	char ready = 0;
 
@@ -211,12 +255,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(uri, sizeof(uri), "unix:%s/migration.sock", dir);
+	snprintf(cpr_uri, sizeof(cpr_uri), "unix:%s/cpr.sock", dir);
 	fflush(NULL);
 	pid_t dest = fork();
 	if (dest == 0) {
 		close(pfd[0]);
 		close(rfd[0]);
-		_exit(destination(&o, uri, rfd[1], pfd[1]));
+		_exit(destination(&o, uri, cpr_uri, rfd[1], pfd[1]));
 	}
 	close(pfd[1]);
 	close(rfd[1]);
@@ -230,15 +275,24 @@ int main(int argc, char **argv)
 
 	struct guest_ram ram;
 	struct vm vm;
+	struct vdev dev;
 	struct mig_info info;
-	if (ram_init(&ram, (size_t)o.ram_mib << 20) || vm_init(&vm, &ram, (int)o.vcpus, 1, RUN_STATE_RUNNING)) {
+	size_t bytes = (size_t)o.ram_mib << 20;
+	if ((o.cpr ? ram_init_memfd(&ram, bytes) : ram_init(&ram, bytes)) ||
+	    vm_init(&vm, &ram, (int)o.vcpus, 1, RUN_STATE_RUNNING) ||
+	    (o.cpr && (vdev_create(&dev, NULL) || vdev_set_owner(&dev)))) {
 		fprintf(stderr, "migrate-vm: cannot create the source guest\n");
 		return 1;
 	}
+	vm_state_add_notifier(&vm, on_source_state, &ram);
 	main_loop_init();
 	migration_object_init(&vm, &ram);
+	if (o.cpr)
+		migration_set_device(&dev);
+	struct timespec warmup = { 0, 50 * 1000000L };   /* the guest runs before it migrates */
+	nanosleep(&warmup, NULL);
 	int64_t t0 = now_ms();
-	MigrationStatus st = run_source(&o, uri, &vm, &info);
+	MigrationStatus st = run_source(&o, uri, cpr_uri, &vm, &info);
 	int64_t took = now_ms() - t0;
 	if (st == MIGRATION_STATUS_FAILED && info.pages_sent == 0)
 		kill(dest, SIGTERM);       /* it may still wait for a connection */
@@ -248,6 +302,7 @@ int main(int argc, char **argv)
 	int status = 0;
 	waitpid(dest, &status, 0);
 	unlink(uri + 5);
+	unlink(cpr_uri + 5);
 	rmdir(dir);
 
 	bool ok;
@@ -263,10 +318,14 @@ int main(int argc, char **argv)
 		      : !have_rep ? "no report from the destination"
 		      : rep.starts ? "the guest started on the destination too" : "";
 	} else if (st == MIGRATION_STATUS_COMPLETED) {
-		uint64_t src_hash = ram_hash(&ram);    /* stopped: the final state */
-		ok = have_rep && rep.completed && rep.hash == src_hash && rep.bad_pages == 0 && rep.starts == 1 &&
-		     runstate_get(&vm) == RUN_STATE_POSTMIGRATE;
-		why = !have_rep || !rep.completed ? "the destination did not complete"
+		uint64_t src_hash = src_stop_hash;
+		ok = src_stopped && have_rep && rep.completed && rep.hash == src_hash && rep.bad_pages == 0 && rep.starts == 1 &&
+		     runstate_get(&vm) == RUN_STATE_POSTMIGRATE &&
+		     (!o.cpr || (rep.owns_device && !vdev_is_owner(&dev)));
+		why = !src_stopped ? "the source guest was never stopped"
+		      : !have_rep || !rep.completed ? "the destination did not complete"
+		      : o.cpr && !rep.owns_device ? "the destination does not own the device"
+		      : o.cpr && vdev_is_owner(&dev) ? "the source still owns the device"
 		      : rep.hash != src_hash ? "the destination's memory differs from the source's"
 		      : rep.bad_pages ? "inconsistent pages on the destination"
 		      : rep.starts != 1 ? "the guest did not start exactly once on the destination"
@@ -275,12 +334,14 @@ int main(int argc, char **argv)
 		ok = false;
 		why = info.error_desc[0] ? info.error_desc : "the migration failed";
 	}
-	printf("migrate-vm: %s, %u MiB, %u vCPUs, %" PRIu64 " iterations, %" PRIu64 " pages sent, %" PRId64
+	printf("migrate-vm: %s%s, %u MiB, %u vCPUs, %" PRIu64 " iterations, %" PRIu64 " pages sent, %" PRId64
 	       " ms, guest writes %" PRIu64 ": %s%s%s\n",
-	       migration_status_name(st), o.ram_mib, o.vcpus, info.iterations, info.pages_sent, took,
+	       o.cpr ? "cpr-transfer " : "", migration_status_name(st), o.ram_mib, o.vcpus, info.iterations, info.pages_sent, took,
 	       vm_guest_writes(&vm), ok ? "verified" : "FAILED", ok ? "" : ": ", why);
 	vm_destroy(&vm);
 	ram_destroy(&ram);
+	if (o.cpr)
+		vdev_close(&dev);
 	main_loop_cleanup();
 	return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

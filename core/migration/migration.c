@@ -358,21 +358,34 @@ static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 	return qemu_file_get_error(f);
 }
 
-/* Stops the guest for the final pass; remembers how to resume it. */
-static void migration_stop_vm(MigrationState *s)
+/* Stops the guest, once per migration; remembers how to resume it. BQL held. */
+static void migration_stop_vm_locked(MigrationState *s)
 {
-	bql_lock();
+	if (s->vm_stopped)
+		return;
 	s->vm_old_state = runstate_get(s->vm);
 	vm_stop(s->vm, RUN_STATE_FINISH_MIGRATE);
 	s->vm_stopped = true;
+}
+
+static void migration_stop_vm(MigrationState *s)
+{
+	bql_lock();
+	migration_stop_vm_locked(s);
 	bql_unlock();
 }
 
-/* The guest runs again on the source, exactly once, if the migration stopped it. */
+/* The guest runs again on the source, exactly once, if the migration stopped
+ * it and the source owns its device (cpr-transfer may have handed it over:
+ * then the guest stays stopped rather than run on both sides). BQL held. */
 static void migration_resume_vm_locked(MigrationState *s)
 {
 	if (!s->vm_stopped)
 		return;
+	if (s->dev && !vdev_is_owner(s->dev) && vdev_set_owner(s->dev) != 0) {
+		migrate_set_error(s, -EBUSY, "the target owns the device: the guest stays stopped");
+		return;
+	}
 	s->vm_stopped = false;
 	vm_resume(s->vm, s->vm_old_state);
 }
@@ -387,6 +400,8 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 	if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_DEVICE))
 		return -ECANCELED;
 	atomic_store(&s->dirty_pages, ram_dirty_sync(s->ram, s->bitmap));
+	if (s->params.cpr_uri)
+		bitmap_zero(s->bitmap, s->ram->npages);
 	ret = send_dirty_pages(s, f, page);
 	if (ret)
 		return ret;
@@ -417,8 +432,11 @@ static int migration_setup(MigrationState *s, QEMUFile *f)
 	s->bitmap = bitmap_new(ram->npages);
 	if (!s->bitmap)
 		return -ENOMEM;
-	bitmap_fill(s->bitmap, ram->npages);
 	ram_dirty_sync(ram, s->bitmap);      /* start the dirty log afresh */
+	if (s->params.cpr_uri)
+		bitmap_zero(s->bitmap, ram->npages);  /* the target maps the same memory */
+	else
+		bitmap_fill(s->bitmap, ram->npages);
 	qemu_put_be32(f, MIG_MAGIC);
 	qemu_put_be32(f, MIG_VERSION);
 	qemu_put_byte(f, SEC_RAM_SETUP);
@@ -492,7 +510,7 @@ static void *migration_thread(void *opaque)
 	CORE_SYNC_POINT(MIG_SETUP_DONE);
 	if (ret == 0 && !migrate_set_state(s, MIGRATION_STATUS_SETUP, MIGRATION_STATUS_ACTIVE))
 		ret = -ECANCELED;
-	if (ret == 0)
+	if (ret == 0 && !s->params.cpr_uri)
 		ret = migration_iterate(s, f, page);
 	if (ret == 0)
 		ret = migration_completion(s, f, page);
@@ -558,6 +576,51 @@ static void migrate_fail_setup(MigrationState *s, int err)
 	migration_cleanup(s);
 }
 
+/*
+ * cpr-transfer, source side (main thread, BQL held): the fixed order of
+ * "migration: stop vm earlier for cpr". 1. stop the guest; 2. the setup
+ * notifiers: the device releases its ownership; 3. send the RAM and device
+ * handles (the cut-over); 4. wait until the target took them (it closes the
+ * channel). Steps 1-2 come before 3, or the target's set_owner fails with
+ * -EBUSY while the source still drives the device.
+ */
+static int cpr_transfer_save(MigrationState *s, const char *cpr_uri)
+{
+	struct channel *ch;
+	int fds[2], nfds = 0;
+	char byte;
+
+	migration_stop_vm_locked(s);
+	CORE_SYNC_POINT(CPR_VM_STOPPED);
+	if (s->dev) {
+		int ret = vdev_reset_owner(s->dev);
+		if (ret)
+			return ret;
+	}
+	CORE_SYNC_POINT(CPR_DEVICE_RELEASED);
+	int ret = channel_connect(cpr_uri, &ch);
+	if (ret)
+		return ret;
+	fds[nfds++] = ram_fd(s->ram);
+	if (s->dev)
+		fds[nfds++] = vdev_fd(s->dev);
+	ret = fds[0] < 0 ? -EINVAL : channel_send_fds(ch, fds, nfds);
+	CORE_SYNC_POINT(CPR_FDS_SENT);
+	if (ret == 0) {
+		ssize_t r = channel_read(ch, &byte, 1);   /* the target's HUP */
+		ret = r == 0 ? 0 : r < 0 ? (int)r : -EPROTO;
+	}
+	channel_close(ch);
+	channel_unref(ch);
+	return ret;
+}
+
+void migration_set_device(struct vdev *dev)
+{
+	if (global_migration)
+		global_migration->dev = dev;
+}
+
 int qmp_migrate(const char *uri, const struct mig_params *params)
 {
 	MigrationState *s = global_migration;
@@ -569,11 +632,23 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 	MigrationStatus st = migration_state(s);
 	if (!transition_valid(st, MIGRATION_STATUS_SETUP))
 		return -EBUSY;
+	if (params->cpr_uri) {
+		s->vm_stopped = false;
+		ret = cpr_transfer_save(s, params->cpr_uri);
+		if (ret) {
+			migrate_set_error(s, ret, "cpr-transfer failed");
+			migration_resume_vm_locked(s);
+			return ret;
+		}
+	}
 	ret = channel_connect(uri, &ch);
-	if (ret)
+	if (ret) {
+		migration_resume_vm_locked(s);
 		return ret;
+	}
 	if (!migrate_set_state(s, st, MIGRATION_STATUS_SETUP)) {
 		channel_unref(ch);
+		migration_resume_vm_locked(s);
 		return -EBUSY;
 	}
 	s->params = *params;

@@ -13,6 +13,7 @@
 #include "qemu_file.h"
 #include "ram.h"
 #include "thread.h"
+#include "device.h"
 #include "vm.h"
 
 #define MIGRATION_YANK_INSTANCE "migration"
@@ -35,6 +36,8 @@ struct mig_params {
 	uint64_t max_bandwidth;      /* bytes per second, 0: unlimited */
 	uint64_t downtime_limit_ms;  /* complete when the rest fits in this */
 	unsigned max_iterations;     /* complete after this many passes anyway (0: 30) */
+	const char *cpr_uri;         /* mode cpr-transfer when set: RAM and device handles
+				      * go to the target over this channel first */
 };
 
 struct mig_info {
@@ -50,6 +53,7 @@ typedef struct MigrationState {
 	struct mig_params params;    /* set by qmp_migrate in the main thread before the threads start */
 	struct vm *vm;               /* the guest; runstate changes under the BQL */
 	struct guest_ram *ram;
+	struct vdev *dev;            /* the device handed over in cpr-transfer, or NULL */
 
 	QemuMutex qemu_file_lock;    /* protects the two file pointers below; nothing blocks under it */
 	QEMUFile *to_dst_file;       /* qemu_file_lock; set by qmp_migrate, released by cleanup */
@@ -84,6 +88,9 @@ typedef struct MigrationState {
  * shutdown cancels a running migration and drops that reference. The object
  * lives on while a migration thread or a scheduled BH holds a reference. */
 void migration_object_init(struct vm *vm, struct guest_ram *ram);
+/* The device whose ownership cpr-transfer hands to the target (main thread,
+ * before qmp_migrate); the source must own it. */
+void migration_set_device(struct vdev *dev);
 void migration_shutdown(void);
 /* The object for migration-internal callers that know it is alive (they hold
  * a reference, or run before shutdown); NULL after finalize. */
@@ -94,7 +101,12 @@ MigrationState *migrate_get_current(void);
 bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus new_state);
 const char *migration_status_name(MigrationStatus st);
 
-/* QMP-like commands: main thread, BQL held. migrate_cancel is refused with
+/* QMP-like commands: main thread, BQL held. In cpr-transfer mode
+ * (params->cpr_uri), qmp_migrate stops the guest, releases the device, sends
+ * the RAM and device handles and waits until the target took them (it closes
+ * the cpr channel), before it connects the main channel; on any failure the
+ * guest resumes exactly once, and only if the source could take the device
+ * back. migrate_cancel is refused with
  * -EBUSY once the guest is stopped for the final pass (state device): from
  * then on only the stream decides, so the guest can never end up running on
  * both sides. */

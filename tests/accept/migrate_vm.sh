@@ -1,8 +1,9 @@
 #!/bin/bash
 # migrate-vm: a guest that dirties memory migrates between two processes and
 # the destination's memory is verified against the source's final state; a
-# cancelled migration leaves the guest running on the source only. Plain and
-# ASan builds. (multifd and cpr modes are not built yet: they must say so.)
+# cancelled migration leaves the guest running on the source only; in
+# cpr-transfer mode the RAM and the device go over first. Plain and ASan
+# builds. (multifd is not built yet: it must say so.)
 . tests/accept/lib.bash
 
 for b in plain asan; do
@@ -12,6 +13,8 @@ for b in plain asan; do
 		timeout 120 $V --ram 32
 	expect "$b: with a bandwidth limit, while the guest dirties memory" 0 \
 		'completed, .* guest writes [1-9][0-9]*: verified$' timeout 120 $V --ram 16 --bandwidth 100
+	expect "$b: cpr-transfer: RAM and device handed over, the destination owns the device" 0 \
+		'cpr-transfer completed, .*: verified$' timeout 120 $V --mode cpr --ram 32
 	expect "$b: cancelled at once, the guest runs on the source only" 0 'cancelled, .*: verified$' \
 		timeout 120 $V --ram 16 --cancel-after 0
 	expect "$b: cancelled midway, the guest runs on the source only" 0 'cancelled, .*: verified$' \
@@ -23,6 +26,7 @@ expect "migrate-vm --help" 0 '^usage: migrate-vm' build/bin/migrate-vm --help
 expect "migrate-vm rejects a bad --ram" 2 "\-\-ram needs a number" build/bin/migrate-vm --ram 0
 expect "migrate-vm rejects a bad --mode" 2 "\-\-mode must be precopy or cpr" build/bin/migrate-vm --mode warp
 expect "migrate-vm says multifd is not implemented yet" 2 'not implemented yet' build/bin/migrate-vm --multifd 2
-expect "migrate-vm says cpr is not implemented yet" 2 'not implemented yet' build/bin/migrate-vm --mode cpr
+expect "migrate-vm says cpr with a cancel is not implemented yet" 2 'not implemented yet' \
+	build/bin/migrate-vm --mode cpr --cancel-after 10
 
 finish
