@@ -225,14 +225,12 @@ void migration_file_set_error(int err)
 	pthread_mutex_unlock(&migration_mutex);
 }
 
+/* Set by the migration thread for its own lifetime: no shared state to race on. */
+static __thread bool in_migration_thread;
+
 bool migration_thread_is_self(void)
 {
-	bool self = false;
-	pthread_mutex_lock(&migration_mutex);
-	if (current_migration && current_migration->thread_created)
-		self = qemu_thread_is_self(&current_migration->thread);
-	pthread_mutex_unlock(&migration_mutex);
-	return self;
+	return in_migration_thread;
 }
 
 /* ---- the return path ------------------------------------------------------- */
@@ -495,6 +493,7 @@ static void migration_iteration_finish(MigrationState *s, int ret)
 			migrate_set_state(s, st, MIGRATION_STATUS_FAILED);
 		migration_resume_vm_locked(s);
 	}
+	s->cleanup_pending = true;
 	migration_bh_schedule(migration_cleanup, s);
 	CORE_SYNC_POINT(MIG_FINISH_SCHEDULED);
 	bql_unlock();
@@ -504,6 +503,8 @@ static void *migration_thread(void *opaque)
 {
 	MigrationState *s = opaque;      /* holds the reference qmp_migrate took for it */
 	QEMUFile *f = s->to_dst_file;    /* only cleanup, after joining us, releases it */
+
+	in_migration_thread = true;
 	uint8_t *page = malloc(s->ram->page_size);
 	int ret = page ? migration_setup(s, f) : -ENOMEM;
 
@@ -517,6 +518,7 @@ static void *migration_thread(void *opaque)
 	free(page);
 	migration_iteration_finish(s, ret);
 	CORE_SYNC_POINT(MIG_THREAD_BEFORE_UNREF);
+	in_migration_thread = false;
 	object_unref(&s->obj);
 	return NULL;
 }
@@ -567,6 +569,7 @@ static void migration_cleanup(void *opaque)
 		yank_unregister_instance(MIGRATION_YANK_INSTANCE);
 	}
 	migrate_set_state(s, MIGRATION_STATUS_CANCELLING, MIGRATION_STATUS_CANCELLED);
+	s->cleanup_pending = false;
 }
 
 static void migrate_fail_setup(MigrationState *s, int err)
@@ -630,7 +633,7 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 	if (!s)
 		return -ESHUTDOWN;
 	MigrationStatus st = migration_state(s);
-	if (!transition_valid(st, MIGRATION_STATUS_SETUP))
+	if (!transition_valid(st, MIGRATION_STATUS_SETUP) || s->cleanup_pending || s->thread_created)
 		return -EBUSY;
 	if (params->cpr_uri) {
 		s->vm_stopped = false;
@@ -660,6 +663,9 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 	atomic_store(&s->rp_state.error, false);
 	atomic_store(&s->iterations, 0);
 	atomic_store(&s->pages_sent, 0);
+	atomic_store(&s->dirty_pages, 0);
+	atomic_store(&s->rp_state.pongs, 0);
+	atomic_store(&s->rp_state.acks, 0);
 	bitmap_free(s->bitmap);
 	s->bitmap = NULL;
 

@@ -77,6 +77,8 @@ typedef struct MigrationState {
 	int error;                   /* error_mutex: first error wins */
 	char error_desc[128];        /* error_mutex */
 
+	bool cleanup_pending;        /* BQL: the cleanup BH is scheduled and has not finished;
+				      * a new migration waits for it (-EBUSY) */
 	RunState vm_old_state;       /* the runstate before the migration stopped the guest */
 	bool vm_stopped;             /* BQL: the migration stopped the guest and owes a resume */
 
@@ -101,7 +103,8 @@ MigrationState *migrate_get_current(void);
 bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus new_state);
 const char *migration_status_name(MigrationStatus st);
 
-/* QMP-like commands: main thread, BQL held. In cpr-transfer mode
+/* QMP-like commands: main thread, BQL held. qmp_migrate returns -EBUSY while
+ * a migration runs or its cleanup has not run yet. In cpr-transfer mode
  * (params->cpr_uri), qmp_migrate stops the guest, releases the device, sends
  * the RAM and device handles and waits until the target took them (it closes
  * the cpr channel), before it connects the main channel; on any failure the
