@@ -836,14 +836,9 @@ static void *poller_main(void *opaque)
  * "Safe from any thread at any time": the poller runs from before
  * qmp_migrate to after finalize. Under ThreadSanitizer this also checks
  * that the helpers read nothing the main thread writes without a lock.
- *
-
- * current_migration->thread_created and ->thread under migration_mutex,
- * but the main thread writes both without that lock (qmp_migrate:
- * qemu_thread_try_create, then thread_created = true; migration_cleanup:
- * thread_created = false), so from another thread it is a data race:
- * ThreadSanitizer reports the write of thread_created in qmp_migrate
- * against its read in migration_thread_is_self. ASan builds pass.
+ * Regression: migration_thread_is_self used to read thread_created and the
+ * thread handle, which the main thread writes without migration_mutex (a
+ * data race TSan reported); it now reads a thread-local flag.
  */
 static void test_helpers_from_other_thread(void **state)
 {
@@ -877,20 +872,17 @@ static void test_migrate_after_shutdown(void **state)
 }
 
 /*
-
- * in migration_iteration_finish, under the BQL, together with scheduling the
+ * Regression: a migration ends (completed or failed) in
+ * migration_iteration_finish, under the BQL, together with scheduling the
  * cleanup BH; until that BH runs, the yank instance, the channel, the files
- * and the joinable thread of the finished migration are all still there.
- * qmp_migrate only checks transition_valid(completed, setup), so a migrate
- * command that the main loop handles before the BH starts a new migration
- * over the old one: yank_register_instance("migration") asserts that the
- * instance does not exist and aborts the process (were it not for that, the
- * old channel, files and thread handle would be overwritten and the pending
- * BH would clean up the new migration). Expected: -EBUSY until the cleanup
- * ran. Deterministic: the main thread drops the BQL, waits for the status
- * to leave running, takes the BQL back (the BH is scheduled, not run: only
- * main_loop_wait runs BHs) and issues the command. Runs in a child because
- * it aborts on the current core.
+ * and the joinable thread of the finished migration are all still there. A
+ * migrate command handled before the BH used to start a new migration over
+ * the old one (yank_register_instance aborted on the duplicate instance; the
+ * pending BH would have cleaned up the new migration). Expected: -EBUSY until
+ * the cleanup ran. Deterministic: the main thread drops the BQL, waits for
+ * the status to leave running, takes the BQL back (the BH is scheduled, not
+ * run: only main_loop_wait runs BHs) and issues the command. Runs in a child
+ * so that a regression's abort does not end the whole test binary.
  */
 static void child_migrate_before_cleanup(void *opaque)
 {
