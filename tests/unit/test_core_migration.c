@@ -17,6 +17,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -431,35 +433,6 @@ static void test_valid_transitions(void **state)
 	atomic_store(&s->state, MIGRATION_STATUS_NONE);
 }
 
-/* Runs fn in a child; returns its wait status and its stderr in buf. */
-static int run_in_child(void (*fn)(void *), void *arg, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], status;
-	pid_t pid;
-
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		signal(SIGABRT, SIG_DFL);
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		alarm(TEST_LIMIT_S);
-		fn(arg);
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < size - 1 && (n = read(fds[0], buf + len, size - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return status;
-}
-
 struct transition {
 	MigrationStatus old, new_state;
 };
@@ -489,7 +462,7 @@ static void test_invalid_transitions_abort(void **state)
 			if (documented_valid(old, new_state))
 				continue;
 			invalid++;
-			int status = run_in_child(child_set_state, &t, buf, sizeof(buf));
+			int status = run_in_child(child_set_state, &t, buf, sizeof(buf), TEST_LIMIT_S);
 			if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
 				fail_msg("%s -> %s: child status %#x; stderr:\n%s", migration_status_name(old),
 					 migration_status_name(new_state), status, buf);
@@ -912,7 +885,7 @@ static void child_migrate_before_cleanup(void *opaque)
 static void test_migrate_before_cleanup_bh_busy(void **state)
 {
 	char buf[8192];
-	int status = run_in_child(child_migrate_before_cleanup, NULL, buf, sizeof(buf));
+	int status = run_in_child(child_migrate_before_cleanup, NULL, buf, sizeof(buf), TEST_LIMIT_S);
 
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("qmp_migrate before the previous cleanup BH ran: child status %#x "

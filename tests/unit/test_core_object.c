@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -152,41 +154,20 @@ static void test_concurrent_last_unref_finalizes_once(void **state)
 	assert_int_equal(t.finalized, 1);
 }
 
+static void unref_twice(void *unused)
+{
+	struct thing t;
+
+	(void)unused;
+	thing_init(&t);
+	object_unref(&t.parent);
+	object_unref(&t.parent);
+}
+
 static void test_unref_too_many_aborts(void **state)
 {
-	char buf[4096];
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], status;
-	pid_t pid;
-
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct thing t;
-
-		signal(SIGABRT, SIG_DFL);
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		thing_init(&t);
-		object_unref(&t.parent);
-		object_unref(&t.parent);
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < sizeof(buf) - 1 &&
-	       (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-		print_error("child status %#x; stderr:\n%s\n", status, buf);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-	assert_non_null(strstr(buf, "Assertion `ref > 0' failed"));
+	(void)state;
+	assert_true(child_aborts_with(unref_twice, NULL, "Assertion `ref > 0' failed"));
 }
 
 int main(void)

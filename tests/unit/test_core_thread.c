@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -30,42 +32,15 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Runs fn in a forked child whose stderr goes to a pipe; checks that the
- * child dies of SIGABRT and that its stderr contains msg.
- */
+/* Runs fn in a forked child; it must die of SIGABRT with msg on stderr. */
+static void call_void(void *fn)
+{
+	((void (*)(void))fn)();
+}
+
 static void expect_abort(void (*fn)(void), const char *msg)
 {
-	char buf[4096];
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], status;
-	pid_t pid;
-
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		signal(SIGABRT, SIG_DFL);
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < sizeof(buf) - 1 &&
-	       (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT || !strstr(buf, msg))
-		print_error("child status %#x, expected SIGABRT and \"%s\"; stderr:\n%s\n",
-			    status, msg, buf);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-	assert_non_null(strstr(buf, msg));
+	assert_true(child_aborts_with(call_void, (void *)fn, msg));
 }
 
 /* ---- threads ---- */

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -335,36 +337,33 @@ static void test_runstate_valid_paths(void **state)
  * In a forked child, move a VM from state from to state to (by vm_start or
  * runstate_set); expect SIGABRT and a message on stderr naming both states.
  */
+struct bad_move {
+	struct guest_ram *ram;
+	RunState from, to;
+	bool via_start;
+};
+
+static void do_bad_move(void *opaque)
+{
+	struct bad_move *m = opaque;
+	struct vm vm;
+
+	if (vm_init(&vm, m->ram, 1, 1, m->from) < 0)
+		_exit(3);
+	if (m->via_start)
+		vm_start(&vm);
+	else
+		runstate_set(&vm, m->to);
+}
+
 static void expect_abort(RunState from, RunState to, bool via_start)
 {
 	struct guest_ram ram;
-	int fds[2], status;
-	char msg[256] = "";
-	ssize_t n, got = 0;
-	pid_t pid;
+	char msg[4096];
 
 	assert_int_equal(ram_init(&ram, NPAGES * RAM_PAGE_SIZE), 0);
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct vm vm;
-
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		if (vm_init(&vm, &ram, 1, 1, from) < 0)
-			_exit(3);
-		if (via_start)
-			vm_start(&vm);
-		else
-			runstate_set(&vm, to);
-		_exit(0);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], msg + got, sizeof(msg) - 1 - (size_t)got)) > 0)
-		got += n;
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	struct bad_move m = { &ram, from, to, via_start };
+	int status = run_in_child(do_bad_move, &m, msg, sizeof(msg), 5);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 	assert_non_null(strstr(msg, runstate_name(from)));
