@@ -25,6 +25,7 @@
 #include "migration.h"
 #include "ram.h"
 #include "vm.h"
+#include "wire.h"
 
 struct opts {
 	unsigned ram_mib, vcpus, multifd;
@@ -57,7 +58,9 @@ static const char usage[] =
 	"--mode cpr (cpr-transfer): the guest's RAM is a memfd and it has a device; the\n"
 	"source stops the guest, releases the device and hands RAM and device over a\n"
 	"second socket before the stream; the destination must own the device.\n"
-	"Not implemented yet: --multifd N > 0 (exit 2); --mode cpr with --cancel-after.\n";
+	"--multifd N sends the pages over N more sockets, each with its own thread on\n"
+	"both sides.\n"
+	"Not implemented yet: --mode cpr with --cancel-after (exit 2).\n";
 
 static unsigned long parse_num(const char *opt, const char *v, unsigned long min, unsigned long max)
 {
@@ -85,7 +88,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'r': o->ram_mib = (unsigned)parse_num("--ram", optarg, 1, 16384); break;
 		case 'c': o->vcpus = (unsigned)parse_num("--vcpus", optarg, 0, 16); break;
-		case 'm': o->multifd = (unsigned)parse_num("--multifd", optarg, 0, 16); break;
+		case 'm': o->multifd = (unsigned)parse_num("--multifd", optarg, 0, MULTIFD_MAX_CHANNELS); break;
 		case 'x': o->cancel_after_ms = (long)parse_num("--cancel-after", optarg, 0, 3600000); break;
 		case 'b': o->bandwidth = parse_num("--bandwidth", optarg, 1, 100000) << 20; break;
 		case 'd': o->downtime_ms = parse_num("--downtime", optarg, 1, 60000); break;
@@ -103,10 +106,6 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "migrate-vm: unexpected argument '%s'\n", argv[optind]);
-		exit(2);
-	}
-	if (o->multifd) {
-		fprintf(stderr, "migrate-vm: --multifd is not implemented yet\n");
 		exit(2);
 	}
 	if (o->cpr && o->cancel_after_ms >= 0) {
@@ -172,13 +171,14 @@ static int destination(const struct opts *o, const char *uri, const char *cpr_ur
 	if (vm_init(&vm, &ram, (int)o->vcpus, 2, RUN_STATE_INMIGRATE) || mig_incoming_init(&inc, &vm, &ram))
 		return 1;
 	ret = channel_accept(l, &ch);
-	channel_listener_close(l);
 	if (ret == 0) {
+		mig_incoming_set_listener(&inc, l);      /* the multifd channels come there */
 		ret = mig_incoming_start(&inc, ch);
 		channel_unref(ch);
 	}
 	if (ret == 0)
 		ret = mig_incoming_wait(&inc);
+	channel_listener_close(l);
 	rep.completed = ret == 0;
 	rep.error = ret;
 	rep.hash = mig_incoming_loaded_hash(&inc);
@@ -205,7 +205,8 @@ static MigrationStatus run_source(const struct opts *o, const char *uri, const c
 				  struct mig_info *info)
 {
 	struct mig_params params = { .return_path = true, .max_bandwidth = o->bandwidth,
-				     .downtime_limit_ms = o->downtime_ms, .cpr_uri = o->cpr ? cpr_uri : NULL };
+				     .downtime_limit_ms = o->downtime_ms, .cpr_uri = o->cpr ? cpr_uri : NULL,
+				     .multifd_channels = (int)o->multifd };
 	bool cancelled = false;
 	int64_t start = now_ms();
 
@@ -334,9 +335,9 @@ int main(int argc, char **argv)
 		ok = false;
 		why = info.error_desc[0] ? info.error_desc : "the migration failed";
 	}
-	printf("migrate-vm: %s%s, %u MiB, %u vCPUs, %" PRIu64 " iterations, %" PRIu64 " pages sent, %" PRId64
+	printf("migrate-vm: %s%s, %u MiB, %u vCPUs, %u multifd channels, %" PRIu64 " iterations, %" PRIu64 " pages sent, %" PRId64
 	       " ms, guest writes %" PRIu64 ": %s%s%s\n",
-	       o.cpr ? "cpr-transfer " : "", migration_status_name(st), o.ram_mib, o.vcpus, info.iterations, info.pages_sent, took,
+	       o.cpr ? "cpr-transfer " : "", migration_status_name(st), o.ram_mib, o.vcpus, o.multifd, info.iterations, info.pages_sent, took,
 	       vm_guest_writes(&vm), ok ? "verified" : "FAILED", ok ? "" : ": ", why);
 	vm_destroy(&vm);
 	ram_destroy(&ram);

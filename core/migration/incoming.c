@@ -254,6 +254,8 @@ static int mig_incoming_load_device_state(struct mig_incoming *inc)
  * ends the load: the file's error for a read error or an early EOF, -EPROTO
  * for a bad header or an unknown section, or what a section returned.
  */
+static int mig_incoming_load_multifd_setup(struct mig_incoming *inc);
+
 static int mig_incoming_load(struct mig_incoming *inc)
 {
 	QEMUFile *f = inc->from_src_file;
@@ -301,6 +303,16 @@ static int mig_incoming_load(struct mig_incoming *inc)
 		case SEC_EOF:
 			ret = 0;
 			break;
+		case SEC_MULTIFD_SETUP:
+			ret = ram_setup ? mig_incoming_load_multifd_setup(inc) : -EPROTO;
+			break;
+		case SEC_MULTIFD_SYNC: {
+			uint64_t gen = qemu_get_be64(f);
+			ret = qemu_file_get_error(f);
+			if (ret == 0)
+				ret = inc->multifd ? multifd_recv_sync(inc->multifd, gen) : -EPROTO;
+			break;
+		}
 		default:
 			ret = -EPROTO;
 			break;
@@ -309,6 +321,43 @@ static int mig_incoming_load(struct mig_incoming *inc)
 		if (ret < 0 || type == SEC_EOF)
 			return ret;
 	}
+}
+
+/* SEC_MULTIFD_SETUP: accept the source's multifd channels and start their
+ * receive threads (they connected right after the main channel). */
+static int mig_incoming_load_multifd_setup(struct mig_incoming *inc)
+{
+	struct multifd_recv *m = NULL;
+	uint32_t n = qemu_get_be32(inc->from_src_file);
+	int ret = qemu_file_get_error(inc->from_src_file);
+
+	if (ret)
+		return ret;
+	if (inc->multifd || n < 1 || n > MULTIFD_MAX_CHANNELS)
+		return -EPROTO;
+	if (!inc->listener)
+		return -EINVAL;
+	ret = multifd_recv_setup(&m, inc->listener, (int)n, inc->ram);
+	if (ret)
+		return ret;
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		inc->multifd = m;
+		if (inc->cancelled)
+			multifd_recv_shutdown(m);
+	}
+	return 0;
+}
+
+/* The load thread, at the end: stop and join the receive threads. */
+static void mig_incoming_multifd_end(struct mig_incoming *inc)
+{
+	struct multifd_recv *m;
+
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		m = inc->multifd;
+		inc->multifd = NULL;
+	}
+	multifd_recv_cleanup(m);      /* outside the lock: it joins */
 }
 
 /*
@@ -348,6 +397,8 @@ static void *mig_incoming_thread(void *opaque)
 	struct mig_incoming *inc = opaque;
 	int ret = mig_incoming_load(inc);
 
+	/* every multifd page is loaded (the last sync came before SEC_EOF) */
+	mig_incoming_multifd_end(inc);
 	if (ret == 0)
 		mig_incoming_complete(inc);
 	else
@@ -435,7 +486,13 @@ void mig_incoming_cancel(struct mig_incoming *inc)
 		inc->cancelled = true;
 		if (inc->channel)
 			channel_shutdown(inc->channel, CHANNEL_SHUTDOWN_BOTH);
+		multifd_recv_shutdown(inc->multifd);
 	}
+}
+
+void mig_incoming_set_listener(struct mig_incoming *inc, struct channel_listener *l)
+{
+	inc->listener = l;
 }
 
 void mig_incoming_cleanup(struct mig_incoming *inc)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "channel.h"
+#include "multifd.h"
 #include "qemu_file.h"
 #include "ram.h"
 #include "thread.h"
@@ -58,6 +59,11 @@ struct mig_incoming {
 	struct channel *channel;	/* file_lock to set or clear (start, cleanup),
 					 * or to use from another thread (cancel); one
 					 * reference held from start to cleanup */
+	struct channel_listener *listener;	/* set before start; the caller's: multifd
+						 * channels are accepted on it */
+	struct multifd_recv *multifd;		/* written under file_lock, only by the load
+						 * thread (SEC_MULTIFD_SETUP, then the end),
+						 * which also reads it without the lock */
 	QEMUFile *from_src_file;	/* the stream; file_lock as channel. Read
 					 * only by the load thread, which uses it
 					 * without the lock: set before the thread is
@@ -114,6 +120,10 @@ int mig_incoming_init(struct mig_incoming *inc, struct vm *vm, struct guest_ram 
  * way mig_incoming_wait and mig_incoming_cleanup follow. Owner only.
  */
 int mig_incoming_start(struct mig_incoming *inc, struct channel *ch);
+/* Where the multifd channels will come from (before start; the caller keeps
+ * and closes the listener after mig_incoming_wait). Without it, a stream
+ * announcing multifd fails with -EINVAL. */
+void mig_incoming_set_listener(struct mig_incoming *inc, struct channel_listener *l);
 
 /*
  * Join the load thread if it was created. Returns 0 if the migration

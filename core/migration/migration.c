@@ -332,10 +332,16 @@ static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 		if (st == MIGRATION_STATUS_CANCELLING || st == MIGRATION_STATUS_FAILED)
 			return -ECANCELED;
 		bitmap_clear(s->bitmap, p);
-		ram_read_page(ram, p, page);
-		qemu_put_byte(f, SEC_RAM_PAGE);
-		qemu_put_be64(f, p);
-		qemu_put_buffer(f, page, ram->page_size);
+		if (s->multifd) {
+			int ret = multifd_queue_page(s->multifd, p);
+			if (ret)
+				return ret;
+		} else {
+			ram_read_page(ram, p, page);
+			qemu_put_byte(f, SEC_RAM_PAGE);
+			qemu_put_be64(f, p);
+			qemu_put_buffer(f, page, ram->page_size);
+		}
 		atomic_fetch_add(&s->pages_sent, 1);
 		spent += ram->page_size + 9;
 		if (spent >= budget) {
@@ -354,6 +360,20 @@ static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 			return qemu_file_get_error(f);
 	}
 	return qemu_file_get_error(f);
+}
+
+/* With multifd: every page queued so far reaches the destination before
+ * anything that follows on the main stream. */
+static int multifd_sync_main(MigrationState *s, QEMUFile *f, uint64_t generation)
+{
+	if (!s->multifd)
+		return 0;
+	int ret = multifd_send_sync(s->multifd, generation);
+	if (ret)
+		return ret;
+	qemu_put_byte(f, SEC_MULTIFD_SYNC);
+	qemu_put_be64(f, generation);
+	return 0;
 }
 
 /* Stops the guest, once per migration; remembers how to resume it. BQL held. */
@@ -401,6 +421,8 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 	if (s->params.cpr_uri)
 		bitmap_zero(s->bitmap, s->ram->npages);
 	ret = send_dirty_pages(s, f, page);
+	if (ret == 0)
+		ret = multifd_sync_main(s, f, atomic_load(&s->iterations) + 1);
 	if (ret)
 		return ret;
 	qemu_put_byte(f, SEC_DEVICE_STATE);
@@ -440,6 +462,10 @@ static int migration_setup(MigrationState *s, QEMUFile *f)
 	qemu_put_byte(f, SEC_RAM_SETUP);
 	qemu_put_be64(f, ram->size);
 	qemu_put_be32(f, (uint32_t)ram->page_size);
+	if (s->multifd) {
+		qemu_put_byte(f, SEC_MULTIFD_SETUP);
+		qemu_put_be32(f, (uint32_t)s->params.multifd_channels);
+	}
 	if (s->params.return_path)
 		qemu_put_byte(f, SEC_OPEN_RETURN_PATH);
 	return qemu_fflush(f);
@@ -455,6 +481,8 @@ static int migration_iterate(MigrationState *s, QEMUFile *f, uint8_t *page)
 		int64_t start = now_ms();
 		uint64_t before = qemu_file_transferred(f);
 		int ret = send_dirty_pages(s, f, page);
+		if (ret == 0)
+			ret = multifd_sync_main(s, f, iter);
 		if (ret)
 			return ret;
 		qemu_put_byte(f, SEC_ITER_END);
@@ -557,6 +585,8 @@ static void migration_cleanup(void *opaque)
 	/* the return path is shut down and joined before to_dst_file goes */
 	close_return_path_on_source(s);
 	CORE_SYNC_POINT(MAIN_CLEANUP_RP_CLOSED);
+	multifd_send_cleanup(s->multifd, migrate_has_error(s));
+	s->multifd = NULL;
 	if (s->channel) {
 		/* explicitly, once, before the channel can go (QEMU 39675ffffb33) */
 		yank_unregister_function(MIGRATION_YANK_INSTANCE, yank_channel, s->channel);
@@ -682,6 +712,14 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 			return ret;
 		}
 	}
+	if (params->multifd_channels > 0) {
+		ret = multifd_send_setup(&s->multifd, uri, params->multifd_channels, s->ram,
+					 MIGRATION_YANK_INSTANCE);
+		if (ret) {
+			migrate_fail_setup(s, ret);
+			return ret;
+		}
+	}
 	object_ref(&s->obj);         /* the migration thread's, taken before it exists */
 	ret = qemu_thread_try_create(&s->thread, "mig/src/main", migration_thread, s, QEMU_THREAD_JOINABLE);
 	if (ret) {
@@ -717,6 +755,7 @@ int qmp_migrate_cancel(void)
 		if (s->rp_state.from_dst_file)
 			qemu_file_shutdown(s->rp_state.from_dst_file);
 	}
+	multifd_send_shutdown(s->multifd);   /* main thread owns the pointer */
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "multifd.h"
 #include "object.h"
 #include "qemu_file.h"
 #include "ram.h"
@@ -32,7 +33,7 @@ typedef enum MigrationStatus {
 
 struct mig_params {
 	bool return_path;            /* open the return path (capability "return-path") */
-	int multifd_channels;        /* 0: off (multifd comes later) */
+	int multifd_channels;        /* 0: off; else pages go over this many more channels */
 	uint64_t max_bandwidth;      /* bytes per second, 0: unlimited */
 	uint64_t downtime_limit_ms;  /* complete when the rest fits in this */
 	unsigned max_iterations;     /* complete after this many passes anyway (0: 30) */
@@ -69,6 +70,9 @@ typedef struct MigrationState {
 		_Atomic int shut_status;  /* RP_SHUT's status, -1 before it came */
 		_Atomic uint64_t pongs, acks;
 	} rp_state;
+
+	struct multifd_send *multifd; /* main thread: set by qmp_migrate before the migration
+				       * thread exists, freed by cleanup after joining it */
 
 	QemuThread thread;
 	bool thread_created;         /* main thread only: set at creation, cleared at join */

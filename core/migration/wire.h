@@ -24,6 +24,15 @@
  *   SEC_EOF              (none): the stream is complete; the destination
  *                        loads the device state, sends RP_SHUT and starts
  *                        the guest
+ *   SEC_MULTIFD_SETUP    be32 n (1..MULTIFD_MAX_CHANNELS): right after
+ *                        SEC_RAM_SETUP; pages come on n more channels, which
+ *                        the source connected to the same address after the
+ *                        main one; no SEC_RAM_PAGE on the main stream then
+ *   SEC_MULTIFD_SYNC     be64 generation: every multifd channel carries a
+ *                        SYNC packet of this generation; the destination goes
+ *                        on only once each channel delivered it, so all pages
+ *                        sent before are loaded (sent before each
+ *                        SEC_ITER_END and before SEC_DEVICE_STATE)
  */
 enum mig_section {
 	SEC_RAM_SETUP = 1,
@@ -33,9 +42,23 @@ enum mig_section {
 	SEC_PING = 5,
 	SEC_DEVICE_STATE = 6,
 	SEC_EOF = 7,
+	SEC_MULTIFD_SETUP = 8,
+	SEC_MULTIFD_SYNC = 9,
 };
 
 #define MIG_DEVICE_STATE_MAX 4096
+
+/*
+ * A multifd channel, source -> destination: be32 MULTIFD_MAGIC, be32 channel
+ * id, then packets: be32 flags, be64 generation, be32 npages
+ * (<= MULTIFD_PAGES_PER_PACKET), then npages times (be64 page index, page
+ * bytes). MULTIFD_FLAG_SYNC marks the channel's SYNC of that generation (no
+ * pages).
+ */
+#define MULTIFD_MAGIC 0x4d554c54u    /* "MULT" */
+#define MULTIFD_MAX_CHANNELS 16
+#define MULTIFD_PAGES_PER_PACKET 64
+#define MULTIFD_FLAG_SYNC 1u
 
 /*
  * Return path, destination -> source: messages of be16 type, be16 payload

@@ -4,9 +4,10 @@
  * fake, with a running guest. Used to check that the core runs under the
  * harness (its threads scheduled one at a time, its channels the fakes) and
  * stays clean under TSan on every schedule. argv[1]: "complete" (default),
- * "cancel" (cancel right after starting), "cpr" (cpr-transfer: RAM and device
- * handed over first) or "cpr-fail" (cpr-transfer to a target that is not
- * there: the guest must resume exactly once, with its device).
+ * "cancel" (cancel right after starting), "multifd" and "multifd-cancel" (the
+ * pages over two more channels, each with its threads), "cpr" (cpr-transfer:
+ * RAM and device handed over first) or "cpr-fail" (cpr-transfer to a target
+ * that is not there: the guest must resume exactly once, with its device).
  */
 #include <assert.h>
 #include <errno.h>
@@ -43,6 +44,7 @@ static void *destination(void *arg)
 		assert(mig_incoming_init(&inc, &dst_vm, &dst_ram) == 0);
 	}
 	if (channel_accept(listener, &ch) == 0) {
+		mig_incoming_set_listener(&inc, listener);
 		if (mig_incoming_start(&inc, ch) == 0)
 			dst_result = mig_incoming_wait(&inc);
 		channel_unref(ch);
@@ -53,7 +55,8 @@ static void *destination(void *arg)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "complete";
-	bool cancel = strcmp(mode, "cancel") == 0;
+	bool multifd = strncmp(mode, "multifd", 7) == 0;
+	bool cancel = strcmp(mode, "cancel") == 0 || strcmp(mode, "multifd-cancel") == 0;
 	bool cpr = strncmp(mode, "cpr", 3) == 0, cpr_fail = strcmp(mode, "cpr-fail") == 0;
 	struct guest_ram ram;
 	struct vm vm;
@@ -80,7 +83,7 @@ int main(int argc, char **argv)
 	bql_lock();
 	migration_object_init(&vm, &ram);
 	struct mig_params params = { .return_path = true, .downtime_limit_ms = 300,
-				     .cpr_uri = cpr ? "mem:cpr" : NULL };
+				     .cpr_uri = cpr ? "mem:cpr" : NULL, .multifd_channels = multifd ? 2 : 0 };
 	if (cpr)
 		migration_set_device(&dev);
 	if (cpr_fail) {

@@ -1,14 +1,14 @@
 #!/bin/bash
 # The migration core under the controlled scheduler: an in-process migration
 # (source and destination over the in-memory channel fake, with a running
-# guest; precopy, cancelled, cpr-transfer, and cpr-transfer to a missing
-# target) built with migrace-cc --tsan, explored with several strategies. Its
+# guest; precopy, cancelled, multifd, multifd cancelled, cpr-transfer, and
+# cpr-transfer to a missing target) built with migrace-cc --tsan, explored with several strategies. Its
 # threads are scheduled one at a time; any TSan report, deadlock, hang or
 # failed check in the core fails the run.
 . tests/accept/lib.bash
 P=build/tsan/core-progs/inproc_migrate
 
-for m in complete cancel cpr cpr-fail; do
+for m in complete cancel multifd multifd-cancel cpr cpr-fail; do
 	for s in random pct:2 pct:3; do
 		expect "core, $m: clean in 200 schedules of $s (TSan)" 0 'no failure' \
 			$M exec --strategy $s --runs 200 --jobs 2 --timeout 20 -- $P $m

@@ -2,8 +2,8 @@
 # migrate-vm: a guest that dirties memory migrates between two processes and
 # the destination's memory is verified against the source's final state; a
 # cancelled migration leaves the guest running on the source only; in
-# cpr-transfer mode the RAM and the device go over first. Plain and ASan
-# builds. (multifd is not built yet: it must say so.)
+# cpr-transfer mode the RAM and the device go over first; multifd sends the
+# pages over more channels. Plain and ASan builds.
 . tests/accept/lib.bash
 
 for b in plain asan; do
@@ -13,6 +13,12 @@ for b in plain asan; do
 		timeout 120 $V --ram 32
 	expect "$b: with a bandwidth limit, while the guest dirties memory" 0 \
 		'completed, .* guest writes [1-9][0-9]*: verified$' timeout 120 $V --ram 16 --bandwidth 100
+	expect "$b: multifd over 2 channels, memory verified" 0 '2 multifd channels, .*: verified$' \
+		timeout 120 $V --ram 32 --multifd 2
+	expect "$b: multifd over 3 channels, many passes (a sync each), memory verified" 0 \
+		'3 multifd channels, [0-9]+ iterations.*: verified$' timeout 120 $V --ram 16 --multifd 3 --downtime 1
+	expect "$b: multifd cancelled midway, the guest runs on the source only" 0 'cancelled, .*: verified$' \
+		timeout 120 $V --ram 32 --multifd 2 --bandwidth 10 --cancel-after 200
 	expect "$b: cpr-transfer: RAM and device handed over, the destination owns the device" 0 \
 		'cpr-transfer completed, .*: verified$' timeout 120 $V --mode cpr --ram 32
 	expect "$b: cancelled at once, the guest runs on the source only" 0 'cancelled, .*: verified$' \
@@ -25,7 +31,8 @@ expect "a cancel that comes too late fails --cancel-after, naming why" 1 'cancel
 expect "migrate-vm --help" 0 '^usage: migrate-vm' build/bin/migrate-vm --help
 expect "migrate-vm rejects a bad --ram" 2 "\-\-ram needs a number" build/bin/migrate-vm --ram 0
 expect "migrate-vm rejects a bad --mode" 2 "\-\-mode must be precopy or cpr" build/bin/migrate-vm --mode warp
-expect "migrate-vm says multifd is not implemented yet" 2 'not implemented yet' build/bin/migrate-vm --multifd 2
+expect "migrate-vm rejects too many multifd channels" 2 "\-\-multifd needs a number from 0 to 16" \
+	build/bin/migrate-vm --multifd 17
 expect "migrate-vm says cpr with a cancel is not implemented yet" 2 'not implemented yet' \
 	build/bin/migrate-vm --mode cpr --cancel-after 10
 

@@ -51,6 +51,9 @@ for i in 1 2; do
 	MIGRACE_OUT="$OUTDIR/same$i" run $M exec --strategy pct:2 --seed 7 --runs 1 --trace-all -- build/tsan/demos/atomicity
 done
 check "the same seed gives the identical trace" diff -q "$OUTDIR"/same1/*.trace "$OUTDIR"/same2/*.trace
+expect "--out creates missing parent directories" 0 'no failure' \
+	$M exec --trace-all --out "$OUTDIR/deep/er/dir" -- build/tsan/demos/counter_locked
+check "  ... and the trace is there" bash -c 'ls "$1"/deep/er/dir/*.trace >/dev/null' _ "$OUTDIR"
 
 expect "a failing pct run to replay" 1 'assert:balance' \
 	$M exec --strategy pct:2 --runs 1000 -- build/plain/demos/atomicity
