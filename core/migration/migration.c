@@ -466,8 +466,11 @@ static int migration_setup(MigrationState *s, QEMUFile *f)
 		qemu_put_byte(f, SEC_MULTIFD_SETUP);
 		qemu_put_be32(f, (uint32_t)s->params.multifd_channels);
 	}
-	if (s->params.return_path)
+	if (s->params.return_path) {
 		qemu_put_byte(f, SEC_OPEN_RETURN_PATH);
+		qemu_put_byte(f, SEC_PING);       /* the return path works: PONG comes back */
+		qemu_put_be32(f, 1);
+	}
 	return qemu_fflush(f);
 }
 

@@ -487,6 +487,7 @@ static void test_complete_with_return_path(void **state)
 	assert_int_equal(qmp_query_migrate(&info), 0);
 	assert_true(info.acks >= 1);
 	assert_true(info.acks <= info.iterations);
+	assert_int_equal(info.pongs, 1);           /* the PING sent at setup came back */
 	/* a command that does not apply any more */
 	assert_int_equal(qmp_migrate_cancel(), -EINVAL);
 	assert_int_equal(query_status(), MIGRATION_STATUS_COMPLETED);
