@@ -5,6 +5,8 @@
  */
 #include "vm.h"
 
+#include "thread.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@ struct vm_vcpu {
 	struct vm *vm;
 	int index;
 	bool created;		/* vm_init: the thread exists and must be joined */
-	pthread_t thread;
+	QemuThread thread;
 	uint64_t prng;		/* xorshift64* state; its own thread only */
 };
 
@@ -231,7 +233,7 @@ static void vm_stop_threads(struct vm *vm)
 	for (i = 0; i < vm->ncpus; i++) {
 		if (!vm->vcpus[i].created)
 			continue;
-		pthread_join(vm->vcpus[i].thread, NULL);
+		qemu_thread_join(&vm->vcpus[i].thread);
 		vm->vcpus[i].created = false;
 	}
 }
@@ -262,10 +264,10 @@ int vm_init(struct vm *vm, struct guest_ram *ram, int ncpus, uint64_t seed, RunS
 		cpu->vm = vm;
 		cpu->index = i;
 		cpu->prng = vm_vcpu_seed(seed, i);
-		ret = pthread_create(&cpu->thread, NULL, vm_vcpu_thread, cpu);
+		ret = qemu_thread_try_create(&cpu->thread, "vcpu", vm_vcpu_thread, cpu, QEMU_THREAD_JOINABLE);
 		if (ret) {
 			vm_destroy(vm);
-			return -ret;
+			return ret;
 		}
 		cpu->created = true;
 	}
