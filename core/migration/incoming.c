@@ -5,6 +5,8 @@
  */
 #include "incoming.h"
 
+#include "harness_points.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,7 +377,9 @@ static void mig_incoming_complete(struct mig_incoming *inc)
 	}
 	/* the memory exactly as the source left it, before the guest runs here */
 	atomic_store(&inc->loaded_hash, ram_hash(inc->ram));
+	CORE_SYNC_POINT(DST_GOT_EOF);
 	mig_incoming_rp_send32(inc, RP_SHUT, 0);
+	CORE_SYNC_POINT(DST_SHUT_SENT);
 	vm_start(inc->vm);
 }
 
@@ -388,6 +392,7 @@ static void mig_incoming_fail(struct mig_incoming *inc, int err)
 			mig_incoming_state_name(mig_incoming_get_state(inc)));
 		abort();
 	}
+	CORE_SYNC_POINT(DST_FAILED);
 	/* the first error, e.g. -ECANCELED rather than the -EIO it caused */
 	mig_incoming_rp_send32(inc, RP_SHUT, (uint32_t)-mig_incoming_get_error(inc));
 }
