@@ -12,6 +12,7 @@
 #include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -420,4 +421,46 @@ void rt_run_end(void)
 			if (!c->after_hit)
 				fail_unreached(c->after, "named by the script was never reached");
 		}
+}
+
+/* A broken invariant of the program under test: the run fails with
+ * `invariant:<name>` and the thread's file:line (scenarios, core/mgmt). */
+void migrace_invariant_failed(const char *name, const char *file, int line, const char *fmt, ...)
+{
+	char sig[160], msg[1600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!rt.active) {
+		fprintf(stderr, "invariant %s broken at %s:%d: %s\n", name, file, line, msg);
+		abort();
+	}
+	snprintf(sig, sizeof(sig), "invariant:%s", name);
+	rt_fail(sig, "thread T%d at %s:%d: %s", self_tid, file, line, msg);
+}
+
+/* Every thread the program created has been joined (or was detached);
+ * otherwise the run fails with `invariant:thread-not-joined`. */
+void migrace_check_threads_joined(const char *file, int line)
+{
+	char list[512];
+	int n = 0, len = 0;
+
+	if (!rt.active)
+		return;
+	list[0] = '\0';
+	for (int i = 1; i < rt.m.nthreads; i++) {
+		if (rt.th[i].joined || rt.m.threads[i].detached || i == self_tid)
+			continue;
+		n++;
+		if (len < (int)sizeof(list) - 64)
+			len += snprintf(list + len, sizeof(list) - (size_t)len, " T%d (%s, start exe+0x%lx)", i,
+					rt.m.threads[i].status == TS_FINISHED ? "finished" : "still running",
+					(unsigned long)pc_off((uintptr_t)rt.th[i].fn));
+	}
+	if (n)
+		migrace_invariant_failed("thread-not-joined", file, line,
+					 "%d thread(s) never joined:%s", n, list);
 }

@@ -13,4 +13,23 @@
  * 0, or -ENOSPC when there are too many constraints. */
 int migrace_order(const char *before, const char *after);
 
+/*
+ * A broken invariant of the program under test: the run stops with the
+ * signature `invariant:<name>` and the message, naming the calling thread and
+ * file:line. Outside a run (a program started without the runtime active) it
+ * prints the message and aborts.
+ *
+ *     if (refs == 0 && between_unlock_and_relock)
+ *             MIGRACE_INVARIANT("ref-zero-while-unlocked", "domain %s", name);
+ */
+void migrace_invariant_failed(const char *name, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5), noreturn));
+#define MIGRACE_INVARIANT(name, ...) migrace_invariant_failed(name, __FILE__, __LINE__, __VA_ARGS__)
+
+/* Every thread the program created was joined or detached; otherwise the run
+ * fails with `invariant:thread-not-joined`, listing them. Call it at the end
+ * of a scenario. */
+void migrace_check_threads_joined(const char *file, int line);
+#define MIGRACE_CHECK_THREADS_JOINED() migrace_check_threads_joined(__FILE__, __LINE__)
+
 #endif
