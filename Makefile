@@ -49,11 +49,24 @@ CORE_CFLAGS := -std=gnu11 -pthread -g $(WARN) -Icore/migration -Ifakes -Iharness
 CORE_FLAV_plain := -O2
 CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS
+CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS
 CORE_LIB_plain := $(B)/plain/core/libcore.a
 CORE_LIB_asan := $(B)/asan/core/libcore.a
 # the harness build of the core: its sync points are on, and programs linking
 # it are built with migrace-cc, so its threads run under the scheduler
 CORE_LIB_tsan := $(B)/tsan/core/libcore.a
+CORE_LIB_hasan := $(B)/hasan/core/libcore.a
+# the core each harness flavour's programs link: sync points on
+HCORE_tsan := tsan
+HCORE_asan := hasan
+
+# Scenarios: scenarios/<name>/scenario.c, built for tsan and asan against the
+# real core (build/<f>/scenarios/<name>) and against the core with the
+# scenario's regress.patch applied (build/<f>/scenarios/<name>.regressed).
+SCENARIOS := $(sort $(patsubst scenarios/%/scenario.c,%,$(wildcard scenarios/*/scenario.c)))
+SCEN_COMMON := $(wildcard scenarios/common/*.c)
+SCEN_CFLAGS := $(CORE_CFLAGS) -Iscenarios/common
+SCENARIO_BINS := $(foreach f,tsan asan,$(foreach s,$(SCENARIOS),$(B)/$(f)/scenarios/$(s) $(B)/$(f)/scenarios/$(s).regressed))
 HARNESS_CORE_PROGS := $(patsubst harness/core-progs/%.c,$(B)/tsan/core-progs/%,$(wildcard harness/core-progs/*.c))
 # the pure parts of the runtime, for the unit tests
 UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
@@ -66,7 +79,7 @@ MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
 all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
-	$(HARNESS_CORE_PROGS)
+	$(HARNESS_CORE_PROGS) $(SCENARIO_BINS)
 
 $(MIGRATE_VM): core/migrate-vm/migrate_vm.c $(CORE_LIB_plain)
 	@mkdir -p $(@D)
@@ -107,7 +120,7 @@ $(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
 	@mkdir -p $(@D)
 	$(Q)sed 's|@CC@|$(CC)|' $< > $@ && chmod +x $@
 
-$(CLI): harness/cli/migrace.c harness/cli/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
+$(CLI): harness/cli/migrace.c harness/cli/demos.def scenarios/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -Iharness/rt -Iharness/include $(filter %.c %.o,$^) -o $@
@@ -148,7 +161,26 @@ $(CORE_LIB_$(1)): $(patsubst %.c,$(B)/$(1)/core/%.o,$(CORE_SRC))
 	@mkdir -p $$(@D)
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
-$(foreach f,plain asan tsan,$(eval $(call core_rules,$(f))))
+$(foreach f,plain asan tsan hasan,$(eval $(call core_rules,$(f))))
+
+define scenario_rules
+$(B)/$(1)/scenarios/%: scenarios/%/scenario.c $(SCEN_COMMON) $(CORE_LIB_$(HCORE_$(1))) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(SCEN_CFLAGS) $$< $(SCEN_COMMON) $(CORE_LIB_$(HCORE_$(1))) -o $$@
+
+$(B)/$(1)/regressed/%/libcore.a: scenarios/%/regress.patch $(CORE_LIB_$(HCORE_$(1))) scripts/regressed-core
+	@$$(if $(Q),echo "  PATCH   $$(@D)")
+	$(Q)RC_CC="$(CC)" RC_CFLAGS="$(CORE_CFLAGS) $(CORE_FLAV_$(HCORE_$(1)))" scripts/regressed-core \
+		$$* $$(@D) $(B)/$(HCORE_$(1))/core $(CORE_SRC)
+
+$(B)/$(1)/scenarios/%.regressed: scenarios/%/scenario.c $(SCEN_COMMON) $(B)/$(1)/regressed/%/libcore.a $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) -I$(B)/$(1)/regressed/$$*/src/core/migration -I$(B)/$(1)/regressed/$$*/src/core/mgmt \
+		$(SCEN_CFLAGS) $$< $(SCEN_COMMON) $(B)/$(1)/regressed/$$*/libcore.a -o $$@
+endef
+$(foreach f,tsan asan,$(eval $(call scenario_rules,$(f))))
 
 $(B)/tsan/core-progs/%: harness/core-progs/%.c $(CORE_LIB_tsan) $(MCC) $(RT_LIB)
 	@mkdir -p $(@D)
@@ -181,3 +213,4 @@ results: bench
 
 clean:
 	rm -rf $(B) migrace-out
+.SECONDARY:

@@ -36,11 +36,25 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-#define SCENARIO(n, p, sc, st, r, et, ea, ep, s) { n, p, sc, st, r, { et, ea, ep }, s },
-#include "scenarios.def"
-#undef SCENARIO
+#define DEMO(n, p, sc, st, r, et, ea, ep, s) { n, p, sc, st, r, { et, ea, ep }, s },
+#include "demos.def"
+#undef DEMO
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+/* The races (scenarios/scenarios.def): each built for tsan and asan against
+ * the real core and against its regressed core; the expectations come from
+ * the program's own descriptor (migrace/scenario.h). */
+struct race {
+	const char *name, *origin, *summary;
+};
+
+static const struct race races[] = {
+#define SCENARIO(n, o, s) { n, o, s },
+#include "../../scenarios/scenarios.def"
+#undef SCENARIO
+};
+#define NRACES (sizeof(races) / sizeof(races[0]))
 
 static const char *const builds[] = { "tsan", "asan", "plain" };
 
@@ -107,14 +121,27 @@ static const char exec_help[] =
 static const char run_help[] =
 	"usage: migrace run SCENARIO... | --all [OPTIONS]\n"
 	"\n"
-	"Runs each scenario with its script (or its default strategy) and checks the\n"
-	"signature it must produce in the chosen build (see `migrace list`).\n"
+	"Runs scenarios and checks what they must produce (see `migrace list`).\n"
 	"\n"
-	"  --all              every scenario\n"
-	"  --build B          tsan | asan | plain (default tsan)\n"
-	"  --strategy S       override the scenario's strategy (script|random|pct:D|dfs:B)\n"
-	"  --seed N, --runs N, --jobs J, --timeout SEC, --out DIR   as for exec\n"
-	"  --tap              TAP 13 output\n"
+	"A race scenario (scenarios/) is checked in each build (tsan and asan) on both\n"
+	"cores: the real core must be clean on its scripted schedule (--runs times) and\n"
+	"under exploration (--explore, --explore-runs schedules); the regressed core\n"
+	"(built from the scenario's regress.patch) must give the expected signature on\n"
+	"every scripted run, and the first run's trace must replay to it. A table of\n"
+	"the results ends the output, then \"N passed, N failed\".\n"
+	"A demo (demo-*) runs its default strategy and checks its signature per build.\n"
+	"\n"
+	"  --all              every scenario and demo\n"
+	"  --build B          tsan | asan | plain (default: tsan and asan)\n"
+	"  --real             only the real core;  --regressed  only the regressed core\n"
+	"  --runs N           scripted runs per core and build (default 100; demos: their own)\n"
+	"  --explore S        exploration strategy on the real core (default pct:3)\n"
+	"  --explore-runs N   schedules of it (default 2000; 0 skips exploration)\n"
+	"  --strategy S       instead of the checks above, run S for --runs schedules:\n"
+	"                     the real core must stay clean, the regressed core must give\n"
+	"                     the expected signature in some run\n"
+	"  --seed N, --jobs J (default: one per CPU), --timeout SEC, --out DIR   as for exec\n"
+	"  --tap              TAP 13 output (the table follows as comments)\n"
 	"\n"
 	"exit: 0 every expectation held; 1 some did not; 2 bad arguments.\n";
 
@@ -129,7 +156,8 @@ static const char replay_help[] =
 	"2 the trace cannot be read (the error names the line).\n";
 
 static const char list_help[] =
-	"usage: migrace list\n\nThe scenarios, their default strategy and expected signatures.\n";
+	"usage: migrace list\n\nThe race scenarios (origin, expected signatures on the regressed core,\n"
+	"from the built tsan and asan programs) and the demos.\n";
 
 /* ---- the worker pool ---------------------------------------------------- */
 
@@ -388,7 +416,7 @@ static void check_strategy(const char *cmd, const char *s)
 
 enum { OPT_SEED = 256, OPT_RUNS, OPT_JOBS, OPT_SCRIPT, OPT_SCHEDULE, OPT_TIMEOUT, OPT_MAX_STEPS,
        OPT_CHECK_DET, OPT_KEEP_GOING, OPT_TRACE_ALL, OPT_OUT, OPT_STRATEGY, OPT_ALL, OPT_BUILD,
-       OPT_TAP, OPT_REGRESSED, OPT_HELP };
+       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_HELP };
 
 static const struct option common_opts[] = {
 	{ "strategy", required_argument, NULL, OPT_STRATEGY },
@@ -407,6 +435,9 @@ static const struct option common_opts[] = {
 	{ "build", required_argument, NULL, OPT_BUILD },
 	{ "tap", no_argument, NULL, OPT_TAP },
 	{ "regressed", no_argument, NULL, OPT_REGRESSED },
+	{ "real", no_argument, NULL, OPT_REAL },
+	{ "explore", required_argument, NULL, OPT_EXPLORE },
+	{ "explore-runs", required_argument, NULL, OPT_EXPLORE_RUNS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
@@ -569,12 +600,54 @@ static int build_index(const char *b)
 	return -1;
 }
 
-static const struct scenario *find_scenario(const char *name)
+static const struct scenario *find_demo(const char *name)
 {
 	for (size_t i = 0; i < NSCENARIOS; i++)
 		if (strcmp(scenarios[i].name, name) == 0)
 			return &scenarios[i];
 	return NULL;
+}
+
+static const struct race *find_race(const char *name)
+{
+	for (size_t i = 0; i < NRACES; i++)
+		if (strcmp(races[i].name, name) == 0)
+			return &races[i];
+	return NULL;
+}
+
+static void race_program(const struct race *r, const char *build, bool regressed, char *out, size_t len)
+{
+	snprintf(out, len, "%s/build/%s/scenarios/%s%s", root, build, r->name, regressed ? ".regressed" : "");
+}
+
+/* What the scenario program says about itself (MIGRACE_DESCRIBE=1): its
+ * expected signature per build ("" when none applies). 0, or -1 when the
+ * program cannot be run or has no descriptor. */
+static int describe(const char *prog, char expect[2][160])
+{
+	char cmd[PATH_MAX + 64], line[512];
+	int found = 0;
+
+	expect[0][0] = expect[1][0] = '\0';
+	if (access(prog, X_OK))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "MIGRACE_DESCRIBE=1 '%s' 2>/dev/null", prog);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, "scenario yes") == 0)
+			found = 1;
+		for (int b = 0; b < 2; b++) {
+			char key[16];
+			snprintf(key, sizeof(key), "expect-%s ", builds[b]);
+			if (strncmp(line, key, strlen(key)) == 0)
+				snprintf(expect[b], sizeof(expect[b]), "%s", strcmp(line + strlen(key), "-") ? line + strlen(key) : "");
+		}
+	}
+	return pclose(p) == 0 && found ? 0 : -1;
 }
 
 static int cmd_list(int argc, char **argv)
@@ -586,122 +659,323 @@ static int cmd_list(int argc, char **argv)
 		}
 		die_usage("list", "takes no arguments");
 	}
-	printf("%-22s %-9s %-28s %s\n", "SCENARIO", "STRATEGY", "EXPECTED (tsan)", "WHAT");
+	printf("%-26s %-20s %-40s %s\n", "SCENARIO", "ORIGIN", "REGRESSED: TSAN", "REGRESSED: ASAN");
+	for (size_t i = 0; i < NRACES; i++) {
+		char prog[PATH_MAX], expect[2][160];
+		race_program(&races[i], "tsan", false, prog, sizeof(prog));
+		if (describe(prog, expect))
+			snprintf(expect[0], sizeof(expect[0]), "(not built: make)");
+		printf("%-26s %-20s %-40s %s\n", races[i].name, races[i].origin, expect[0][0] ? expect[0] : "n/a",
+		       expect[1][0] ? expect[1] : "n/a");
+		printf("    %s\n", races[i].summary);
+	}
+	printf("\n%-26s %-9s %-28s %s\n", "DEMO", "STRATEGY", "EXPECTED (tsan)", "WHAT");
 	for (size_t i = 0; i < NSCENARIOS; i++)
-		printf("%-22s %-9s %-28s %s\n", scenarios[i].name, scenarios[i].strategy, scenarios[i].expect[0],
+		printf("%-26s %-9s %-28s %s\n", scenarios[i].name, scenarios[i].strategy, scenarios[i].expect[0],
 		       scenarios[i].summary);
 	return 0;
 }
 
+/* ---- run: the checks ----------------------------------------------------- */
+
+struct run_ctx {
+	struct exec_opts base;
+	const char *strategy;        /* --strategy: replaces the gate's checks */
+	const char *explore;
+	uint64_t runs, explore_runs;
+	bool runs_set, tap, real, regressed;
+	unsigned passed, failed, skipped, ntap;
+	/* the table, printed at the end */
+	char (*rows)[512];
+	size_t nrows;
+};
+
+static void __attribute__((format(printf, 3, 4))) report(struct run_ctx *c, bool ok, const char *fmt, ...)
+{
+	char what[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	ok ? c->passed++ : c->failed++;
+	if (c->tap)
+		printf("%s %u - %s\n", ok ? "ok" : "not ok", ++c->ntap, what);
+	else if (!ok)
+		printf("FAIL %s\n", what);
+	fflush(stdout);
+}
+
+static void report_failure_detail(struct run_ctx *c, const struct outcome *out)
+{
+	if (!out->have_first)
+		return;
+	const char *pre = c->tap ? "#   " : "    ";
+	char log[PATH_MAX + 8];
+	snprintf(log, sizeof(log), "%s.log", out->first_trace);
+	FILE *f = fopen(log, "r");
+	char line[1024];
+	int n = 0;
+	while (f && fgets(line, sizeof(line), f) && n++ < 30)
+		printf("%s%s", pre, line);
+	if (f)
+		fclose(f);
+	printf("%strace: %s\n%srepro: %s replay %s\n", pre, out->first_trace, pre, self, out->first_trace);
+}
+
+/* Runs prog under strategy for runs schedules into out. */
+static bool run_prog(struct run_ctx *c, const char *prog, const char *name, const char *strategy, uint64_t runs,
+		     bool keep_going, const char *outdir, struct outcome *out)
+{
+	struct exec_opts o = c->base;
+	o.strategy = strategy;
+	o.runs = runs;
+	o.name = name;
+	o.quiet = true;
+	o.keep_going = keep_going;
+	o.out = outdir;
+	check_dfs_jobs("run", &o);
+	if (strcmp(strategy, "script") == 0)
+		o.jobs = o.jobs > runs ? (unsigned)runs : o.jobs;
+	char *av[] = { (char *)prog, NULL };
+	return pool_run(&o, av, out) == 0 && !out->config_error && !out->lost_worker;
+}
+
+/* Replays trace with this migrace: true if it reproduced its signature. */
+static bool replay_ok(const char *trace)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		unsetenv("MIGRACE_CTL_FD");
+		execl(self, self, "replay", trace, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static void add_row(struct run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_row(struct run_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	c->rows = realloc(c->rows, (c->nrows + 1) * sizeof(*c->rows));
+	va_start(ap, fmt);
+	vsnprintf(c->rows[c->nrows++], sizeof(c->rows[0]), fmt, ap);
+	va_end(ap);
+}
+
+#define ROW_FMT "%-26s %-18s %-5s %-34s %-26s %-40s %s"
+
+/* The gate for one race in one build. */
+static void check_race(struct run_ctx *c, const struct race *r, const char *build, const char *expect)
+{
+	char real[PATH_MAX], regr[PATH_MAX], outdir[PATH_MAX], real_res[160] = "-", regr_res[160] = "-";
+	struct outcome out;
+	uint64_t total = 0;
+
+	race_program(r, build, false, real, sizeof(real));
+	race_program(r, build, true, regr, sizeof(regr));
+	if (!c->regressed) {
+		snprintf(outdir, sizeof(outdir), "%s/%s/%s/real", c->base.out, r->name, build);
+		const char *st = c->strategy ? c->strategy : "script";
+		bool ran = run_prog(c, real, r->name, st, c->runs, false, outdir, &out);
+		bool ok = ran && !out.have_first && out.runs == c->runs;
+		total += out.runs;
+		report(c, ok, "%s [%s] real core, %s: clean in %" PRIu64 " of %" PRIu64 " runs%s%s", r->name, build, st,
+		       out.runs - out.failures, c->runs, out.have_first ? "; first failure: " : "",
+		       out.have_first ? out.first_sig : (ran ? "" : " (could not run)"));
+		if (!ok)
+			report_failure_detail(c, &out);
+		snprintf(real_res, sizeof(real_res), "%s %s %" PRIu64 "/%" PRIu64, ok ? "clean" : "FAILED", st,
+			 out.runs - out.failures, c->runs);
+		bool real_ok = ok;
+		if (!c->strategy && c->explore_runs) {
+			ran = run_prog(c, real, r->name, c->explore, c->explore_runs, false, outdir, &out);
+			ok = ran && !out.have_first;
+			total += out.runs;
+			report(c, ok, "%s [%s] real core, %s: clean in %" PRIu64 " schedules%s%s", r->name, build,
+			       c->explore, out.runs - out.failures, out.have_first ? "; first failure: " : "",
+			       out.have_first ? out.first_sig : (ran ? "" : " (could not run)"));
+			if (!ok)
+				report_failure_detail(c, &out);
+			snprintf(real_res, sizeof(real_res), "%s %s %" PRIu64 "/%" PRIu64 ", %s %" PRIu64 "/%" PRIu64,
+				 ok && real_ok ? "clean" : "FAILED", st, c->runs - (real_ok ? 0 : 1), c->runs, c->explore,
+				 out.runs - out.failures, c->explore_runs);
+		}
+	}
+	if (!c->real) {
+		if (!*expect) {
+			c->skipped++;
+			if (c->tap)
+				printf("ok %u - %s [%s] regressed core # SKIP no detector of this build applies\n",
+				       ++c->ntap, r->name, build);
+			snprintf(regr_res, sizeof(regr_res), "n/a (no detector)");
+		} else {
+			snprintf(outdir, sizeof(outdir), "%s/%s/%s/regressed", c->base.out, r->name, build);
+			const char *st = c->strategy ? c->strategy : "script";
+			bool every = !c->strategy;        /* scripted: every run; else: some run */
+			bool ran = run_prog(c, regr, r->name, st, c->runs, every, outdir, &out);
+			total += out.runs;
+			bool ok = ran && out.have_first && strcmp(out.first_sig, expect) == 0 &&
+				  (!every || (out.failures == c->runs && out.nsigs == 1));
+			report(c, ok, "%s [%s] regressed core, %s: %s in %" PRIu64 " of %" PRIu64 " runs (first: %s)",
+			       r->name, build, st, expect, ok ? (every ? out.failures : 1) : 0, c->runs,
+			       out.have_first ? out.first_sig : (ran ? "clean" : "could not run"));
+			if (!ok)
+				report_failure_detail(c, &out);
+			snprintf(regr_res, sizeof(regr_res), "%s %" PRIu64 "/%" PRIu64, ok ? "reproduced" : "NOT REPRODUCED",
+				 every ? (out.failures) : (uint64_t)(out.have_first ? 1 : 0), c->runs);
+			if (out.have_first && every) {
+				bool rok = replay_ok(out.first_trace);
+				total++;
+				report(c, rok, "%s [%s] regressed core: the trace replays to %s", r->name, build, expect);
+				if (!rok)
+					printf("%s  trace: %s\n", c->tap ? "#" : "", out.first_trace);
+				size_t l = strlen(regr_res);
+				snprintf(regr_res + l, sizeof(regr_res) - l, ", %s", rok ? "replays" : "REPLAY FAILED");
+			}
+		}
+	}
+	add_row(c, ROW_FMT, r->name, r->origin, build, real_res, regr_res, *expect ? expect : "n/a", "");
+	size_t l = strlen(c->rows[c->nrows - 1]);
+	snprintf(c->rows[c->nrows - 1] + l, sizeof(c->rows[0]) - l, "%" PRIu64, total);
+}
+
+static void check_demo(struct run_ctx *c, const struct scenario *s, const char *build)
+{
+	char prog[PATH_MAX], script[PATH_MAX], outdir[PATH_MAX];
+	struct outcome out;
+	struct exec_opts save = c->base;
+	const char *expect = s->expect[build_index(build)];
+
+	snprintf(prog, sizeof(prog), "%s/build/%s/%s", root, build, s->program);
+	if (s->script) {
+		snprintf(script, sizeof(script), "%s/%s", root, s->script);
+		c->base.script = script;
+	}
+	snprintf(outdir, sizeof(outdir), "%s/%s/%s", c->base.out, s->name, build);
+	const char *st = c->strategy ? c->strategy : s->strategy;
+	uint64_t runs = c->runs_set ? c->runs : s->runs;
+	bool ran = !access(prog, X_OK) && run_prog(c, prog, s->name, st, runs, false, outdir, &out);
+	c->base = save;
+	char got[200];
+	snprintf(got, sizeof(got), "%s", !ran ? "error (not built?)" : out.have_first ? out.first_sig : "clean");
+	bool ok = strcmp(got, expect) == 0;
+	report(c, ok, "%s [%s] %s, %" PRIu64 " runs: expected %s, got %s", s->name, build, st, runs, expect, got);
+	if (!ok && ran)
+		report_failure_detail(c, &out);
+	add_row(c, ROW_FMT, s->name, "demo", build, ok ? "as expected" : "MISMATCH", "-", expect, "");
+	size_t l = strlen(c->rows[c->nrows - 1]);
+	snprintf(c->rows[c->nrows - 1] + l, sizeof(c->rows[0]) - l, "%" PRIu64, ran ? out.runs : 0);
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	struct exec_opts base;
-	const char *build = "tsan", *strategy = NULL;
-	bool all = false, tap = false, runs_set = false;
-	int c;
+	struct run_ctx c = { .explore = "pct:3", .runs = 100, .explore_runs = 2000 };
+	const char *build = NULL;
+	bool all = false;
+	int ch;
 
-	exec_defaults(&base);
+	exec_defaults(&c.base);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c.base.jobs = ncpu > 0 ? (unsigned)(ncpu < MAX_JOBS ? ncpu : MAX_JOBS) : 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", common_opts, NULL)) != -1) {
-		if (c == OPT_RUNS)
-			runs_set = true;
-		if (exec_option("run", c, &base)) {
-			if (c == OPT_STRATEGY)
-				strategy = optarg;
+	while ((ch = getopt_long(argc, argv, "h", common_opts, NULL)) != -1) {
+		if (ch == OPT_RUNS)
+			c.runs_set = true;
+		if (exec_option("run", ch, &c.base)) {
+			if (ch == OPT_STRATEGY)
+				c.strategy = optarg;
 			continue;
 		}
-		switch (c) {
+		switch (ch) {
 		case OPT_ALL: all = true; break;
 		case OPT_BUILD:
 			if (build_index(optarg) < 0)
 				die_usage("run", "--build must be tsan, asan or plain, not '%s'", optarg);
 			build = optarg;
 			break;
-		case OPT_TAP: tap = true; break;
-		case OPT_OUT: base.out = optarg; break;
-		case OPT_REGRESSED:
-			die_usage("run", "--regressed needs scenarios with a regress.patch; the demos have none yet");
+		case OPT_TAP: c.tap = true; break;
+		case OPT_OUT: c.base.out = optarg; break;
+		case OPT_REGRESSED: c.regressed = true; break;
+		case OPT_REAL: c.real = true; break;
+		case OPT_EXPLORE: check_strategy("run", optarg); c.explore = optarg; break;
+		case OPT_EXPLORE_RUNS: c.explore_runs = parse_count("run", "--explore-runs", optarg, 0, UINT64_MAX / 4); break;
 		case 'h':
 		case OPT_HELP: fputs(run_help, stdout); return 0;
 		case '?': die_usage("run", "unknown or incomplete option");
 		default: die_usage("run", "option %s is not for run", argv[optind - 1]);
 		}
 	}
-	const struct scenario *sel[NSCENARIOS];
-	size_t nsel = 0;
+	if (c.real && c.regressed)
+		die_usage("run", "--real and --regressed exclude each other (neither: both cores)");
+	if (c.runs_set)
+		c.runs = c.base.runs;
+	const struct race *rsel[NRACES + 1];
+	const struct scenario *dsel[NSCENARIOS + 1];
+	size_t nr = 0, nd = 0;
 	if (all) {
 		if (optind < argc)
 			die_usage("run", "give scenario names or --all, not both");
-		for (size_t i = 0; i < NSCENARIOS; i++)
-			sel[nsel++] = &scenarios[i];
+		for (size_t i = 0; i < NRACES; i++)
+			rsel[nr++] = &races[i];
+		if (!c.regressed)
+			for (size_t i = 0; i < NSCENARIOS; i++)
+				dsel[nd++] = &scenarios[i];
 	} else {
 		if (optind >= argc)
 			die_usage("run", "no scenario given (see migrace list, or use --all)");
 		for (int i = optind; i < argc; i++) {
-			const struct scenario *s = find_scenario(argv[i]);
-			if (!s)
+			const struct race *r = find_race(argv[i]);
+			const struct scenario *d = find_demo(argv[i]);
+			if (r && nr < NRACES)
+				rsel[nr++] = r;
+			else if (d && c.regressed)
+				die_usage("run", "--regressed: '%s' is a demo, it has no regress.patch", argv[i]);
+			else if (d && nd < NSCENARIOS)
+				dsel[nd++] = d;
+			else if (!r && !d)
 				die_usage("run", "no scenario named '%s' (see migrace list)", argv[i]);
-			if (nsel < NSCENARIOS)
-				sel[nsel++] = s;
 		}
 	}
-	int bi = build_index(build);
-	unsigned failed = 0;
-	if (tap)
-		printf("TAP version 13\n1..%zu\n", nsel);
-	else
-		printf("%-22s %-6s %-9s %-26s %-26s %s\n", "SCENARIO", "BUILD", "STRATEGY", "EXPECTED", "GOT", "RESULT");
-	for (size_t i = 0; i < nsel; i++) {
-		const struct scenario *s = sel[i];
-		struct exec_opts o = base;
-		char prog[PATH_MAX], script[PATH_MAX];
-		o.strategy = strategy ? strategy : s->strategy;
-		o.runs = runs_set ? base.runs : s->runs;
-		o.name = s->name;
-		o.quiet = true;
-		snprintf(prog, sizeof(prog), "%s/build/%s/%s", root, build, s->program);
-		if (s->script) {
-			snprintf(script, sizeof(script), "%s/%s", root, s->script);
-			o.script = script;
-		}
-		check_dfs_jobs("run", &o);
-		const char *expect = s->expect[bi];
-		char got[200];
-		bool ok;
-		struct outcome out;
-		if (access(prog, X_OK)) {
-			snprintf(got, sizeof(got), "not built (%s)", prog);
-			ok = false;
-		} else {
-			char *av[] = { prog, NULL };
-			if (pool_run(&o, av, &out) || out.config_error)
-				snprintf(got, sizeof(got), "error");
-			else if (out.have_first)
-				snprintf(got, sizeof(got), "%s", out.first_sig);
-			else if (out.lost_worker)
-				snprintf(got, sizeof(got), "error");
-			else
-				snprintf(got, sizeof(got), "clean");
-			ok = strcmp(got, expect) == 0;
-		}
-		failed += !ok;
-		if (tap) {
-			printf("%s %zu - %s [%s] expected %s, got %s\n", ok ? "ok" : "not ok", i + 1, s->name, build,
-			       expect, got);
-			if (!ok && out.have_first)
-				printf("  ---\n  trace: %s\n  repro: %s replay %s\n  ...\n", out.first_trace, self,
-				       out.first_trace);
-		} else {
-			printf("%-22s %-6s %-9s %-26s %-26s %s\n", s->name, build, o.strategy, expect, got,
-			       ok ? "ok" : "MISMATCH");
-			if (!ok && out.have_first)
-				printf("  trace: %s\n  repro: %s replay %s\n", out.first_trace, self, out.first_trace);
-		}
-		fflush(stdout);
+	const char *bl[2] = { "tsan", "asan" };
+	int nb = 2;
+	if (build) {
+		bl[0] = build;
+		nb = 1;
+		if (nr && strcmp(build, "plain") == 0)
+			die_usage("run", "the race scenarios are built for tsan and asan only, not plain");
 	}
-	if (!tap)
-		printf("%zu scenario%s, %u mismatch%s\n", nsel, nsel == 1 ? "" : "s", failed, failed == 1 ? "" : "es");
-	return failed ? 1 : 0;
+	if (c.tap)
+		printf("TAP version 13\n");
+	for (size_t i = 0; i < nr; i++) {
+		char prog[PATH_MAX], expect[2][160];
+		race_program(rsel[i], "tsan", false, prog, sizeof(prog));
+		if (describe(prog, expect)) {
+			report(&c, false, "%s: cannot read its descriptor from %s (not built? run make)", rsel[i]->name, prog);
+			continue;
+		}
+		for (int b = 0; b < nb; b++)
+			check_race(&c, rsel[i], bl[b], expect[build_index(bl[b])]);
+	}
+	for (size_t i = 0; i < nd; i++)
+		for (int b = 0; b < nb; b++)
+			check_demo(&c, dsel[i], bl[b]);
+
+	const char *pre = c.tap ? "# " : "";
+	printf("%s\n%s" ROW_FMT "\n", pre, pre, "SCENARIO", "ORIGIN", "BUILD", "REAL CORE", "REGRESSED CORE",
+	       "SIGNATURE", "RUNS");
+	for (size_t i = 0; i < c.nrows; i++)
+		printf("%s%s\n", pre, c.rows[i]);
+	free(c.rows);
+	if (c.tap)
+		printf("1..%u\n", c.ntap);
+	printf("%s%u passed, %u failed%s\n", pre, c.passed, c.failed, c.skipped ? "" : "");
+	return c.failed ? 1 : 0;
 }
 
 /* ---- main --------------------------------------------------------------- */

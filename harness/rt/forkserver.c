@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "migrace/scenario.h"
 #include "rt.h"
 #include "symbolize.h"
 #include "trace.h"
@@ -158,33 +159,68 @@ static void fnv_file(const char *path, char *out, size_t len)
 	snprintf(out, len, "fnv1a64:%016" PRIx64, h);
 }
 
-/* Script file: one "A -> B" constraint per line ("A before B" also works). */
+/* One "A -> B" constraint ("A before B" also works; '#' starts a comment);
+ * blank lines are skipped. `where` names the line in errors. */
+static void add_constraint(struct server *s, char *line, const char *where)
+{
+	char *h = strchr(line, '#');
+	if (h)
+		*h = '\0';
+	char a[256], arrow[16], b[256], extra[8];
+	int n = sscanf(line, "%255s %15s %255s %7s", a, arrow, b, extra);
+	if (n <= 0)
+		return;
+	if (n != 3 || (strcmp(arrow, "->") && strcmp(arrow, "before")))
+		usage_error("%s: expected \"<point> -> <point>\"", where);
+	if (s->cfg.nscript == RT_MAX_SCRIPT)
+		usage_error("%s: more than %d constraints", where, RT_MAX_SCRIPT);
+	s->cfg.script_before[s->cfg.nscript] = strdup(a);
+	s->cfg.script_after[s->cfg.nscript++] = strdup(b);
+}
+
+/* Script file: one constraint per line. */
 static void load_script(struct server *s, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL;
+	char *line = NULL, where[PATH_MAX + 16];
 	size_t cap = 0;
 	unsigned ln = 0;
 	if (!f)
 		usage_error("cannot read script %s: %s", path, strerror(errno));
 	while (getline(&line, &cap, f) >= 0) {
-		ln++;
-		char *h = strchr(line, '#');
-		if (h)
-			*h = '\0';
-		char a[256], arrow[16], b[256], extra[8];
-		int n = sscanf(line, "%255s %15s %255s %7s", a, arrow, b, extra);
-		if (n <= 0)
-			continue;
-		if (n != 3 || (strcmp(arrow, "->") && strcmp(arrow, "before")))
-			usage_error("%s:%u: expected \"<point> -> <point>\"", path, ln);
-		if (s->cfg.nscript == RT_MAX_SCRIPT)
-			usage_error("%s:%u: more than %d constraints", path, ln, RT_MAX_SCRIPT);
-		s->cfg.script_before[s->cfg.nscript] = strdup(a);
-		s->cfg.script_after[s->cfg.nscript++] = strdup(b);
+		snprintf(where, sizeof(where), "%s:%u", path, ++ln);
+		add_constraint(s, line, where);
 	}
 	free(line);
 	fclose(f);
+}
+
+/* A scenario's descriptor (migrace/scenario.h), if the program has one. */
+extern const struct migrace_scenario migrace_scenario __attribute__((weak));
+
+static void load_scenario_order(struct server *s)
+{
+	char line[600], where[64];
+	for (int i = 0; i < MIGRACE_SCENARIO_MAX_ORDER && migrace_scenario.order[i]; i++) {
+		snprintf(line, sizeof(line), "%s", migrace_scenario.order[i]);
+		snprintf(where, sizeof(where), "the scenario's order[%d]", i);
+		add_constraint(s, line, where);
+	}
+}
+
+/* MIGRACE_DESCRIBE=1: print the descriptor, for the command line. */
+static void __attribute__((noreturn)) describe_scenario(void)
+{
+	if (!&migrace_scenario) {
+		printf("scenario no\n");
+		exit(0);
+	}
+	printf("scenario yes\n");
+	for (int i = 0; i < MIGRACE_SCENARIO_MAX_ORDER && migrace_scenario.order[i]; i++)
+		printf("order %s\n", migrace_scenario.order[i]);
+	printf("expect-tsan %s\n", migrace_scenario.expect_tsan ? migrace_scenario.expect_tsan : "-");
+	printf("expect-asan %s\n", migrace_scenario.expect_asan ? migrace_scenario.expect_asan : "-");
+	exit(0);
 }
 
 static void *shared_map(size_t size)
@@ -200,6 +236,8 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	const char *why;
 	const char *v;
 
+	if (getenv("MIGRACE_DESCRIBE"))
+		describe_scenario();
 	memset(s, 0, sizeof(*s));
 	s->argc = argc;
 	s->argv = argv;
@@ -243,12 +281,15 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 		s->name = b ? b + 1 : s->exe;
 	}
 	fnv_file(s->exe, s->code_version, sizeof(s->code_version));
-	if ((v = getenv("MIGRACE_SCRIPT")) && *v) {
+	/* a script file, else the scenario's own order; either makes the
+	 * script strategy the default */
+	if ((v = getenv("MIGRACE_SCRIPT")) && *v)
 		load_script(s, v);
-		if (!getenv("MIGRACE_STRATEGY")) {
-			s->strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
-			strat_format(&s->strat, s->strat_text, sizeof(s->strat_text));
-		}
+	else if (&migrace_scenario)
+		load_scenario_order(s);
+	if (((v && *v) || &migrace_scenario) && !getenv("MIGRACE_STRATEGY")) {
+		s->strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
+		strat_format(&s->strat, s->strat_text, sizeof(s->strat_text));
 	}
 
 	s->shm = shared_map(sizeof(*s->shm));

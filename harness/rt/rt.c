@@ -23,6 +23,7 @@ struct rthread {
 	struct baton baton;
 	uintptr_t handle;        /* pthread_t, once pthread_create returned */
 	bool joined;
+	char name[16];           /* pthread_setname_np's, for reports */
 	void *(*fn)(void *);
 	void *arg;
 };
@@ -348,6 +349,11 @@ int rt_thread_new(void *(*fn)(void *), void *arg)
 	return tid;
 }
 
+void rt_thread_set_name(int tid, const char *name)
+{
+	snprintf(rt.th[tid].name, sizeof(rt.th[tid].name), "%s", name);
+}
+
 void *rt_thread_slot(int tid)
 {
 	return &rt.th[tid];
@@ -456,9 +462,9 @@ void migrace_check_threads_joined(const char *file, int line)
 			continue;
 		n++;
 		if (len < (int)sizeof(list) - 64)
-			len += snprintf(list + len, sizeof(list) - (size_t)len, " T%d (%s, start exe+0x%lx)", i,
-					rt.m.threads[i].status == TS_FINISHED ? "finished" : "still running",
-					(unsigned long)pc_off((uintptr_t)rt.th[i].fn));
+			len += snprintf(list + len, sizeof(list) - (size_t)len, " T%d%s%s%s (%s)", i,
+					rt.th[i].name[0] ? " \"" : "", rt.th[i].name, rt.th[i].name[0] ? "\"" : "",
+					rt.m.threads[i].status == TS_FINISHED ? "finished" : "still running");
 	}
 	if (n)
 		migrace_invariant_failed("thread-not-joined", file, line,

@@ -92,6 +92,7 @@ int rt_thread_by_handle(uintptr_t handle);
 void rt_thread_exit(uintptr_t pc);   /* pc: the pthread_exit call, or 0 */
 void rt_once_done(struct mobj *o);
 void rt_mark_joined(int tid);
+void rt_thread_set_name(int tid, const char *name);
 /* Stops the run with an outcome (printf-style detail). */
 void rt_fail(const char *outcome, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));

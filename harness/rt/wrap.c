@@ -45,6 +45,7 @@ static inline void tsan_leave(int *unused)
 
 DECLARE_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 DECLARE_REAL(int, pthread_join, pthread_t, void **);
+DECLARE_REAL(int, pthread_setname_np, pthread_t, const char *);
 DECLARE_REAL(int, pthread_detach, pthread_t);
 DECLARE_REAL(void, pthread_exit, void *) __attribute__((noreturn));
 DECLARE_REAL(pthread_t, pthread_self, void);
@@ -239,6 +240,15 @@ int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
 	op.obj_tid = tid;
 	rt_point(&op);
 	return 0;
+}
+
+/* Not a scheduling point: the name goes into reports (unjoined threads). */
+int __wrap_pthread_setname_np(pthread_t th, const char *name)
+{
+	int tid;
+	if (rt_managed() && (tid = rt_thread_by_handle((uintptr_t)th)) >= 0)
+		rt_thread_set_name(tid, name);
+	return REAL(pthread_setname_np)(th, name);
 }
 
 int __wrap_pthread_join(pthread_t th, void **ret)

@@ -1,0 +1,93 @@
+/*
+ * The in-process source and destination the migration-core scenarios share
+ * (see mig_setup.h).
+ */
+#include "mig_setup.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <migrace/migrace.h>
+
+#include "mem_channel.h"
+
+static void *destination(void *arg)
+{
+	struct scen_mig *m = arg;
+	struct channel *ch;
+
+	if (channel_accept(m->listener, &ch) == 0) {
+		mig_incoming_set_listener(&m->inc, m->listener);
+		if (mig_incoming_start(&m->inc, ch) == 0)
+			m->dst_result = mig_incoming_wait(&m->inc);
+		channel_unref(ch);
+	}
+	return NULL;
+}
+
+void scen_mig_setup(struct scen_mig *m, const struct scen_mig_opts *o)
+{
+	unsigned pages = o->pages ? o->pages : 8;
+
+	memset(m, 0, sizeof(*m));
+	m->dst_result = 1;
+	mem_channel_register();
+	if (ram_init(&m->ram, pages * RAM_PAGE_SIZE) || ram_init(&m->dst_ram, pages * RAM_PAGE_SIZE) ||
+	    vm_init(&m->vm, &m->ram, 1, 1, RUN_STATE_RUNNING) ||
+	    vm_init(&m->dst_vm, &m->dst_ram, 1, 2, RUN_STATE_INMIGRATE) ||
+	    mig_incoming_init(&m->inc, &m->dst_vm, &m->dst_ram) || channel_listen(SCEN_URI, &m->listener)) {
+		fprintf(stderr, "scenario: setup failed\n");
+		abort();
+	}
+	m->params = (struct mig_params){ .return_path = o->return_path, .downtime_limit_ms = 300,
+					 .multifd_channels = o->multifd_channels };
+	main_loop_init();
+	bql_lock();
+	migration_object_init(&m->vm, &m->ram);
+	if (!o->no_destination) {
+		assert(pthread_create(&m->dst, NULL, destination, m) == 0);
+		m->dst_started = true;
+	}
+}
+
+static bool ended(MigrationStatus st)
+{
+	return st == MIGRATION_STATUS_COMPLETED || st == MIGRATION_STATUS_FAILED ||
+	       st == MIGRATION_STATUS_CANCELLED;
+}
+
+MigrationStatus scen_mig_wait_end(struct scen_mig *m)
+{
+	do {
+		main_loop_wait(10);
+		qmp_query_migrate(&m->info);
+	} while (!ended(m->info.status));
+	while (main_loop_wait(0) > 0)
+		;
+	qmp_query_migrate(&m->info);
+	return m->info.status;
+}
+
+void scen_mig_shutdown(struct scen_mig *m)
+{
+	migration_shutdown();
+	while (main_loop_wait(0) > 0)
+		;
+	bql_unlock();
+	if (m->dst_started)
+		pthread_join(m->dst, NULL);
+	m->dst_started = false;
+}
+
+void scen_mig_free(struct scen_mig *m)
+{
+	channel_listener_close(m->listener);
+	mig_incoming_cleanup(&m->inc);
+	vm_destroy(&m->dst_vm);
+	vm_destroy(&m->vm);
+	ram_destroy(&m->dst_ram);
+	ram_destroy(&m->ram);
+	MIGRACE_CHECK_THREADS_JOINED();
+}
