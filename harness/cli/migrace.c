@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "strategy.h"
 #include "trace.h"
 
@@ -85,6 +87,7 @@ static const char main_help[] =
 	"  list                     the scenarios and what each must produce\n"
 	"  run SCENARIO... | --all  run scenarios and check their expected signatures\n"
 	"  exec -- PROGRAM ARGS     explore a program built with migrace-cc\n"
+	"  stress -- PROGRAM ARGS   run it with real threads, no scheduler (the baseline)\n"
 	"  replay TRACE             replay a recorded run step by step\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -132,7 +135,8 @@ static const char run_help[] =
 	"A demo (demo-*) runs its default strategy and checks its signature per build.\n"
 	"\n"
 	"  --all              every scenario and demo\n"
-	"  --build B          tsan | asan | plain (default: tsan and asan)\n"
+	"  --build B          tsan | asan | plain (default: tsan and asan; the races\n"
+	"                     have no plain build: plain runs the demos only)\n"
 	"  --real             only the real core;  --regressed  only the regressed core\n"
 	"  --runs N           scripted runs per core and build (default 100; demos: their own)\n"
 	"  --explore S        exploration strategy on the real core (default pct:3)\n"
@@ -154,6 +158,23 @@ static const char replay_help[] =
 	"\n"
 	"exit: 0 the recorded signature was reproduced; 1 it was not (or divergence);\n"
 	"2 the trace cannot be read (the error names the line).\n";
+
+static const char stress_help[] =
+	"usage: migrace stress [OPTIONS] -- PROGRAM [ARGS]\n"
+	"\n"
+	"The baseline the harness is measured against: runs PROGRAM (built with\n"
+	"migrace-cc) again and again with real threads and no controlled scheduler\n"
+	"(MIGRACE_PASSTHROUGH=1: sync points and scripts do nothing), the way a CI job\n"
+	"or a stress loop does, and counts each run's signature.\n"
+	"\n"
+	"  --runs N        at least N runs (default 1000)\n"
+	"  --time SEC      and for at least SEC seconds (default 0)\n"
+	"  --timeout SEC   per-run limit, then `hang` (default 10)\n"
+	"  --jobs J        parallel runs (default 1)\n"
+	"  --expect SIG    count the runs giving SIG (a deadlock shows as a hang here)\n"
+	"\n"
+	"Prints the signatures with their counts, then a line\n"
+	"\"stress: R runs in S s, E gave SIG\". exit: 0; 2 bad arguments.\n";
 
 static const char list_help[] =
 	"usage: migrace list\n\nThe race scenarios (origin, expected signatures on the regressed core,\n"
@@ -921,8 +942,8 @@ static int cmd_run(int argc, char **argv)
 	if (all) {
 		if (optind < argc)
 			die_usage("run", "give scenario names or --all, not both");
-		for (size_t i = 0; i < NRACES; i++)
-			rsel[nr++] = &races[i];
+		for (size_t i = 0; build && strcmp(build, "plain") == 0 ? false : i < NRACES; i++)
+			rsel[nr++] = &races[i];     /* the races have no plain build */
 		if (!c.regressed)
 			for (size_t i = 0; i < NSCENARIOS; i++)
 				dsel[nd++] = &scenarios[i];
@@ -978,6 +999,127 @@ static int cmd_run(int argc, char **argv)
 	return c.failed ? 1 : 0;
 }
 
+/* ---- stress: real threads, no scheduler -------------------------------- */
+
+struct stress_slot {
+	pid_t pid;
+	int fd;
+	double start;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Collects a finished (or killed) run: its signature into the histogram. */
+static void stress_reap(struct stress_slot *sl, int status, bool timed_out, struct outcome *out)
+{
+	off_t n = lseek(sl->fd, 0, SEEK_END);
+	char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+	ssize_t got = n > 0 ? pread(sl->fd, buf, (size_t)n, 0) : 0;
+	buf[got > 0 ? got : 0] = '\0';
+	close(sl->fd);
+	struct run_end end = { buf, status, timed_out, NULL };
+	char sig[160];
+	classify(&end, sig, sizeof(sig));
+	out->runs++;
+	count_signature(out, sig);
+	free(buf);
+	sl->pid = 0;
+}
+
+static int cmd_stress(int argc, char **argv)
+{
+	uint64_t runs = 1000;
+	double min_time = 0, timeout = 10;
+	unsigned jobs = 1;
+	const char *expect = NULL;
+	int c;
+	static const struct option opts[] = {
+		{ "runs", required_argument, NULL, OPT_RUNS }, { "time", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "jobs", required_argument, NULL, OPT_JOBS },
+		{ "expect", required_argument, NULL, 'e' }, { "help", no_argument, NULL, OPT_HELP }, { 0 },
+	};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_RUNS: runs = parse_count("stress", "--runs", optarg, 1, UINT64_MAX / 4); break;
+		case 't': min_time = (double)parse_count("stress", "--time", optarg, 0, 86400); break;
+		case OPT_TIMEOUT: timeout = parse_seconds("stress", optarg); break;
+		case OPT_JOBS: jobs = (unsigned)parse_count("stress", "--jobs", optarg, 1, MAX_JOBS); break;
+		case 'e': expect = optarg; break;
+		case 'h':
+		case OPT_HELP: fputs(stress_help, stdout); return 0;
+		default: die_usage("stress", "unknown or incomplete option");
+		}
+	}
+	if (optind >= argc)
+		die_usage("stress", "no program given: migrace stress [OPTIONS] -- PROGRAM [ARGS]");
+	if (access(argv[optind], X_OK))
+		die_usage("stress", "cannot run '%s': %s", argv[optind], strerror(errno));
+
+	struct stress_slot slots[MAX_JOBS] = { { 0 } };
+	struct outcome out = { 0 };
+	uint64_t started = 0;
+	double t0 = now_s();
+	setenv("MIGRACE_PASSTHROUGH", "1", 1);
+	for (;;) {
+		bool more = started < runs || now_s() - t0 < min_time;
+		unsigned busy = 0;
+		for (unsigned j = 0; j < jobs; j++) {
+			struct stress_slot *sl = &slots[j];
+			if (!sl->pid && more) {
+				sl->fd = memfd_create("migrace-stress", MFD_CLOEXEC);
+				fflush(NULL);
+				sl->pid = fork();
+				if (sl->pid == 0) {
+					setpgid(0, 0);
+					dup2(sl->fd, 1);
+					dup2(sl->fd, 2);
+					execvp(argv[optind], argv + optind);
+					_exit(127);
+				}
+				sl->start = now_s();
+				started++;
+				more = started < runs || now_s() - t0 < min_time;
+			}
+			if (!sl->pid)
+				continue;
+			int st;
+			pid_t r = waitpid(sl->pid, &st, WNOHANG);
+			if (r == sl->pid) {
+				stress_reap(sl, st, false, &out);
+			} else if (now_s() - sl->start > timeout) {
+				kill(-sl->pid, SIGKILL);
+				kill(sl->pid, SIGKILL);
+				waitpid(sl->pid, &st, 0);
+				stress_reap(sl, st, true, &out);
+			} else {
+				busy++;
+			}
+		}
+		if (!busy && !more)
+			break;
+		if (busy)
+			usleep(200);
+	}
+	double secs = now_s() - t0;
+	uint64_t hits = 0;
+	for (int i = 0; i < out.nsigs; i++) {
+		printf("%-50s %" PRIu64 "\n", out.sigs[i].sig, out.sigs[i].count);
+		if (expect && (signature_matches(out.sigs[i].sig, expect) ||
+			       (strcmp(expect, "deadlock") == 0 && strcmp(out.sigs[i].sig, "hang") == 0)))
+			hits += out.sigs[i].count;
+	}
+	printf("stress: %" PRIu64 " runs in %.2f s, %" PRIu64 " gave %s\n", out.runs, secs, hits,
+	       expect ? expect : "(no --expect)");
+	return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void find_root(void)
@@ -1009,6 +1151,7 @@ int main(int argc, char **argv)
 		const char *topic = argc > 2 ? argv[2] : "";
 		fputs(strcmp(topic, "exec") == 0 ? exec_help : strcmp(topic, "run") == 0 ? run_help
 		      : strcmp(topic, "replay") == 0 ? replay_help : strcmp(topic, "list") == 0 ? list_help
+		      : strcmp(topic, "stress") == 0 ? stress_help
 		      : main_help, stdout);
 		return 0;
 	}
@@ -1020,6 +1163,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list(argc - 1, argv + 1);
+	if (strcmp(cmd, "stress") == 0)
+		return cmd_stress(argc - 1, argv + 1);
 	if (strcmp(cmd, "hunt") == 0 || strcmp(cmd, "minimize") == 0)
 		die_usage(NULL, "'%s' is not implemented yet (see the open issues)", cmd);
 	die_usage(NULL, "unknown command '%s'", cmd);

@@ -219,6 +219,21 @@ static bool assert_signature(const char *out, char *sig, size_t len)
 	return true;
 }
 
+/* MIGRACE_INVARIANT in a program running without the runtime (real
+ * threads): "migrace: invariant:<name> broken at ...". */
+static bool invariant_signature(const char *out, char *sig, size_t len)
+{
+	const char *a = strstr(out, "migrace: invariant:");
+	if (!a)
+		return false;
+	a += strlen("migrace: ");
+	const char *e = strstr(a, " broken at ");
+	if (!e || line_end(a) < e)
+		return false;
+	copy_trim(sig, len, a, e);
+	return true;
+}
+
 bool classify(const struct run_end *end, char *sig, size_t len)
 {
 	const char *out = end->output ? end->output : "";
@@ -233,7 +248,8 @@ bool classify(const struct run_end *end, char *sig, size_t len)
 		snprintf(sig, len, "%s", rt);
 		return true;
 	}
-	if (sanitizer_signature(out, sig, len) || assert_signature(out, sig, len))
+	if (sanitizer_signature(out, sig, len) || assert_signature(out, sig, len) ||
+	    invariant_signature(out, sig, len))
 		return true;
 	if (misuse) {
 		snprintf(sig, len, "%s", rt);

@@ -656,12 +656,10 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 		fflush(stdout);
 		fputs(err, stderr);
 	}
-	if (quiet) {
+	if (quiet || interrupted) {
 		free(both);
 		return;
 	}
-	if (interrupted)
-		return;
 	if ((r->failed && !s->replaying) || s->trace_all)
 		write_trace(s, r);
 	if (r->failed)

@@ -440,7 +440,7 @@ void migrace_invariant_failed(const char *name, const char *file, int line, cons
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!rt.active) {
-		fprintf(stderr, "invariant %s broken at %s:%d: %s\n", name, file, line, msg);
+		fprintf(stderr, "migrace: invariant:%s broken at %s:%d: %s\n", name, file, line, msg);
 		abort();
 	}
 	snprintf(sig, sizeof(sig), "invariant:%s", name);

@@ -170,6 +170,9 @@ static const struct ccase assert_cases[] = {
 	{ "assert, glibc", { assert_glibc, KILLED(SIGABRT), false, NULL }, "assert:s->state == MIG_ACTIVE && n > 0", true },
 	{ "assert text split over lines", { "Assertion `x\n' failed.\n", KILLED(SIGABRT), false, NULL },
 	  "signal:SIGABRT", true },
+	{ "invariant without the runtime (real threads)",
+	  { "migrace: invariant:guest-on-both-sides broken at s.c:9: both run\n", KILLED(SIGABRT), false, NULL },
+	  "invariant:guest-on-both-sides", true },
 };
 
 /* the runtime's verdicts, and their precedence over reports and exits */
