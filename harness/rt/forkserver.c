@@ -722,11 +722,26 @@ static int finish(struct server *s, uint64_t done, uint64_t failures, const stru
 	return 0;
 }
 
+/* The sanitizers symbolize a report with an llvm-symbolizer process they
+ * start at the first report; started here, before the first fork, it is
+ * inherited by every run, which then finds the program's debug information
+ * already loaded (a failing run costs ~30 ms instead of ~250 ms). */
+extern int __sanitizer_symbolize_pc(void *pc, const char *fmt, char *out, size_t len) __attribute__((weak));
+
+static void warm_symbolizer(void)
+{
+	char buf[256];
+	if (__sanitizer_symbolize_pc)
+		__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
+}
+
 static int dfs_main(struct server *s)
 {
 	struct dfs d;
 	struct run_result r, first = { 0 };
 	uint64_t failures = 0, done = 0;
+
+	warm_symbolizer();
 	if (dfs_init(&d, s->strat.param))
 		usage_error("out of memory");
 	for (uint64_t i = 0; i < s->runs && !interrupted; i++) {
@@ -762,6 +777,7 @@ static int explore_main(struct server *s)
 	struct run_result r, again, first = { 0 };
 	uint64_t failures = 0, done = 0;
 
+	warm_symbolizer();
 	if (s->strat.kind == STRAT_PCT)
 		estimate_k(s);
 	for (uint64_t i = s->first; i < s->runs && !interrupted; i += s->stride) {
