@@ -740,6 +740,7 @@ int qmp_migrate_cancel(void)
 
 	if (!s)
 		return -ESHUTDOWN;
+	CORE_SYNC_POINT(MAIN_CANCEL_CHECK_STATE);
 	for (;;) {
 		MigrationStatus st = migration_state(s);
 		if (st == MIGRATION_STATUS_DEVICE)
