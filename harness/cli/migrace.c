@@ -146,6 +146,8 @@ static const char run_help[] =
 	"                     the expected signature in some run\n"
 	"  --seed N, --jobs J (default: one per CPU), --timeout SEC, --out DIR   as for exec\n"
 	"  --tap              TAP 13 output (the table follows as comments)\n"
+	"  --junit FILE       also write JUnit XML: a test case per scenario, core, build\n"
+	"                     and check; a failure carries its signature, trace, repro line\n"
 	"\n"
 	"exit: 0 every expectation held; 1 some did not; 2 bad arguments.\n";
 
@@ -437,7 +439,7 @@ static void check_strategy(const char *cmd, const char *s)
 
 enum { OPT_SEED = 256, OPT_RUNS, OPT_JOBS, OPT_SCRIPT, OPT_SCHEDULE, OPT_TIMEOUT, OPT_MAX_STEPS,
        OPT_CHECK_DET, OPT_KEEP_GOING, OPT_TRACE_ALL, OPT_OUT, OPT_STRATEGY, OPT_ALL, OPT_BUILD,
-       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_HELP };
+       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_HELP };
 
 static const struct option common_opts[] = {
 	{ "strategy", required_argument, NULL, OPT_STRATEGY },
@@ -459,6 +461,7 @@ static const struct option common_opts[] = {
 	{ "real", no_argument, NULL, OPT_REAL },
 	{ "explore", required_argument, NULL, OPT_EXPLORE },
 	{ "explore-runs", required_argument, NULL, OPT_EXPLORE_RUNS },
+	{ "junit", required_argument, NULL, OPT_JUNIT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
@@ -709,9 +712,16 @@ struct run_ctx {
 	/* the table, printed at the end */
 	char (*rows)[512];
 	size_t nrows;
+	/* --junit FILE: one test case per check */
+	const char *junit;
+	struct junit_case { char cls[64], name[600], sig[160], trace[PATH_MAX]; bool ok, skipped; } *cases;
+	size_t ncases;
 };
 
-static void __attribute__((format(printf, 3, 4))) report(struct run_ctx *c, bool ok, const char *fmt, ...)
+/* One check's result: TAP line or FAIL line, the counts, a JUnit case. cls
+ * is the scenario; out (may be NULL) the runs behind it. */
+static void __attribute__((format(printf, 5, 6)))
+report(struct run_ctx *c, bool ok, const char *cls, const struct outcome *out, const char *fmt, ...)
 {
 	char what[600];
 	va_list ap;
@@ -724,6 +734,88 @@ static void __attribute__((format(printf, 3, 4))) report(struct run_ctx *c, bool
 	else if (!ok)
 		printf("FAIL %s\n", what);
 	fflush(stdout);
+	if (!c->junit)
+		return;
+	c->cases = realloc(c->cases, (c->ncases + 1) * sizeof(*c->cases));
+	struct junit_case *jc = &c->cases[c->ncases++];
+	memset(jc, 0, sizeof(*jc));
+	snprintf(jc->cls, sizeof(jc->cls), "%s", cls);
+	snprintf(jc->name, sizeof(jc->name), "%s", what);
+	jc->ok = ok;
+	if (out && out->have_first) {
+		snprintf(jc->sig, sizeof(jc->sig), "%s", out->first_sig);
+		snprintf(jc->trace, sizeof(jc->trace), "%s", out->first_trace);
+	}
+}
+
+static void xml_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+/* JUnit XML: one <testcase> per check (scenario, core, build), a failure
+ * carrying its signature, trace path and repro line. 0, or -1 (message). */
+static int write_junit(const struct run_ctx *c)
+{
+	FILE *f = fopen(c->junit, "w");
+	if (!f) {
+		fprintf(stderr, "migrace run: cannot write %s: %s\n", c->junit, strerror(errno));
+		return -1;
+	}
+	unsigned fails = 0, skips = 0;
+	for (size_t i = 0; i < c->ncases; i++) {
+		fails += !c->cases[i].ok;
+		skips += c->cases[i].skipped;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		   "<testsuites tests=\"%zu\" failures=\"%u\" skipped=\"%u\">\n"
+		   "  <testsuite name=\"migrace\" tests=\"%zu\" failures=\"%u\" skipped=\"%u\">\n",
+		c->ncases, fails, skips, c->ncases, fails, skips);
+	for (size_t i = 0; i < c->ncases; i++) {
+		const struct junit_case *jc = &c->cases[i];
+		fputs("    <testcase classname=\"", f);
+		xml_escaped(f, jc->cls);
+		fputs("\" name=\"", f);
+		xml_escaped(f, jc->name);
+		fputs("\"", f);
+		if (jc->ok && !jc->skipped) {
+			fputs("/>\n", f);
+			continue;
+		}
+		fputs(">\n", f);
+		if (jc->skipped) {
+			fputs("      <skipped message=\"no detector of this build applies\"/>\n", f);
+		} else {
+			fputs("      <failure message=\"", f);
+			xml_escaped(f, jc->sig[0] ? jc->sig : "expectation not met");
+			fputs("\">", f);
+			xml_escaped(f, jc->name);
+			if (jc->trace[0]) {
+				fprintf(f, "\nsignature: ");
+				xml_escaped(f, jc->sig);
+				fprintf(f, "\ntrace: ");
+				xml_escaped(f, jc->trace);
+				fprintf(f, "\nrepro: ");
+				xml_escaped(f, self);
+				fputs(" replay ", f);
+				xml_escaped(f, jc->trace);
+			}
+			fputs("</failure>\n", f);
+		}
+		fputs("    </testcase>\n", f);
+	}
+	fputs("  </testsuite>\n</testsuites>\n", f);
+	return fclose(f) ? -1 : 0;
 }
 
 static void report_failure_detail(struct run_ctx *c, const struct outcome *out)
@@ -806,7 +898,7 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 		bool ran = run_prog(c, real, r->name, st, c->runs, false, outdir, &out);
 		bool ok = ran && !out.have_first && out.runs == c->runs;
 		total += out.runs;
-		report(c, ok, "%s [%s] real core, %s: clean in %" PRIu64 " of %" PRIu64 " runs%s%s", r->name, build, st,
+		report(c, ok, r->name, &out, "%s [%s] real core, %s: clean in %" PRIu64 " of %" PRIu64 " runs%s%s", r->name, build, st,
 		       out.runs - out.failures, c->runs, out.have_first ? "; first failure: " : "",
 		       out.have_first ? out.first_sig : (ran ? "" : " (could not run)"));
 		if (!ok)
@@ -818,7 +910,7 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 			ran = run_prog(c, real, r->name, c->explore, c->explore_runs, false, outdir, &out);
 			ok = ran && !out.have_first;
 			total += out.runs;
-			report(c, ok, "%s [%s] real core, %s: clean in %" PRIu64 " schedules%s%s", r->name, build,
+			report(c, ok, r->name, &out, "%s [%s] real core, %s: clean in %" PRIu64 " schedules%s%s", r->name, build,
 			       c->explore, out.runs - out.failures, out.have_first ? "; first failure: " : "",
 			       out.have_first ? out.first_sig : (ran ? "" : " (could not run)"));
 			if (!ok)
@@ -831,6 +923,12 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 	if (!c->real) {
 		if (!*expect) {
 			c->skipped++;
+			if (c->junit) {
+				report(c, true, r->name, NULL, "%s [%s] regressed core: no detector of this build applies",
+				       r->name, build);
+				c->passed--;
+				c->cases[c->ncases - 1].skipped = true;
+			}
 			if (c->tap)
 				printf("ok %u - %s [%s] regressed core # SKIP no detector of this build applies\n",
 				       ++c->ntap, r->name, build);
@@ -843,7 +941,7 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 			total += out.runs;
 			bool ok = ran && out.have_first && strcmp(out.first_sig, expect) == 0 &&
 				  (!every || (out.failures == c->runs && out.nsigs == 1));
-			report(c, ok, "%s [%s] regressed core, %s: %s in %" PRIu64 " of %" PRIu64 " runs (first: %s)",
+			report(c, ok, r->name, &out, "%s [%s] regressed core, %s: %s in %" PRIu64 " of %" PRIu64 " runs (first: %s)",
 			       r->name, build, st, expect, ok ? (every ? out.failures : 1) : 0, c->runs,
 			       out.have_first ? out.first_sig : (ran ? "clean" : "could not run"));
 			if (!ok)
@@ -853,7 +951,8 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 			if (out.have_first && every) {
 				bool rok = replay_ok(out.first_trace);
 				total++;
-				report(c, rok, "%s [%s] regressed core: the trace replays to %s", r->name, build, expect);
+				report(c, rok, r->name, rok ? NULL : &out, "%s [%s] regressed core: the trace replays to %s", r->name,
+				       build, expect);
 				if (!rok)
 					printf("%s  trace: %s\n", c->tap ? "#" : "", out.first_trace);
 				size_t l = strlen(regr_res);
@@ -886,7 +985,8 @@ static void check_demo(struct run_ctx *c, const struct scenario *s, const char *
 	char got[200];
 	snprintf(got, sizeof(got), "%s", !ran ? "error (not built?)" : out.have_first ? out.first_sig : "clean");
 	bool ok = strcmp(got, expect) == 0;
-	report(c, ok, "%s [%s] %s, %" PRIu64 " runs: expected %s, got %s", s->name, build, st, runs, expect, got);
+	report(c, ok, s->name, ran ? &out : NULL, "%s [%s] %s, %" PRIu64 " runs: expected %s, got %s", s->name, build,
+	       st, runs, expect, got);
 	if (!ok && ran)
 		report_failure_detail(c, &out);
 	add_row(c, ROW_FMT, s->name, "demo", build, ok ? "as expected" : "MISMATCH", "-", expect, "");
@@ -921,6 +1021,7 @@ static int cmd_run(int argc, char **argv)
 			build = optarg;
 			break;
 		case OPT_TAP: c.tap = true; break;
+		case OPT_JUNIT: c.junit = optarg; break;
 		case OPT_OUT: c.base.out = optarg; break;
 		case OPT_REGRESSED: c.regressed = true; break;
 		case OPT_REAL: c.real = true; break;
@@ -931,6 +1032,12 @@ static int cmd_run(int argc, char **argv)
 		case '?': die_usage("run", "unknown or incomplete option");
 		default: die_usage("run", "option %s is not for run", argv[optind - 1]);
 		}
+	}
+	if (c.junit) {     /* bad input is refused before any run, not after */
+		FILE *f = fopen(c.junit, "w");
+		if (!f)
+			die_usage("run", "cannot write the JUnit file '%s': %s", c.junit, strerror(errno));
+		fclose(f);
 	}
 	if (c.real && c.regressed)
 		die_usage("run", "--real and --regressed exclude each other (neither: both cores)");
@@ -977,7 +1084,8 @@ static int cmd_run(int argc, char **argv)
 		char prog[PATH_MAX], expect[2][160];
 		race_program(rsel[i], "tsan", false, prog, sizeof(prog));
 		if (describe(prog, expect)) {
-			report(&c, false, "%s: cannot read its descriptor from %s (not built? run make)", rsel[i]->name, prog);
+			report(&c, false, rsel[i]->name, NULL, "%s: cannot read its descriptor from %s (not built? run make)",
+			       rsel[i]->name, prog);
 			continue;
 		}
 		for (int b = 0; b < nb; b++)
@@ -993,6 +1101,9 @@ static int cmd_run(int argc, char **argv)
 	for (size_t i = 0; i < c.nrows; i++)
 		printf("%s%s\n", pre, c.rows[i]);
 	free(c.rows);
+	if (c.junit && write_junit(&c))
+		c.failed++;
+	free(c.cases);
 	if (c.tap)
 		printf("1..%u\n", c.ntap);
 	printf("%s%u passed, %u failed%s\n", pre, c.passed, c.failed, c.skipped ? "" : "");

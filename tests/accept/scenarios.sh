@@ -28,4 +28,16 @@ for n in $table; do
 	OUT="not registered in core/*/sync_points.def: $unknown"
 	check "$n: every sync point of its order is registered (or a fake's)" test -z "$unknown"
 done
+# JUnit: a test case per scenario, core, build and check, counted like TAP
+expect "run --junit writes the checks of every named scenario" 0 ' 0 failed$' \
+	$M run --runs 2 --explore-runs 5 --tap --junit "$OUTDIR/j.xml" --out "$OUTDIR/j" $table demo-lock-order
+ntap=$(grep -cE '^(not )?ok ' <<<"$OUT")
+check "  ... one <testcase> per TAP line ($ntap), none failed, and the document closes" \
+	bash -c '[ "$(grep -c "<testcase " "$1")" -eq "$2" ] && grep -q "<testsuites tests=\"$2\" failures=\"0\"" "$1" &&
+		[ "$(tail -1 "$1")" = "</testsuites>" ]' _ "$OUTDIR/j.xml" "$ntap"
+check "  ... every scenario is in it, for both builds" \
+	bash -c 'for n in $2; do for b in tsan asan; do grep -q "classname=\"$n\" name=\"$n \[$b\]" "$1" || exit 1; done; done' \
+	_ "$OUTDIR/j.xml" "$table"
+expect "run --junit into a missing directory is refused before running" 2 'cannot write the JUnit file' \
+	$M run --runs 1 --explore-runs 0 --junit /nonexistent/dir/j.xml --out "$OUTDIR/j" demo-lock-order
 finish
