@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -152,14 +154,18 @@ static const char run_help[] =
 	"exit: 0 every expectation held; 1 some did not; 2 bad arguments.\n";
 
 static const char replay_help[] =
-	"usage: migrace replay TRACE\n"
+	"usage: migrace replay TRACE [--rr]\n"
 	"\n"
 	"Runs the trace's program again and feeds it the recorded decisions. At the\n"
 	"first step where the program does something else, the run stops with a\n"
 	"divergence error naming the step, what the trace expected and what happened.\n"
 	"\n"
+	"--rr records the replay under rr (then `rr replay` steps through it, also\n"
+	"backwards). rr needs hardware performance counters: where it cannot record,\n"
+	"the command says why in one sentence and exits 77 (skipped).\n"
+	"\n"
 	"exit: 0 the recorded signature was reproduced; 1 it was not (or divergence);\n"
-	"2 the trace cannot be read (the error names the line).\n";
+	"2 the trace cannot be read (the error names the line); 77 --rr unavailable.\n";
 
 static const char stress_help[] =
 	"usage: migrace stress [OPTIONS] -- PROGRAM [ARGS]\n"
@@ -561,21 +567,89 @@ static int cmd_exec(int argc, char **argv)
 	return 0;
 }
 
+/* ---- rr --------------------------------------------------------------------- */
+
+/* Whether rr can record here; if not, why, in one sentence. rr needs the
+ * CPU's performance counters (perf_event_open of a hardware event, allowed
+ * by kernel.perf_event_paranoid <= 1) on a CPU it knows. */
+static bool rr_can_record(char *why, size_t len)
+{
+	char line[256];
+	FILE *f;
+
+	if (system("command -v rr >/dev/null 2>&1") != 0) {
+		snprintf(why, len, "rr is not installed (apt-get install rr)");
+		return false;
+	}
+	if ((f = fopen("/proc/sys/kernel/perf_event_paranoid", "r"))) {
+		int level = 3;
+		if (fscanf(f, "%d", &level) == 1 && level > 1) {
+			fclose(f);
+			snprintf(why, len, "kernel.perf_event_paranoid is %d and rr needs 1 or less "
+				 "(sysctl kernel.perf_event_paranoid=1)", level);
+			return false;
+		}
+		fclose(f);
+	}
+	struct perf_event_attr attr = { .type = PERF_TYPE_HARDWARE, .size = sizeof(attr),
+					.config = PERF_COUNT_HW_BRANCH_INSTRUCTIONS, .exclude_kernel = 1,
+					.disabled = 1 };
+	int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	if (fd < 0) {
+		snprintf(why, len, "this machine has no usable hardware performance counters "
+			 "(perf_event_open: %s; a virtual machine without PMU passthrough?)", strerror(errno));
+		return false;
+	}
+	close(fd);
+	bool known = false;
+	if ((f = fopen("/proc/cpuinfo", "r"))) {
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, "vendor_id", 9) == 0 || strncmp(line, "CPU implementer", 15) == 0) {
+				known = strstr(line, "GenuineIntel") || strstr(line, "AuthenticAMD") || strstr(line, "0x41");
+				break;
+			}
+		fclose(f);
+	}
+	if (!known) {
+		snprintf(why, len, "rr does not support this CPU's vendor");
+		return false;
+	}
+	/* the last word is rr's: it knows which microarchitectures it supports */
+	if (system("rr record -n /bin/true >/dev/null 2>&1") != 0) {
+		snprintf(why, len, "rr cannot record on this machine (try: rr record /bin/true)");
+		return false;
+	}
+	return true;
+}
+
 /* ---- replay ------------------------------------------------------------- */
 
 static int cmd_replay(int argc, char **argv)
 {
+	static const struct option opts[] = { { "rr", no_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' }, { 0 } };
+	bool rr = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", common_opts, NULL)) != -1) {
-		if (c == 'h' || c == OPT_HELP) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
 			fputs(replay_help, stdout);
 			return 0;
+		}
+		if (c == 'r') {
+			rr = true;
+			continue;
 		}
 		die_usage("replay", "unknown option %s", argv[optind - 1]);
 	}
 	if (optind != argc - 1)
 		die_usage("replay", "expected exactly one trace file");
+	if (rr) {
+		char why[256];
+		if (!rr_can_record(why, sizeof(why))) {
+			printf("migrace replay --rr: skipped: %s.\n", why);
+			return 77;
+		}
+	}
 	const char *path = argv[optind];
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -609,6 +683,17 @@ static int cmd_replay(int argc, char **argv)
 	setenv("MIGRACE_SELF", self, 1);
 	unsetenv("MIGRACE_CTL_FD");
 	fflush(NULL);
+	if (rr) {   /* record the replay: rr replay then steps through it backwards */
+		char **rv = calloc((size_t)t.nargs + 4, sizeof(*rv));
+		rv[0] = "rr";
+		rv[1] = "record";
+		for (int i = 0; i <= t.nargs; i++)
+			rv[i + 2] = av[i];
+		fprintf(stderr, "migrace replay: recording under rr; afterwards: rr replay (the latest recording)\n");
+		execvp("rr", rv);
+		fprintf(stderr, "migrace replay: cannot run rr: %s\n", strerror(errno));
+		return 2;
+	}
 	execv(t.program, av);
 	fprintf(stderr, "migrace replay: cannot run %s: %s\n", t.program, strerror(errno));
 	return 2;

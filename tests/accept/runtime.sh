@@ -86,4 +86,16 @@ expect "run --regressed refuses a demo" 2 "is a demo, it has no regress.patch" \
 	$M run --regressed demo-lock-order
 expect "run --real --regressed is refused" 2 'exclude each other' $M run --real --regressed rp-thread-join
 
+# rr: record the replay where rr can; here (no performance counters) the
+# detection must say why in one sentence and exit 77
+trace=$(ls "$MIGRACE_OUT"/*.trace | head -1)
+run $M replay "$trace" --rr
+if [ "$RC" -eq 77 ]; then
+	check "replay --rr where rr cannot record: exit 77 and one sentence saying why" \
+		bash -c '[ "$(wc -l <<<"$1")" -eq 1 ] && grep -qE "^migrace replay --rr: skipped: .+\.$" <<<"$1"' _ "$OUT"
+else
+	check "replay --rr where rr can record: the replay reproduces under rr ($RC)" test "$RC" -eq 0
+fi
+expect "scripts/rr-replay is the same command" "$RC" '' scripts/rr-replay "$trace"
+expect "replay --rr with no trace is a usage error" 2 'expected exactly one trace file' $M replay --rr
 finish
