@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness_points.h"
+
 struct QEMUFile {
 	struct channel *ch;		/* immutable; one reference held */
 	bool is_output;			/* immutable */
@@ -218,6 +220,12 @@ int qemu_fclose(QEMUFile *f)
 	close_ret = channel_close(f->ch);
 	if (ret == 0)
 		ret = close_ret;
+	/* two files share a channel (the stream and its return path): each
+	 * drops its own reference, and none decides anything from the count */
+	if (f->is_output)
+		CORE_SYNC_POINT(FILE_CLOSE_OUTPUT);
+	else
+		CORE_SYNC_POINT(FILE_CLOSE_INPUT);
 	channel_unref(f->ch);
 	free(f);
 	return ret;
