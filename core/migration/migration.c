@@ -126,6 +126,7 @@ static void migration_finalize(struct object *obj)
 	qemu_mutex_destroy(&s->error_mutex);
 	bitmap_free(s->bitmap);
 	free(s);
+	CORE_SYNC_POINT(MIG_FINALIZE_FREED);
 }
 
 void migration_object_init(struct vm *vm, struct guest_ram *ram)
@@ -214,6 +215,7 @@ bool migration_is_active(void)
 
 void migration_file_set_error(int err)
 {
+	CORE_SYNC_POINT(HELPER_FILE_SET_ERROR);
 	pthread_mutex_lock(&migration_mutex);
 	MigrationState *s = current_migration;
 	if (s) {
