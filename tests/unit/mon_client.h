@@ -9,6 +9,7 @@
 #define MIGRACE_MON_CLIENT_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,18 +97,31 @@ static inline int mon_client_cmd(struct mon_client *c, struct mon_msg *reply, co
 	return reply->kind == MON_ERR ? 1 : 0;
 }
 
-/* Index of the first event ev ("NAME" or "NAME:status") in the log at or
- * after from, or -1. */
+/* Whether event e is one of alternatives ("A|B|C"). */
+static inline bool mon_client_event_is(const char *e, const char *alternatives)
+{
+	size_t n = strlen(e);
+
+	for (const char *p = alternatives;; p++) {
+		if (strncmp(p, e, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+			return true;
+		if (!(p = strchr(p, '|')))
+			return false;
+	}
+}
+
+/* Index of the first event in the log at or after from that is one of ev
+ * ("NAME" or "NAME:status", alternatives separated by '|'), or -1. */
 static inline int mon_client_find(const struct mon_client *c, const char *ev, int from)
 {
 	for (int i = from; i < c->nevents; i++)
-		if (strcmp(c->events[i], ev) == 0)
+		if (mon_client_event_is(c->events[i], ev))
 			return i;
 	return -1;
 }
 
-/* Read until event ev is in the log (it may be already). Its index, or the
- * -errno of the read (-EPIPE: EOF before it came). */
+/* Read until an event of ev (as for mon_client_find) is in the log (it may
+ * be already). Its index, or the -errno of the read (-EPIPE: EOF first). */
 static inline int mon_client_wait_event(struct mon_client *c, const char *ev)
 {
 	struct mon_msg m;
