@@ -22,6 +22,7 @@
 struct mon_client {
 	struct channel *ch;		/* the client's end; the caller's reference */
 	const char *name;		/* for messages */
+	FILE *echo;			/* if set, every line read is printed there as "name: line" */
 	uint64_t next_id;
 	char buf[MON_LINE_MAX];
 	size_t len;
@@ -47,6 +48,9 @@ static inline int mon_client_read(struct mon_client *c, struct mon_msg *m)
 			size_t n = (size_t)(nl - c->buf) + 1;
 			int ret = mon_msg_parse(c->buf, n, m, NULL);
 
+			if (c->echo)
+				fprintf(c->echo, "%s: %.*s", c->name, (int)n, c->buf);
+
 			c->len -= n;
 			memmove(c->buf, c->buf + n, c->len);
 			if (ret == 0 && m->kind == MON_EVT && c->nevents < MON_CLIENT_MAX_EVENTS) {
@@ -67,25 +71,18 @@ static inline int mon_client_read(struct mon_client *c, struct mon_msg *m)
 }
 
 /*
- * Send command name with key, value pairs (NULL-terminated) and read until
- * its reply, into reply. Returns 0 for a return, 1 for an error reply, or a
- * -errno of the channel or the protocol.
+ * Send cmd (its id is set here) and read until its reply, into reply.
+ * Returns 0 for a return, 1 for an error reply, or a -errno of the channel
+ * or the protocol.
  */
-static inline int mon_client_cmd(struct mon_client *c, struct mon_msg *reply, const char *name, ...)
+static inline int mon_client_call(struct mon_client *c, struct mon_msg *cmd, struct mon_msg *reply)
 {
-	struct mon_msg m;
 	char line[MON_LINE_MAX];
-	const char *k, *v;
 	uint64_t id = c->next_id++;
-	va_list ap;
 	int ret;
 
-	mon_msg_cmd(&m, id, name);
-	va_start(ap, name);
-	while ((k = va_arg(ap, const char *)) && (v = va_arg(ap, const char *)))
-		mon_msg_set(&m, k, "%s", v);
-	va_end(ap);
-	int n = mon_msg_format(&m, line, sizeof(line));
+	cmd->id = id;
+	int n = mon_msg_format(cmd, line, sizeof(line));
 	if (n < 0)
 		return n;
 	if ((ret = channel_write_all(c->ch, line, (size_t)n)))
@@ -95,6 +92,21 @@ static inline int mon_client_cmd(struct mon_client *c, struct mon_msg *reply, co
 			return ret;
 	} while (reply->kind == MON_EVT || reply->id != id);
 	return reply->kind == MON_ERR ? 1 : 0;
+}
+
+/* mon_client_call of command name with key, value pairs (NULL-terminated). */
+static inline int mon_client_cmd(struct mon_client *c, struct mon_msg *reply, const char *name, ...)
+{
+	struct mon_msg m;
+	const char *k, *v;
+	va_list ap;
+
+	mon_msg_cmd(&m, 0, name);
+	va_start(ap, name);
+	while ((k = va_arg(ap, const char *)) && (v = va_arg(ap, const char *)))
+		mon_msg_set(&m, k, "%s", v);
+	va_end(ap);
+	return mon_client_call(c, &m, reply);
 }
 
 /* Whether event e is one of alternatives ("A|B|C"). */
