@@ -25,6 +25,15 @@ for m in complete cancel; do
 			$M exec --strategy $s --runs 200 --jobs 2 --timeout 20 -- $Q $m
 	done
 done
+# the fake remote peer: a script delays a reply behind another thread's sync
+# point; the unexpected and the unused fail as invariants
+F=build/tsan/core-progs/fake_peer_script
+expect "fake peer: a reply held behind a sync point by the program's ordering, 100 schedules" 0 'no failure' \
+	$M exec --strategy script --runs 100 --jobs 2 -- $F order
+expect "fake peer: an unexpected call is invariant:fake-peer:unexpected" 1 \
+	'invariant:fake-peer:unexpected.*|no confirm expected' $M exec --runs 1 -- $F unexpected
+expect "fake peer: a leftover expectation is invariant:fake-peer:unused" 1 \
+	'invariant:fake-peer:unused' $M exec --runs 1 -- $F unused
 expect "core: every sync point of a migration is reached, in order" 0 'no failure' \
 	$M exec --trace-all --out "$OUTDIR/core" -- $P
 points=$(grep ' sync ' "$OUTDIR"/core/*.trace | awk '{print $4}' | tr '\n' ' ')
