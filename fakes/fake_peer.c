@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fake_util.h"
+
 #include <migrace/migrace.h>
 
 /* Linked with the harness runtime or not: without it the symbol is NULL. */
@@ -291,16 +293,9 @@ void fpeer_release(struct fpeer *f, enum fpeer_op op)
 
 int fpeer_wait_held(struct fpeer *f, enum fpeer_op op, int timeout_ms)
 {
-	struct timespec d;
+	struct timespec d = fake_deadline_after_ms(timeout_ms);
 	int ret = 0;
 
-	clock_gettime(CLOCK_REALTIME, &d);
-	d.tv_sec += timeout_ms / 1000;
-	d.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (d.tv_nsec >= 1000000000L) {
-		d.tv_sec++;
-		d.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&f->lock);
 	while (!f->held[op] && ret == 0)
 		ret = pthread_cond_timedwait(&f->cond, &f->lock, &d);
