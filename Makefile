@@ -91,6 +91,14 @@ $(MIGRATE_VM_asan): core/migrate-vm/migrate_vm.c $(CORE_LIB_asan)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_asan) $< $(CORE_LIB_asan) -o $@
 
+# the raw monitor client of the acceptance tests (tests/accept/migrate_vm_monitor.sh)
+MONCLIENT := $(B)/tests/monclient
+all: $(MONCLIENT)
+$(MONCLIENT): tests/accept/tools/monclient.c tests/unit/mon_client.h $(CORE_LIB_plain)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_plain) $< $(CORE_LIB_plain) -o $@
+
 bootstrap:
 	$(Q)scripts/bootstrap
 

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fake_util.h"
+
 #ifdef MIGRACE_SYNC_POINTS
 void migrace_sync_point(const char *name);
 #define FDEST_SYNC_POINT(name) migrace_sync_point("" name "")
@@ -871,16 +873,9 @@ void fake_dest_release(struct fake_dest *f)
 
 int fake_dest_wait_stalled(struct fake_dest *f, int timeout_ms)
 {
-	struct timespec d;
+	struct timespec d = fake_deadline_after_ms(timeout_ms);
 	int ret = 0;
 
-	clock_gettime(CLOCK_REALTIME, &d);
-	d.tv_sec += timeout_ms / 1000;
-	d.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (d.tv_nsec >= 1000000000L) {
-		d.tv_sec++;
-		d.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&f->lock);
 	while (!f->rec.stalled && !f->rec.done && ret == 0)
 		ret = pthread_cond_timedwait(&f->cond, &f->lock, &d);

@@ -4,6 +4,8 @@
  * destination, runs the source itself, and exits 0 only when the destination's
  * memory equals the source's final memory (or, with --cancel-after, when the
  * guest runs again on the source and never started on the destination).
+ * With --monitor it is instead one "QEMU" serving its monitor (monserver.h),
+ * a source or (--incoming) a destination, driven by a management layer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include "incoming.h"
 #include "main_loop.h"
 #include "migration.h"
+#include "monserver.h"
 #include "ram.h"
 #include "vm.h"
 #include "wire.h"
@@ -33,6 +36,9 @@ struct opts {
 	uint64_t bandwidth;          /* bytes/s, 0 unlimited */
 	uint64_t downtime_ms;
 	bool cpr, verbose;
+	const char *monitor;         /* --monitor URI: serve the monitor there */
+	bool incoming;               /* --incoming: as an empty destination */
+	bool launcher_only;          /* an option of the launcher alone was given */
 };
 
 /* What the destination reports to the launcher, one line on a pipe. */
@@ -60,7 +66,18 @@ static const char usage[] =
 	"second socket before the stream; the destination must own the device.\n"
 	"--multifd N sends the pages over N more sockets, each with its own thread on\n"
 	"both sides.\n"
-	"Not implemented yet: --mode cpr with --cancel-after (exit 2).\n";
+	"Not implemented yet: --mode cpr with --cancel-after (exit 2).\n"
+	"\n"
+	"       migrate-vm --monitor unix:PATH [--incoming] [--ram MIB] [--vcpus N]\n"
+	"\n"
+	"Is one \"QEMU\" instead: a running guest (a source) or, with --incoming, an\n"
+	"empty destination waiting for migrate-incoming, serving its monitor (the line\n"
+	"protocol of core/migration/monproto.h) on PATH to one client. The client\n"
+	"drives everything (query-status, stop, cont, migrate, migrate_cancel,\n"
+	"query-migrate, migrate-incoming, quit) and gets the events (STOP, RESUME,\n"
+	"MIGRATION, SHUTDOWN). It exits once the client sent quit (0) or hung up (1),\n"
+	"printing a line with the guest's runstate and the hash of its memory when the\n"
+	"source stopped for the last pass, or as the destination loaded it.\n";
 
 static unsigned long parse_num(const char *opt, const char *v, unsigned long min, unsigned long max)
 {
@@ -79,12 +96,14 @@ static void parse(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 		{ "ram", 1, NULL, 'r' }, { "vcpus", 1, NULL, 'c' }, { "multifd", 1, NULL, 'm' },
 		{ "mode", 1, NULL, 'M' }, { "cancel-after", 1, NULL, 'x' }, { "bandwidth", 1, NULL, 'b' },
-		{ "downtime", 1, NULL, 'd' }, { "verbose", 0, NULL, 'v' }, { "help", 0, NULL, 'h' }, { 0 },
+		{ "downtime", 1, NULL, 'd' }, { "verbose", 0, NULL, 'v' }, { "help", 0, NULL, 'h' },
+		{ "monitor", 1, NULL, 'o' }, { "incoming", 0, NULL, 'i' }, { 0 },
 	};
 	int c;
 
 	*o = (struct opts){ .ram_mib = 64, .vcpus = 2, .cancel_after_ms = -1, .downtime_ms = 300 };
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		o->launcher_only |= c == 'm' || c == 'M' || c == 'x' || c == 'b' || c == 'd';
 		switch (c) {
 		case 'r': o->ram_mib = (unsigned)parse_num("--ram", optarg, 1, 16384); break;
 		case 'c': o->vcpus = (unsigned)parse_num("--vcpus", optarg, 0, 16); break;
@@ -93,6 +112,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'b': o->bandwidth = parse_num("--bandwidth", optarg, 1, 100000) << 20; break;
 		case 'd': o->downtime_ms = parse_num("--downtime", optarg, 1, 60000); break;
 		case 'v': o->verbose = true; break;
+		case 'o': o->monitor = optarg; break;
+		case 'i': o->incoming = true; break;
 		case 'M':
 			if (strcmp(optarg, "precopy") && strcmp(optarg, "cpr")) {
 				fprintf(stderr, "migrate-vm: --mode must be precopy or cpr, not '%s'\n", optarg);
@@ -106,6 +127,14 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "migrate-vm: unexpected argument '%s'\n", argv[optind]);
+		exit(2);
+	}
+	if (o->incoming && !o->monitor) {
+		fprintf(stderr, "migrate-vm: --incoming needs --monitor\n");
+		exit(2);
+	}
+	if (o->monitor && o->launcher_only) {
+		fprintf(stderr, "migrate-vm: with --monitor, the migration's parameters are the migrate command's\n");
 		exit(2);
 	}
 	if (o->cpr && o->cancel_after_ms >= 0) {
@@ -242,6 +271,92 @@ static MigrationStatus run_source(const struct opts *o, const char *uri, const c
 	return info->status;
 }
 
+/* The destination's loaded memory: hashed when the guest first starts there
+ * (the notifiers run before the vCPUs do). */
+static uint64_t dst_start_hash;
+static bool dst_started;
+
+static void on_destination_state(void *opaque, bool running, RunState state)
+{
+	if (running && !dst_started) {
+		dst_start_hash = ram_hash(opaque);
+		dst_started = true;
+	}
+}
+
+/* The source's guest, created running, with its migration object. */
+static void monitor_source_init(struct vm *vm, struct guest_ram *ram)
+{
+	vm_state_add_notifier(vm, on_source_state, ram);
+	bql_lock();
+	migration_object_init(vm, ram);
+	bql_unlock();
+}
+
+/* --monitor: serve one client on o->monitor until it quits or hangs up. */
+static int monitor_main(const struct opts *o)
+{
+	struct monserver_config cfg = { .incoming = o->incoming };
+	struct channel_listener *l;
+	struct monserver *srv;
+	struct guest_ram ram;
+	struct channel *ch;
+	struct vm vm;
+
+	if (ram_init(&ram, (size_t)o->ram_mib << 20) ||
+	    vm_init(&vm, &ram, (int)o->vcpus, o->incoming ? 2 : 1, o->incoming ? RUN_STATE_INMIGRATE : RUN_STATE_RUNNING)) {
+		fprintf(stderr, "migrate-vm: cannot create the guest\n");
+		return 1;
+	}
+	cfg.vm = &vm;
+	cfg.ram = &ram;
+	main_loop_init();
+	if (o->incoming)
+		vm_state_add_notifier(&vm, on_destination_state, &ram);
+	else
+		monitor_source_init(&vm, &ram);
+	int ret = channel_listen(o->monitor, &l);
+	if (ret) {
+		fprintf(stderr, "migrate-vm: monitor: listen on %s: %s\n", o->monitor, strerror(-ret));
+		return 1;
+	}
+	printf("migrate-vm: %s, monitor on %s\n", o->incoming ? "destination" : "source", o->monitor);
+	fflush(stdout);
+	ret = channel_accept(l, &ch);
+	if (ret == 0) {
+		ret = monserver_start(&cfg, ch, &srv);
+		channel_unref(ch);
+	}
+	channel_listener_close(l);
+	if (strncmp(o->monitor, "unix:", 5) == 0)
+		unlink(o->monitor + 5);
+	if (ret) {
+		fprintf(stderr, "migrate-vm: monitor: %s\n", strerror(-ret));
+		return 1;
+	}
+	while (!monserver_finished(srv))
+		main_loop_wait(20);
+	bool quit = monserver_quit_requested(srv);
+	if (!o->incoming) {
+		bql_lock();
+		migration_shutdown();
+		while (migrate_get_current() || main_loop_wait(0) > 0)
+			main_loop_wait(10);
+		bql_unlock();
+	}
+	monserver_free(srv);
+	bool stopped = o->incoming ? dst_started : src_stopped;
+	uint64_t hash = o->incoming ? dst_start_hash : src_stop_hash;
+	printf("migrate-vm: %s %s: runstate %s, %" PRIu64 " starts, %zu bad pages, memory %s %016" PRIx64 "\n",
+	       o->incoming ? "destination" : "source", quit ? "quit" : "lost its client", runstate_name(runstate_get(&vm)),
+	       vm_start_count(&vm), ram_check(&ram, NULL), !stopped ? "(never migrated)" : o->incoming ? "loaded" : "sent",
+	       hash);
+	vm_destroy(&vm);
+	ram_destroy(&ram);
+	main_loop_cleanup();
+	return quit ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -251,6 +366,8 @@ int main(int argc, char **argv)
 
 	parse(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
+	if (o.monitor)
+		return monitor_main(&o);
 	if (!mkdtemp(dir) || pipe(pfd) || pipe(rfd)) {
 		perror("migrate-vm");
 		return 1;

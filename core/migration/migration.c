@@ -76,6 +76,63 @@ static bool transition_valid(MigrationStatus old, MigrationStatus new_state)
 	}
 }
 
+/*
+ * State-change notifiers (the monitor's MIGRATION events). With none
+ * registered a change is the bare compare-and-swap; with some, the swap and
+ * the calls happen under state_notifier_mutex, so they see the changes in
+ * the order they were made, and a removed notifier is never running.
+ */
+#define MIGRATION_STATE_NOTIFIERS_MAX 4
+static struct {
+	MigrationStateNotifier cb;
+	void *opaque;
+} state_notifiers[MIGRATION_STATE_NOTIFIERS_MAX];	/* state_notifier_mutex */
+static _Atomic int state_notifier_count;		/* changed under state_notifier_mutex */
+static pthread_mutex_t state_notifier_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+int migration_add_state_notifier(MigrationStateNotifier cb, void *opaque)
+{
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&state_notifier_mutex);
+	for (int i = 0; i < MIGRATION_STATE_NOTIFIERS_MAX && ret; i++) {
+		if (!state_notifiers[i].cb) {
+			state_notifiers[i].cb = cb;
+			state_notifiers[i].opaque = opaque;
+			atomic_fetch_add(&state_notifier_count, 1);
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&state_notifier_mutex);
+	return ret;
+}
+
+void migration_remove_state_notifier(MigrationStateNotifier cb, void *opaque)
+{
+	pthread_mutex_lock(&state_notifier_mutex);
+	for (int i = 0; i < MIGRATION_STATE_NOTIFIERS_MAX; i++) {
+		if (state_notifiers[i].cb == cb && state_notifiers[i].opaque == opaque) {
+			state_notifiers[i].cb = NULL;
+			atomic_fetch_sub(&state_notifier_count, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&state_notifier_mutex);
+}
+
+static bool migrate_set_state_notify(MigrationState *s, MigrationStatus old, MigrationStatus new_state)
+{
+	int expected = old;
+
+	pthread_mutex_lock(&state_notifier_mutex);
+	bool changed = atomic_compare_exchange_strong(&s->state, &expected, (int)new_state);
+	for (int i = 0; changed && i < MIGRATION_STATE_NOTIFIERS_MAX; i++)
+		if (state_notifiers[i].cb)
+			state_notifiers[i].cb(state_notifiers[i].opaque, old, new_state);
+	pthread_mutex_unlock(&state_notifier_mutex);
+	return changed;
+}
+
 bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus new_state)
 {
 	if (!transition_valid(old, new_state)) {
@@ -84,7 +141,9 @@ bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus n
 		abort();
 	}
 	int expected = old;
-	return atomic_compare_exchange_strong(&s->state, &expected, (int)new_state);
+	if (atomic_load(&state_notifier_count) == 0)
+		return atomic_compare_exchange_strong(&s->state, &expected, (int)new_state);
+	return migrate_set_state_notify(s, old, new_state);
 }
 
 static MigrationStatus migration_state(MigrationState *s)

@@ -107,6 +107,19 @@ MigrationState *migrate_get_current(void);
 bool migrate_set_state(MigrationState *s, MigrationStatus old, MigrationStatus new_state);
 const char *migration_status_name(MigrationStatus st);
 
+/*
+ * Called as cb(opaque, old, new_state) after each successful
+ * migrate_set_state, in the thread that made the change and under the locks
+ * it holds (the BQL or none), in the order of the changes: cb must not take
+ * the BQL, change the state or (un)register. Register before a migration
+ * starts (a notifier added meanwhile may miss changes in flight); once
+ * remove returns, cb is not running and is not called again. Any thread.
+ * add returns 0 or -ENOSPC (4 notifiers at most).
+ */
+typedef void (*MigrationStateNotifier)(void *opaque, MigrationStatus old, MigrationStatus new_state);
+int migration_add_state_notifier(MigrationStateNotifier cb, void *opaque);
+void migration_remove_state_notifier(MigrationStateNotifier cb, void *opaque);
+
 /* QMP-like commands: main thread, BQL held. qmp_migrate returns -EBUSY while
  * a migration runs or its cleanup has not run yet. In cpr-transfer mode
  * (params->cpr_uri), qmp_migrate stops the guest, releases the device, sends
