@@ -5,11 +5,13 @@
  * reported by Dave Gilbert; qemu-races.md §3).
  *
  * The bug: cancel did `if (from_dst_file) qemu_file_shutdown(from_dst_file)`
- * with no lock, to kick the return-path thread out of its blocking read. But
- * the kick it gives first, shutting down to_dst_file, already wakes that
- * thread (both files share one channel), and the return-path thread released
- * from_dst_file itself on its way out: pointer set to NULL, QEMUFile closed
- * and freed. Between cancel's check and its use the file can be gone.
+ * with no lock, to kick the return-path thread out of its blocking read, and
+ * the return-path thread released from_dst_file itself on its way out:
+ * pointer set to NULL, QEMUFile closed and freed. If that thread was leaving
+ * anyway (SHUT came, or its channel failed), the file could be gone between
+ * cancel's check and its use. In our cancel the shutdown of to_dst_file comes
+ * first, and it already fails the return path's read (both files share one
+ * channel), so the return-path thread is always on its way out then.
  *
  * The fix: from_dst_file is protected by qemu_file_lock, and cancel checks
  * and uses both file pointers under it. QEMU's fix kept the release in the
