@@ -19,8 +19,12 @@
  * to_dst_file, and the shutdown is decided by the migration's error
  * (migrate_has_error), not by to_dst_file. regress.patch restores both in
  * our code: cleanup releases to_dst_file right after joining the migration
- * thread, and the shutdown is keyed on to_dst_file's error. Either half alone
- * still shuts the return path down here; the hang needs both, as in QEMU.
+ * thread, and the shutdown is keyed on to_dst_file's error. The order alone
+ * is enough for the hang (checked): a shutdown of from_dst_file after the
+ * shared channel was closed fails with -EBADF and wakes nobody (Peter Xu's
+ * point: closing one file closes the channel under the other). The condition
+ * alone is not: here the error is on to_dst_file, as in Cédric's case; only a
+ * failure that leaves to_dst_file without an error would show it.
  *
  * The failure: a device fails during the migration and reports it with
  * migration_file_set_error(), as VFIO does in QEMU. The fake destination
