@@ -817,8 +817,13 @@ int qmp_migrate_cancel(void)
 	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
 		if (s->to_dst_file)
 			qemu_file_shutdown(s->to_dst_file);
-		if (s->rp_state.from_dst_file)
-			qemu_file_shutdown(s->rp_state.from_dst_file);
+		/* one load for the check and the use, as compiled code does: the
+		 * sync point between them must not add a second one */
+		QEMUFile *rp = s->rp_state.from_dst_file;
+		if (rp) {
+			CORE_SYNC_POINT(MAIN_CANCEL_RP_CHECKED);
+			qemu_file_shutdown(rp);
+		}
 	}
 	multifd_send_shutdown(s->multifd);   /* main thread owns the pointer */
 	return 0;
