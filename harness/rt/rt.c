@@ -361,6 +361,11 @@ void *rt_thread_slot(int tid)
 
 void rt_thread_set_handle(int tid, uintptr_t handle)
 {
+	/* glibc reuses the pthread_t of a thread that is gone (joined, or
+	 * detached and finished): the handle now names the new thread only */
+	for (int i = 0; i < rt.m.nthreads; i++)
+		if (i != tid && rt.th[i].handle == handle)
+			rt.th[i].handle = 0;
 	rt.th[tid].handle = handle;
 }
 

@@ -1,9 +1,8 @@
 /*
  * rp-exit-hang: after a failed migration, cleanup joins a return-path thread
  * that nobody woke (QEMU 22b04245f0d5, "migration: Join the return path
- * thread before releasing to_dst_file", Fabiano Rosas, and 9425ef3f990a,
- * "migration: Use migrate_has_error() in close_return_path_on_source()",
- * Cédric Le Goater, Feb-Mar 2024; qemu-races.md §7).
+ * thread before releasing to_dst_file", Fabiano Rosas, Feb 2024;
+ * qemu-races.md §7).
  *
  * The bug: when the migration fails before completion (where the
  * return-path thread is normally joined), the destination never sends SHUT
@@ -15,16 +14,17 @@
  * NULL by then, so no shutdown, and the join waited forever, in a BH: the
  * main loop hangs, and the destination waits too.
  *
- * The fix, both commits: cleanup joins the return path before it releases
- * to_dst_file, and the shutdown is decided by the migration's error
- * (migrate_has_error), not by to_dst_file. regress.patch restores both in
- * our code: cleanup releases to_dst_file right after joining the migration
- * thread, and the shutdown is keyed on to_dst_file's error. The order alone
- * is enough for the hang (checked): a shutdown of from_dst_file after the
- * shared channel was closed fails with -EBADF and wakes nobody (Peter Xu's
- * point: closing one file closes the channel under the other). The condition
- * alone is not: here the error is on to_dst_file, as in Cédric's case; only a
- * failure that leaves to_dst_file without an error would show it.
+ * The fix: cleanup joins the return path before it releases to_dst_file.
+ * regress.patch reverts exactly that in our code: cleanup releases
+ * to_dst_file right after joining the migration thread. It keeps the
+ * companion fix, 9425ef3f990a ("migration: Use migrate_has_error() in
+ * close_return_path_on_source()", Cédric Le Goater): the shutdown stays keyed
+ * on the migration's error, and the order alone is enough for the hang: the
+ * shutdown of from_dst_file after the shared channel was closed fails with
+ * -EBADF and wakes nobody (Peter Xu's point: closing one file closes the
+ * channel under the other). Reverting 9425ef3f990a alone is not caught here:
+ * the error is on to_dst_file, as in Cédric's case; only a failure that leaves
+ * to_dst_file without an error would show it (no scenario does yet).
  *
  * The failure: a device fails during the migration and reports it with
  * migration_file_set_error(), as VFIO does in QEMU. The fake destination
