@@ -38,6 +38,8 @@ struct fmon {
 	char name[64];			/* immutable */
 	struct fmon_item items[FMON_MAX_ITEMS];	/* the script: immutable after start */
 	int nitems;			/* immutable after start */
+	struct mon_msg allowed[FMON_MAX_ALLOWED];	/* immutable after start: name and reply */
+	int nallowed;			/* immutable after start */
 
 	pthread_mutex_t lock;		/* the fields marked "lock" */
 	int next;			/* lock: the first item not done */
@@ -154,6 +156,29 @@ int fmon_expect_half_reply(struct fmon *f, const char *cmd, const char *args, co
 	return add_cmd(f, cmd, args, FD_HALF, reply);
 }
 
+int fmon_allow(struct fmon *f, const char *cmd, const char *reply)
+{
+	struct mon_msg *m;
+
+	if (f->started || f->nallowed == FMON_MAX_ALLOWED)
+		return -ENOSPC;
+	m = &f->allowed[f->nallowed];
+	mon_msg_ret(m, 0);
+	snprintf(m->name, sizeof(m->name), "%s", cmd);
+	if (parse_fields(m, reply))
+		return -EINVAL;
+	f->nallowed++;
+	return 0;
+}
+
+static const struct mon_msg *find_allowed(const struct fmon *f, const char *cmd)
+{
+	for (int i = 0; i < f->nallowed; i++)
+		if (strcmp(f->allowed[i].name, cmd) == 0)
+			return &f->allowed[i];
+	return NULL;
+}
+
 int fmon_event_before_reply(struct fmon *f, const char *event, const char *fields)
 {
 	struct fmon_item *it = f->nitems ? &f->items[f->nitems - 1] : NULL;
@@ -247,6 +272,7 @@ static bool matches(const struct fmon_item *it, const struct mon_msg *cmd)
 static bool handle_command(struct fmon *f, const struct mon_msg *cmd)
 {
 	struct fmon_item *it = NULL;
+	const struct mon_msg *allowed = NULL;
 	struct mon_msg reply;
 
 	pthread_mutex_lock(&f->lock);
@@ -255,9 +281,19 @@ static bool handle_command(struct fmon *f, const struct mon_msg *cmd)
 	f->nreceived++;
 	if (f->next < f->nitems && matches(&f->items[f->next], cmd))
 		it = &f->items[f->next++];
-	else
+	else if (!(allowed = find_allowed(f, cmd->name)))
 		f->unexpected++;
 	pthread_mutex_unlock(&f->lock);
+
+	if (allowed) {
+		FMON_SYNC_POINT(fmon_reply_point(cmd->name));
+		reply = *allowed;
+		reply.kind = MON_RET;
+		reply.name[0] = '\0';
+		reply.id = cmd->id;
+		send_msg(f, &reply, false);
+		return true;
+	}
 
 	if (!it) {
 		mgmt_inv_fail("fake-monitor:unexpected", __FILE__, __LINE__,

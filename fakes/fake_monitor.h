@@ -46,6 +46,14 @@ int fmon_expect_error(struct fmon *f, const char *cmd, const char *args, const c
 int fmon_expect_eof(struct fmon *f, const char *cmd, const char *args);
 /* Half of the reply line is written, then the connection closes. */
 int fmon_expect_half_reply(struct fmon *f, const char *cmd, const char *args, const char *reply);
+/*
+ * A standing answer: cmd (with no argument check) is answered with reply
+ * whenever it arrives and is not the next expected command; it is never
+ * "unused". For commands whose order against the script is not fixed (a
+ * concurrent query). At most FMON_MAX_ALLOWED.
+ */
+#define FMON_MAX_ALLOWED 4
+int fmon_allow(struct fmon *f, const char *cmd, const char *reply);
 /* An event sent just before the reply of the last expected command. */
 int fmon_event_before_reply(struct fmon *f, const char *event, const char *fields);
 /* An event item: sent once every item before it was done. */

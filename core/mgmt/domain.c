@@ -14,6 +14,10 @@
 #include "monitor.h"
 #include "process.h"
 
+static void list_rdlock(struct mgmt_driver *drv);
+static void list_wrlock(struct mgmt_driver *drv);
+static void list_unlock(struct mgmt_driver *drv);
+
 int mgmt_driver_init(struct mgmt_driver *drv, const char *name,
 		     const struct mgmt_qemu_ops *ops, void *opaque)
 {
@@ -41,12 +45,12 @@ void mgmt_driver_destroy(struct mgmt_driver *drv)
 	int n;
 
 	/* stop what still runs, each inside a destroy job like any other stop */
-	pthread_rwlock_rdlock(&drv->list_lock);
+	list_rdlock(drv);
 	n = drv->ndoms;
 	memcpy(doms, drv->doms, sizeof(doms));
 	for (int i = 0; i < n; i++)
 		mgmt_domain_ref(doms[i]);
-	pthread_rwlock_unlock(&drv->list_lock);
+	list_unlock(drv);
 	for (int i = 0; i < n; i++) {
 		mgmt_domain_lock(doms[i]);
 		if (doms[i]->active && mgmt_process_begin_stop_job_locked(doms[i], "driver-destroy") == 0) {
@@ -57,13 +61,14 @@ void mgmt_driver_destroy(struct mgmt_driver *drv)
 	}
 	mgmt_worker_stop(drv);
 
-	pthread_rwlock_wrlock(&drv->list_lock);
+	list_wrlock(drv);
 	n = drv->ndoms;
 	memcpy(doms, drv->doms, sizeof(doms));
 	drv->ndoms = 0;
-	pthread_rwlock_unlock(&drv->list_lock);
+	list_unlock(drv);
 	for (int i = 0; i < n; i++)
 		mgmt_domain_unref(doms[i]);
+	mgmt_monitor_reap();
 	pthread_rwlock_destroy(&drv->list_lock);
 	qemu_mutex_destroy(&drv->lock);
 }

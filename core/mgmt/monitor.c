@@ -22,7 +22,7 @@ struct mgmt_monitor {
 	char name[64];			/* immutable */
 	struct mgmt_monitor_cb cb;	/* immutable */
 	void *opaque;			/* immutable */
-	QemuThread thread;		/* detached; for debuggers only */
+	QemuThread thread;		/* joined by mgmt_monitor_reap() once the monitor is freed */
 
 	bool busy;			/* lock: a message is in flight */
 	bool done;			/* lock: ... and its reply (or failure) arrived */
@@ -38,13 +38,59 @@ struct mgmt_monitor {
 
 static void *mon_event_thread(void *arg);
 
-/* The event thread is detached: it may drop the last reference itself, and
- * nobody ever waits for it under a lock (libvirt's StopWorker deadlock). */
+/*
+ * Event threads whose monitor was closed or freed (so they end), to be
+ * joined by mgmt_monitor_reap().
+ * The event thread may drop the last reference itself, and the last
+ * reference may go under a domain lock (process stop): joining there would
+ * block under the lock (libvirt's StopWorker deadlock), so nobody joins in
+ * the finalizer. A leaf lock, never held across anything else.
+ */
+struct zombie {
+	QemuThread thread;
+	struct zombie *next;
+};
+static pthread_mutex_t zombie_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zombie *zombies;		/* zombie_lock */
+
 static int mon_start_thread(struct mgmt_monitor *mon)
 {
 	CORE_FAULT(MGMT_THREAD_CREATE, -EAGAIN);
 	return qemu_thread_try_create(&mon->thread, "mon-event", mon_event_thread, mon,
-				      QEMU_THREAD_DETACHED);
+				      QEMU_THREAD_JOINABLE);
+}
+
+static void mon_bury(const QemuThread *thread)
+{
+	struct zombie *z = malloc(sizeof(*z));
+
+	if (!z) {
+		fprintf(stderr, "mgmt: out of memory burying a monitor thread\n");
+		abort();
+	}
+	z->thread = *thread;
+	pthread_mutex_lock(&zombie_lock);
+	z->next = zombies;
+	zombies = z;
+	pthread_mutex_unlock(&zombie_lock);
+}
+
+void mgmt_monitor_reap(void)
+{
+	struct zombie *z;
+
+	MGMT_INV(mgmt_inv_blocking("joining monitor event threads", NULL, __FILE__, __LINE__));
+	pthread_mutex_lock(&zombie_lock);
+	z = zombies;
+	zombies = NULL;
+	pthread_mutex_unlock(&zombie_lock);
+	while (z) {
+		struct zombie *next = z->next;
+
+		qemu_thread_join(&z->thread);
+		free(z);
+		z = next;
+	}
 }
 
 struct mgmt_monitor *mgmt_monitor_open(struct channel *ch, const char *name,
@@ -111,6 +157,8 @@ void mgmt_monitor_unref(struct mgmt_monitor *mon)
 		abort();
 	}
 	MGMT_INV(mgmt_inv_ref_zero(&mon->inv_transit, "monitor", __FILE__, __LINE__));
+	if (!mon->closed)	/* close buried it already */
+		mon_bury(&mon->thread);	/* it dropped its reference: it is ending */
 	if (mon->cb.release)
 		mon->cb.release(mon->opaque);
 	channel_unref(mon->ch);
@@ -213,6 +261,7 @@ void mgmt_monitor_close(struct mgmt_monitor *mon)
 			snprintf(mon->last_error, sizeof(mon->last_error), "monitor closed");
 		mon_complete_locked(mon, -ECONNRESET);
 		channel_shutdown(mon->ch, CHANNEL_SHUTDOWN_BOTH);
+		mon_bury(&mon->thread);	/* it ends now: its read sees the shutdown */
 	}
 	mgmt_monitor_unlock(mon);
 }

@@ -35,7 +35,7 @@ struct mgmt_monitor_cb {
 
 /*
  * Open a monitor on ch (it takes its own reference) and start its event
- * thread (detached), which holds a monitor reference until it exits. Returns the
+ * thread, which holds a monitor reference until it exits. Returns the
  * monitor with one reference for the caller, or NULL with the error in the
  * thread's last error (fault point core/mgmt/thread-create).
  */
@@ -47,11 +47,14 @@ void mgmt_monitor_unlock(struct mgmt_monitor *mon);
 void mgmt_monitor_ref(struct mgmt_monitor *mon);
 /*
  * Drop a reference. The last one frees the monitor (and calls the release
- * callback); it never blocks: the event thread is detached and holds its own
- * reference until it stops touching the monitor.
+ * callback); it never blocks: the event thread holds its own reference until
+ * it stops touching the monitor, and is joined later by mgmt_monitor_reap().
  */
 void mgmt_monitor_unref(struct mgmt_monitor *mon);
 int mgmt_monitor_ref_count(struct mgmt_monitor *mon);
+/* Join the event threads of every monitor closed or freed so far (process-wide). No
+ * lock held (checked: blocking-under-lock). mgmt_driver_destroy() calls it. */
+void mgmt_monitor_reap(void);
 /* The transit counter the invariant checker uses for this monitor. */
 atomic_int *mgmt_monitor_transit(struct mgmt_monitor *mon);
 

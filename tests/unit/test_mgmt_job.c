@@ -471,6 +471,7 @@ static void test_inv_ref_zero_while_unlocked(void **state)
 	mgmt_monitor_unref(mon);			/* the last, with a user in transit */
 	expect_violation("ref-zero-while-unlocked");
 	fmon_free(fm);
+	mgmt_monitor_reap();
 	channel_unref(a);
 	channel_unref(b);
 }
@@ -495,6 +496,7 @@ static void test_inv_ref_zero_silent(void **state)
 	mgmt_monitor_unref(mon);
 	assert_int_equal(violations(NULL, 0), 0);
 	fmon_free(fm);
+	mgmt_monitor_reap();
 	channel_unref(a);
 	channel_unref(b);
 }

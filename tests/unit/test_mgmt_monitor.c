@@ -151,7 +151,8 @@ static int teardown(void **state)
 		mgmt_monitor_close(bare->mon);
 		mgmt_monitor_unref(bare->mon);
 	}
-	fmon_free(bare->fm);
+	fmon_free(bare->fm);	/* the connection is down: the event thread ends */
+	mgmt_monitor_reap();
 	channel_unref(bare->a);
 	channel_unref(bare->b);
 	free(bare);
