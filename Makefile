@@ -38,17 +38,17 @@ TESTPROGS := $(basename $(notdir $(wildcard tests/accept/progs/*.c)))
 TESTPROG_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/,$(TESTPROGS)))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
-CORE_UNIT_TESTS := $(filter $(B)/tests/test_core_%,$(UNIT_TESTS))
+CORE_UNIT_TESTS := $(filter $(B)/tests/test_core_% $(B)/tests/test_mgmt_%,$(UNIT_TESTS))
 HARNESS_UNIT_TESTS := $(filter-out $(CORE_UNIT_TESTS),$(UNIT_TESTS))
 
-# The migration core (core/migration) and the fakes, as a library per build:
+# The migration core (core/migration, core/mgmt) and the fakes, as a library per build:
 # plain for migrate-vm, asan for the core's unit tests (no sanitizer report
 # may come from the core). Harness builds of the core come with the scenarios.
-CORE_SRC := $(wildcard core/migration/*.c) $(wildcard fakes/*.c)
-CORE_CFLAGS := -std=gnu11 -pthread -g $(WARN) -Icore/migration -Ifakes -Iharness/include
+CORE_SRC := $(wildcard core/migration/*.c) $(wildcard core/mgmt/*.c) $(wildcard fakes/*.c)
+CORE_CFLAGS := -std=gnu11 -pthread -g $(WARN) -Icore/migration -Icore/mgmt -Ifakes -Iharness/include
 CORE_FLAV_plain := -O2
-CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS
+CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DMGMT_INVARIANTS
+CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS -DMGMT_INVARIANTS
 CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS
 CORE_LIB_plain := $(B)/plain/core/libcore.a
 CORE_LIB_asan := $(B)/asan/core/libcore.a
@@ -160,7 +160,7 @@ $(HARNESS_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(UNIT_RT)
 	$(Q)$(CC) -std=gnu11 -g -O1 $(WARN) -Iharness/rt -Iharness/include $< $(UNIT_RT) -lcmocka -o $@
 
 define core_rules
-$(B)/$(1)/core/%.o: %.c $(wildcard core/migration/*.h core/migration/*.def fakes/*.h)
+$(B)/$(1)/core/%.o: %.c $(wildcard core/migration/*.h core/migration/*.def core/mgmt/*.h core/mgmt/*.def fakes/*.h)
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  CC      $$@")
 	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_$(1)) -c $$< -o $$@

@@ -1,7 +1,8 @@
 /*
  * The only harness-facing things in the core: named sync points and libfiu
  * fault points, both from their registries, both compiled to nothing unless
- * the build asks for them (MIGRACE_SYNC_POINTS, FIU_ENABLE).
+ * the build asks for them (MIGRACE_SYNC_POINTS, FIU_ENABLE). The registries
+ * of core/mgmt follow those of core/migration: one enum, one names array.
  *
  *     CORE_SYNC_POINT(RP_EXIT_AFTER_CLEAR);       // a point listed in sync_points.def
  *     CORE_FAULT(CHANNEL_READ, -EIO);             // return -EIO when the point fires
@@ -14,6 +15,7 @@
 enum core_sync_point {
 #define SYNC_POINT_DEF(id, name) CORE_SP_##id,
 #include "sync_points.def"
+#include "../mgmt/sync_points.def"
 #undef SYNC_POINT_DEF
 	CORE_SP_COUNT
 };
@@ -21,6 +23,7 @@ enum core_sync_point {
 enum core_fault_point {
 #define FAULT_POINT_DEF(id, name, what) CORE_FP_##id,
 #include "fault_points.def"
+#include "../mgmt/fault_points.def"
 #undef FAULT_POINT_DEF
 	CORE_FP_COUNT
 };

@@ -1,0 +1,546 @@
+/*
+ * Unit tests of core/mgmt: the job condition (sync, async, nested, mask,
+ * timeout, broadcast) and the invariant checker (each invariant fires on a
+ * deliberately wrong sequence and stays silent on the correct one). The
+ * invariants' handler is replaced by one that records, so a violation is
+ * counted instead of aborting; one test checks the default aborts.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "domain.h"
+#include "error.h"
+#include "fake_monitor.h"
+#include "invariants.h"
+#include "job.h"
+#include "mem_channel.h"
+#include "migrate.h"
+#include "monitor.h"
+#include "process.h"
+
+#define TEST_LIMIT_S 20
+
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "mgmt_job: test still running after the time limit\n";
+
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	abort();
+}
+
+/* ---- recorded violations --------------------------------------------------------- */
+
+static pthread_mutex_t vlock = PTHREAD_MUTEX_INITIALIZER;
+static char vname[64];
+static int vcount;
+
+static void record_violation(const char *name, const char *file, int line, const char *msg)
+{
+	pthread_mutex_lock(&vlock);
+	snprintf(vname, sizeof(vname), "%s", name);
+	vcount++;
+	pthread_mutex_unlock(&vlock);
+}
+
+static int violations(char *name, size_t len)
+{
+	int n;
+
+	pthread_mutex_lock(&vlock);
+	n = vcount;
+	if (name)
+		snprintf(name, len, "%s", vname);
+	pthread_mutex_unlock(&vlock);
+	return n;
+}
+
+static void expect_violation(const char *name)
+{
+	char got[64];
+
+	assert_int_equal(violations(got, sizeof(got)), 1);
+	assert_string_equal(got, name);
+}
+
+/* ---- fixture: a driver with one inactive domain, or one running on a fake ---- */
+
+struct fx {
+	struct mgmt_driver drv;
+	struct fmon_qemu q;
+	struct fmon *fm;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	pthread_mutex_lock(&vlock);
+	vcount = 0;
+	vname[0] = '\0';
+	pthread_mutex_unlock(&vlock);
+	mgmt_inv_set_handler(record_violation);
+	mgmt_inv_reset_thread();
+	mem_channel_register();
+	fx->fm = fmon_new("vm");
+	fmon_qemu_add(&fx->q, "vm", fx->fm);
+	assert_int_equal(mgmt_driver_init(&fx->drv, "test", &fmon_qemu_ops, &fx->q), 0);
+	fx->drv.job_wait_ms = 300;
+	alarm(TEST_LIMIT_S);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	mgmt_driver_destroy(&fx->drv);
+	fmon_free(fx->fm);
+	mgmt_inv_set_handler(NULL);
+	alarm(0);
+	free(fx);
+	return 0;
+}
+
+/* An inactive persistent domain "idle", returned locked and referenced. */
+static struct mgmt_domain *idle_domain(struct fx *fx)
+{
+	struct mgmt_domain *dom = mgmt_domain_add(&fx->drv, "idle", true);
+
+	assert_non_null(dom);
+	return dom;
+}
+
+/* The domain "vm" running on the fake (qmp_capabilities scripted here). */
+static void start_vm(struct fx *fx)
+{
+	assert_int_equal(fmon_expect(fx->fm, "qmp_capabilities", NULL, NULL), 0);
+}
+
+/* ---- jobs ---------------------------------------------------------------------- */
+
+struct waiter {
+	struct mgmt_driver *drv;
+	const char *name;
+	enum mgmt_job job;
+	int hold_ms;
+	int ret;
+	char err[MGMT_ERROR_MAX];
+	pthread_t t;
+};
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter *w = arg;
+	struct mgmt_domain *dom = mgmt_domain_lookup(w->drv, w->name);
+
+	w->ret = mgmt_job_begin_locked(dom, w->job, "waiter");
+	mgmt_error_copy(w->err, sizeof(w->err));
+	if (w->ret == 0) {
+		mgmt_domain_unlock(dom);
+		usleep((useconds_t)w->hold_ms * 1000);
+		mgmt_domain_lock(dom);
+		mgmt_job_end_locked(dom);
+	}
+	mgmt_domain_end_api(dom);
+	return NULL;
+}
+
+static void start_waiter(struct waiter *w, struct fx *fx, const char *name, enum mgmt_job job)
+{
+	*w = (struct waiter){ .drv = &fx->drv, .name = name, .job = job, .hold_ms = 10 };
+	assert_int_equal(pthread_create(&w->t, NULL, waiter_thread, w), 0);
+}
+
+static void test_job_sync_excludes_and_end_wakes_all(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+	struct waiter a, b;
+
+	fx->drv.job_wait_ms = 5000;
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_MODIFY, "holder"), 0);
+	assert_true(mgmt_job_owned_locked(dom));
+	mgmt_domain_unlock(dom);
+	start_waiter(&a, fx, "idle", MGMT_JOB_QUERY);
+	start_waiter(&b, fx, "idle", MGMT_JOB_MODIFY);
+	usleep(50 * 1000);
+	mgmt_domain_lock(dom);
+	assert_int_equal(dom->job.queued, 2);	/* both wait: one sync job at a time */
+	mgmt_job_end_locked(dom);		/* broadcast: both must get through */
+	mgmt_domain_end_api(dom);
+	pthread_join(a.t, NULL);
+	pthread_join(b.t, NULL);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(b.ret, 0);
+	assert_int_equal(violations(NULL, 0), 0);
+}
+
+static void test_job_timeout_names_holder(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+	struct waiter w;
+
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_MODIFY, "holder-api"), 0);
+	mgmt_domain_unlock(dom);
+	start_waiter(&w, fx, "idle", MGMT_JOB_QUERY);
+	pthread_join(w.t, NULL);
+	assert_int_equal(w.ret, -ETIMEDOUT);
+	assert_non_null(strstr(w.err, "cannot acquire state change lock (held by holder-api"));
+	mgmt_domain_lock(dom);
+	mgmt_job_end_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_job_async_mask(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+	struct waiter q, m, d;
+
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	assert_int_equal(dom->job.active, MGMT_JOB_NONE);	/* sync jobs may still run */
+	mgmt_domain_unlock(dom);
+	start_waiter(&q, fx, "idle", MGMT_JOB_QUERY);	/* in the default mask */
+	start_waiter(&m, fx, "idle", MGMT_JOB_MODIFY);	/* not: times out */
+	pthread_join(q.t, NULL);
+	pthread_join(m.t, NULL);
+	assert_int_equal(q.ret, 0);
+	assert_int_equal(m.ret, -ETIMEDOUT);
+	assert_non_null(strstr(m.err, "held by mig async=migration-out"));
+	/* a mask of nothing still lets destroy in */
+	mgmt_domain_lock(dom);
+	mgmt_job_set_mask_locked(dom, 0);
+	mgmt_domain_unlock(dom);
+	start_waiter(&q, fx, "idle", MGMT_JOB_QUERY);
+	start_waiter(&d, fx, "idle", MGMT_JOB_DESTROY);
+	pthread_join(q.t, NULL);
+	pthread_join(d.t, NULL);
+	assert_int_equal(q.ret, -ETIMEDOUT);
+	assert_int_equal(d.ret, 0);
+	mgmt_domain_lock(dom);
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_job_async_end_wakes_waiters(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+	struct waiter a, b;
+
+	fx->drv.job_wait_ms = 5000;
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_IN, "in"), 0);
+	mgmt_job_set_mask_locked(dom, 0);
+	mgmt_domain_unlock(dom);
+	start_waiter(&a, fx, "idle", MGMT_JOB_MODIFY);
+	start_waiter(&b, fx, "idle", MGMT_JOB_QUERY);
+	usleep(50 * 1000);
+	mgmt_domain_lock(dom);
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+	pthread_join(a.t, NULL);
+	pthread_join(b.t, NULL);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(b.ret, 0);
+}
+
+static void test_job_nested(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	mgmt_job_set_mask_locked(dom, 0);
+	/* nested ignores the mask, but must name the right async job */
+	assert_int_equal(mgmt_job_begin_nested_locked(dom, MGMT_ASYNC_MIGRATION_IN), -EINVAL);
+	assert_non_null(strstr(mgmt_last_error(), "unexpected async job"));
+	assert_int_equal(mgmt_job_begin_nested_locked(dom, MGMT_ASYNC_MIGRATION_OUT), 0);
+	assert_int_equal(dom->job.active, MGMT_JOB_ASYNC_NESTED);
+	mgmt_job_end_locked(dom);
+	/* a second async job is refused at once by the migration helper */
+	assert_int_equal(mgmt_migration_job_start_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "again"), -EBUSY);
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_job_removing_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = mgmt_domain_add(&fx->drv, "gone", false);
+
+	assert_non_null(dom);
+	mgmt_domain_remove_inactive_locked(dom);
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "late"), -ENOENT);
+	mgmt_domain_end_api(dom);
+	assert_null(mgmt_domain_lookup(&fx->drv, "gone"));
+	assert_non_null(strstr(mgmt_last_error(), "no domain with matching name 'gone'"));
+}
+
+static void test_phases_refuse_backwards(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+
+	assert_int_equal(mgmt_migration_job_start_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	assert_int_equal(mgmt_migration_job_set_phase_locked(dom, MGMT_PHASE_BEGIN3), 0);
+	assert_int_equal(mgmt_migration_job_start_phase_locked(dom, MGMT_PHASE_PERFORM3), 0);
+	assert_int_equal(mgmt_migration_job_set_phase_locked(dom, MGMT_PHASE_PERFORM3_DONE), 0);
+	mgmt_migration_job_continue_locked(dom);
+	assert_false(dom->job.async_owned);
+	assert_true(mgmt_migration_job_is_active_locked(dom, MGMT_ASYNC_MIGRATION_OUT));
+	assert_false(mgmt_migration_job_is_active_locked(dom, MGMT_ASYNC_MIGRATION_IN));
+	assert_non_null(strstr(mgmt_last_error(), "is not processing incoming migration"));
+	assert_int_equal(mgmt_migration_job_start_phase_locked(dom, MGMT_PHASE_PERFORM3), -EINVAL);
+	assert_non_null(strstr(mgmt_last_error(), "migration protocol going backwards perform3_done => perform3"));
+	assert_int_equal(dom->job.phase, MGMT_PHASE_PERFORM3_DONE);
+	mgmt_migration_job_finish_locked(dom);
+	assert_int_equal(dom->job.async, MGMT_ASYNC_NONE);
+	mgmt_domain_end_api(dom);
+	assert_int_equal(violations(NULL, 0), 0);	/* refused: never stored */
+}
+
+/* ---- invariants ------------------------------------------------------------------ */
+
+static void test_inv_phase_backwards(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	mgmt_job_store_phase_locked(dom, MGMT_PHASE_PERFORM3_DONE);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_job_store_phase_locked(dom, MGMT_PHASE_BEGIN3);	/* what a missing check does */
+	expect_violation("phase-backwards");
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_lock_rank(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	/* correct: domain, then monitor (EnterMonitor's order) */
+	mgmt_monitor_lock(dom->mon);
+	mgmt_monitor_unlock(dom->mon);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_domain_unlock(dom);
+	/* wrong: monitor, then domain (the 2011 documented ExitMonitor) */
+	mgmt_monitor_lock(dom->mon);
+	mgmt_domain_lock(dom);
+	expect_violation("lock-rank");
+	mgmt_monitor_unlock(dom->mon);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_blocking_under_lock(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+	struct mon_msg cmd;
+
+	start_vm(fx);
+	fmon_expect(fx->fm, "query-status", NULL, "status=running");
+	fmon_expect(fx->fm, "query-status", NULL, "status=running");
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	/* correct: through EnterMonitor, which drops the domain lock */
+	assert_int_equal(mgmt_domain_query(&fx->drv, "vm", NULL, 0), 0);
+	assert_int_equal(violations(NULL, 0), 0);
+	/* wrong: a command with the domain lock held */
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "bad"), 0);
+	mgmt_monitor_lock(dom->mon);
+	mon_msg_cmd(&cmd, 0, "query-status");
+	assert_int_equal(mgmt_monitor_send_locked(dom->mon, &cmd, NULL), 0);
+	expect_violation("blocking-under-lock");
+	mgmt_monitor_unlock(dom->mon);
+	mgmt_job_end_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_blocking_job_wait_other_domain(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *a = idle_domain(fx), *b;
+
+	mgmt_domain_unlock(a);		/* the list lock is taken before any domain's */
+	b = mgmt_domain_add(&fx->drv, "other", true);
+	mgmt_domain_lock(a);		/* a second domain: same rank, allowed */
+	assert_int_equal(mgmt_job_begin_locked(b, MGMT_JOB_MODIFY, "holder"), 0);
+	assert_int_equal(violations(NULL, 0), 0);	/* no wait: nothing to report */
+	assert_int_equal(mgmt_job_begin_locked(b, MGMT_JOB_QUERY, "waiter"), -ETIMEDOUT);
+	expect_violation("blocking-under-lock");	/* waited on b holding a */
+	mgmt_job_end_locked(b);
+	mgmt_domain_end_api(b);
+	mgmt_domain_end_api(a);
+}
+
+static void test_inv_monitor_without_job(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	/* correct: a sync job first */
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "ok"), 0);
+	assert_int_equal(mgmt_enter_monitor(dom), 0);
+	mgmt_exit_monitor(dom);
+	mgmt_job_end_locked(dom);
+	assert_int_equal(violations(NULL, 0), 0);
+	/* wrong: no job */
+	assert_int_equal(mgmt_enter_monitor(dom), 0);
+	expect_violation("monitor-without-job");
+	mgmt_exit_monitor(dom);
+	/* wrong: the async job's owner without a nested job (193cd0f3c) */
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "mig-q"), 0);
+	assert_int_equal(mgmt_enter_monitor(dom), 0);
+	assert_int_equal(violations(NULL, 0), 2);
+	mgmt_exit_monitor(dom);
+	mgmt_job_end_locked(dom);
+	/* correct: EnterMonitorAsync */
+	assert_int_equal(mgmt_enter_monitor_async(dom, MGMT_ASYNC_MIGRATION_OUT), 0);
+	mgmt_exit_monitor(dom);
+	assert_int_equal(dom->job.active, MGMT_JOB_NONE);	/* Exit ended the nested job */
+	assert_int_equal(violations(NULL, 0), 2);
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_stop_without_job(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	mgmt_process_kill_locked(dom);
+	mgmt_process_stop_locked(dom, "no job");	/* what 81f50cb92 forbade */
+	expect_violation("stop-without-job");
+	assert_false(dom->active);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_stop_in_job_silent(void **state)
+{
+	struct fx *fx = *state;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	assert_int_equal(mgmt_domain_destroy(&fx->drv, "vm"), 0);
+	mgmt_worker_flush(&fx->drv);
+	assert_int_equal(violations(NULL, 0), 0);
+	assert_true(fmon_killed(fx->fm));
+}
+
+static void test_inv_ref_zero_while_unlocked(void **state)
+{
+	struct fx *fx = *state;
+	struct channel *a, *b;
+	struct mgmt_monitor *mon;
+	struct fmon *fm = fmon_new("raw");
+
+	(void)fx;
+	assert_int_equal(mem_channel_pair(&a, &b), 0);
+	assert_int_equal(fmon_start(fm, b), 0);
+	mon = mgmt_monitor_open(a, "raw", NULL, NULL);
+	assert_non_null(mon);
+	mgmt_inv_transit_begin(mgmt_monitor_transit(mon));	/* "inside Enter..Exit" */
+	fmon_kill(fm);					/* the event thread ends, drops its ref */
+	while (mgmt_monitor_ref_count(mon) > 1)
+		usleep(1000);
+	mgmt_monitor_unref(mon);			/* the last, with a user in transit */
+	expect_violation("ref-zero-while-unlocked");
+	fmon_free(fm);
+	mgmt_monitor_reap();
+	channel_unref(a);
+	channel_unref(b);
+}
+
+static void test_inv_ref_zero_silent(void **state)
+{
+	struct channel *a, *b;
+	struct mgmt_monitor *mon;
+	struct fmon *fm = fmon_new("raw");
+
+	(void)state;
+	assert_int_equal(mem_channel_pair(&a, &b), 0);
+	assert_int_equal(fmon_start(fm, b), 0);
+	mon = mgmt_monitor_open(a, "raw", NULL, NULL);
+	mgmt_inv_transit_begin(mgmt_monitor_transit(mon));
+	mgmt_monitor_ref(mon);
+	fmon_kill(fm);
+	while (mgmt_monitor_ref_count(mon) > 2)
+		usleep(1000);
+	mgmt_monitor_unref(mon);
+	mgmt_inv_transit_end(mgmt_monitor_transit(mon));	/* leave, then drop the last */
+	mgmt_monitor_unref(mon);
+	assert_int_equal(violations(NULL, 0), 0);
+	fmon_free(fm);
+	mgmt_monitor_reap();
+	channel_unref(a);
+	channel_unref(b);
+}
+
+static void lock_rank_default(void *arg)
+{
+	struct mgmt_driver *drv = arg;
+	struct mgmt_domain *dom = mgmt_domain_add(drv, "child", true);
+
+	mgmt_inv_set_handler(NULL);
+	mgmt_domain_unlock(dom);
+	mgmt_inv_locked(MGMT_RANK_MONITOR, &dom);	/* as if a monitor were held */
+	mgmt_domain_lock(dom);
+}
+
+static void test_inv_default_handler_aborts(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_true(child_aborts_with(lock_rank_default, &fx->drv, "invariant:lock-rank at "));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_job_sync_excludes_and_end_wakes_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_timeout_names_holder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_async_mask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_async_end_wakes_waiters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_nested, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_removing_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_phases_refuse_backwards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_phase_backwards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_lock_rank, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_blocking_under_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_blocking_job_wait_other_domain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_monitor_without_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_stop_without_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_stop_in_job_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_ref_zero_while_unlocked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_ref_zero_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_default_handler_aborts, setup, teardown),
+	};
+
+	signal(SIGALRM, watchdog_fired);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
