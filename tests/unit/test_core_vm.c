@@ -111,15 +111,23 @@ static void test_vm_start_dirties(void **state)
 		(void)ram_hash(&ram);
 		(void)ram_check(&ram, NULL);
 	}
-	/* vCPU 0 owns the even pages, vCPU 1 the odd ones: both wrote */
+	/* vCPU 0 owns the even pages, vCPU 1 the odd ones: both write. One may
+	 * not have run yet on a loaded machine: collect the dirty log until both
+	 * showed up (or 5 s passed). */
 	{
 		size_t page;
 		bool even = false, odd = false;
 
-		for (page = bitmap_find_next(mig, ram.npages, 0); page < ram.npages;
-		     page = bitmap_find_next(mig, ram.npages, page + 1)) {
-			even |= page % 2 == 0;
-			odd |= page % 2 == 1;
+		for (int i = 0; i < 5000 && !(even && odd); i++) {
+			for (page = bitmap_find_next(mig, ram.npages, 0); page < ram.npages;
+			     page = bitmap_find_next(mig, ram.npages, page + 1)) {
+				even |= page % 2 == 0;
+				odd |= page % 2 == 1;
+			}
+			if (!(even && odd)) {
+				sleep_ms(1);
+				ram_dirty_sync(&ram, mig);
+			}
 		}
 		assert_true(even && odd);
 	}
