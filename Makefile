@@ -67,7 +67,7 @@ SCENARIOS := $(sort $(patsubst scenarios/%/scenario.c,%,$(wildcard scenarios/*/s
 SCEN_COMMON := $(wildcard scenarios/common/*.c)
 SCEN_CFLAGS := $(CORE_CFLAGS) -Iscenarios/common
 SCENARIO_BINS := $(foreach f,tsan asan,$(foreach s,$(SCENARIOS),$(B)/$(f)/scenarios/$(s) $(B)/$(f)/scenarios/$(s).regressed))
-HARNESS_CORE_PROGS := $(patsubst harness/core-progs/%.c,$(B)/tsan/core-progs/%,$(wildcard harness/core-progs/*.c))
+HARNESS_CORE_PROGS := $(foreach f,tsan asan,$(patsubst harness/core-progs/%.c,$(B)/$(f)/core-progs/%,$(wildcard harness/core-progs/*.c)))
 # the pure parts of the runtime, for the unit tests
 UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 
@@ -91,9 +91,16 @@ $(MIGRATE_VM_asan): core/migrate-vm/migrate_vm.c $(CORE_LIB_asan)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_asan) $< $(CORE_LIB_asan) -o $@
 
-# the raw monitor client of the acceptance tests (tests/accept/migrate_vm_monitor.sh)
+# the raw monitor client and the management driver of the acceptance tests
+# (tests/accept/migrate_vm_monitor.sh)
 MONCLIENT := $(B)/tests/monclient
-all: $(MONCLIENT)
+MGMT_P2P := $(B)/tests/mgmt_p2p
+all: $(MONCLIENT) $(MGMT_P2P)
+$(MGMT_P2P): tests/accept/tools/mgmt_p2p.c $(CORE_LIB_plain)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_plain) $< $(CORE_LIB_plain) -o $@
+
 $(MONCLIENT): tests/accept/tools/monclient.c tests/unit/mon_client.h $(CORE_LIB_plain)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
@@ -190,10 +197,13 @@ $(B)/$(1)/scenarios/%.regressed: scenarios/%/scenario.c $(SCEN_COMMON) $(B)/$(1)
 endef
 $(foreach f,tsan asan,$(eval $(call scenario_rules,$(f))))
 
-$(B)/tsan/core-progs/%: harness/core-progs/%.c $(CORE_LIB_tsan) $(MCC) $(RT_LIB)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  MCC     $@")
-	$(Q)$(MCC) --tsan $(CORE_CFLAGS) $< $(CORE_LIB_tsan) -o $@
+define core_prog_rules
+$(B)/$(1)/core-progs/%: harness/core-progs/%.c $(CORE_LIB_$(HCORE_$(1))) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(CORE_CFLAGS) $$< $(CORE_LIB_$(HCORE_$(1))) -o $$@
+endef
+$(foreach f,tsan asan,$(eval $(call core_prog_rules,$(f))))
 
 $(CORE_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(CORE_LIB_asan)
 	@mkdir -p $(@D)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,10 +75,12 @@ static const char usage[] =
 	"empty destination waiting for migrate-incoming, serving its monitor (the line\n"
 	"protocol of core/migration/monproto.h) on PATH to one client. The client\n"
 	"drives everything (query-status, stop, cont, migrate, migrate_cancel,\n"
-	"query-migrate, migrate-incoming, quit) and gets the events (STOP, RESUME,\n"
+	"query-migrate, migrate-incoming, qmp_capabilities, device_add, quit) and gets\n"
+	"the events (STOP, RESUME,\n"
 	"MIGRATION, SHUTDOWN). It exits once the client sent quit (0) or hung up (1),\n"
 	"printing a line with the guest's runstate and the hash of its memory when the\n"
-	"source stopped for the last pass, or as the destination loaded it.\n";
+	"source stopped for the last pass, or as the destination loaded it.\n"
+	"migrate-incoming without a uri listens on unix:PATH.mig.\n";
 
 static unsigned long parse_num(const char *opt, const char *v, unsigned long min, unsigned long max)
 {
@@ -297,6 +300,7 @@ static void monitor_source_init(struct vm *vm, struct guest_ram *ram)
 static int monitor_main(const struct opts *o)
 {
 	struct monserver_config cfg = { .incoming = o->incoming };
+	char incoming_uri[PATH_MAX + 16];
 	struct channel_listener *l;
 	struct monserver *srv;
 	struct guest_ram ram;
@@ -310,6 +314,9 @@ static int monitor_main(const struct opts *o)
 	}
 	cfg.vm = &vm;
 	cfg.ram = &ram;
+	/* migrate-incoming without a uri: next to the monitor's socket */
+	snprintf(incoming_uri, sizeof(incoming_uri), "%s.mig", o->monitor);
+	cfg.incoming_uri = incoming_uri;
 	main_loop_init();
 	if (o->incoming)
 		vm_state_add_notifier(&vm, on_destination_state, &ram);

@@ -56,6 +56,7 @@ struct monserver {
 						 * server thread (quit) or the owner after joining
 						 * the server thread (free) */
 	bool inc_thread_created;		/* as inc_thread */
+	unsigned ndevices;			/* BQL: device_add's count */
 
 	QemuThread thread;			/* owner */
 	bool thread_created;			/* owner */
@@ -307,6 +308,8 @@ static int cmd_migrate_incoming(struct monserver *srv, const struct mon_msg *cmd
 	if (srv->inc_requested)
 		return monserver_fail(reply, "an incoming migration was already started");
 	if (!uri)
+		uri = srv->cfg.incoming_uri;
+	if (!uri)
 		return monserver_fail(reply, "Parameter 'uri' is missing");
 	ret = channel_listen(uri, &l);
 	if (ret)
@@ -322,6 +325,24 @@ static int cmd_migrate_incoming(struct monserver *srv, const struct mon_msg *cmd
 		return monserver_fail(reply, "migrate-incoming: %s", strerror(-ret));
 	}
 	srv->inc_thread_created = true;
+	mon_msg_set(reply, "uri", "%s", uri);      /* where the source must connect */
+	return 0;
+}
+
+/* The handshake a client opens with: nothing to negotiate here. */
+static int cmd_qmp_capabilities(struct monserver *srv, const struct mon_msg *cmd, struct mon_msg *reply)
+{
+	return 0;
+}
+
+/* device_add id=ID: a named device with no hardware behind it (the
+ * management layer's stand-in for a change of the guest's configuration);
+ * counted, refused without an id. */
+static int cmd_device_add(struct monserver *srv, const struct mon_msg *cmd, struct mon_msg *reply)
+{
+	if (!mon_msg_get(cmd, "id"))
+		return monserver_fail(reply, "Parameter 'id' is missing");
+	mon_msg_set(reply, "devices", "%u", ++srv->ndevices);
 	return 0;
 }
 
@@ -365,6 +386,8 @@ static const struct {
 	{ "query-migrate", cmd_query_migrate, true },
 	{ "migrate-incoming", cmd_migrate_incoming, true },
 	{ "quit", cmd_quit, false },
+	{ "qmp_capabilities", cmd_qmp_capabilities, false },
+	{ "device_add", cmd_device_add, true },
 };
 
 /* One line from the client: parse, run, reply. Returns 1 after quit. */

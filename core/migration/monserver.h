@@ -28,8 +28,13 @@
  *   query-migrate      -> status=<name> and, source, iterations pages-sent
  *                      bytes-sent dirty-pages [error-desc]; destination,
  *                      pages-loaded bytes-loaded
- *   migrate-incoming   uri=URI, destination only, once: listen on URI,
- *                      reply, then accept and load in the background
+ *   migrate-incoming   [uri=URI], destination only, once: listen on URI
+ *                      (default: the configured incoming_uri), reply with
+ *                      uri=URI, then accept and load in the background
+ *   qmp_capabilities   the client's handshake: ok
+ *   device_add         id=ID: a named device with no hardware behind it
+ *                      (a configuration change for the management layer)
+ *                      -> devices=<count>
  *   quit               reply, then: cancel whatever migrates, stop the
  *                      guest (runstate shutdown) unless a migration still
  *                      settles it, SHUTDOWN, close the channel (EOF)
@@ -48,6 +53,8 @@ struct monserver;
 struct monserver_config {
 	struct vm *vm;			/* the guest; not owned, outlives the server */
 	struct guest_ram *ram;		/* its RAM (where migrate-incoming loads); not owned */
+	const char *incoming_uri;	/* destination: where migrate-incoming without a uri
+					 * listens (not owned; outlives the server), or NULL */
 	bool incoming;			/* a destination: the vm is in inmigrate, waiting for
 					 * migrate-incoming. Otherwise a source: the caller did
 					 * migration_object_init (one per process) */

@@ -14,6 +14,14 @@ for m in migrate destroy; do
 			$M exec --strategy $s --runs 200 --jobs 2 --timeout 20 -- $P $m
 	done
 done
+# the same over the real adapter: each QEMU is the migration core serving its
+# monitor (core/migration/monserver.c); memory checked; tsan and asan builds
+for b in tsan asan; do
+	for s in random pct:2 pct:3; do
+		expect "mgmt over the real adapter: clean in 200 schedules of $s ($b, invariants)" 0 'no failure' \
+			$M exec --strategy $s --runs 200 --jobs 2 --timeout 20 -- build/$b/core-progs/mgmt_real_migrate
+	done
+done
 expect "mgmt: a migration passes Begin, Perform, Finish and Confirm in order" 0 'no failure' \
 	$M exec --trace-all --out "$OUTDIR/mgmt" -- $P
 points=$(grep ' sync ' "$OUTDIR"/mgmt/*.trace | awk '{print $4}' | tr '\n' ' ')

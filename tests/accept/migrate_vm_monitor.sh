@@ -67,6 +67,19 @@ for b in plain asan; do
 		'src>query-status' 'dst>query-status' 'dst>quit' dst.eof 'src>quit' src.eof
 	check "  ... the destination never started the guest" \
 		eval 'wait_pair && grep -q "destination quit: runstate shutdown, 0 starts" "$D/dst.out"'
+
+	# the management core (core/mgmt) driving both processes: Begin, Prepare,
+	# Perform, Finish, Confirm; kill = hang up the monitor
+	start_pair $V
+	expect "$b: a managed migration (core/mgmt, peer to peer) between the two processes" 0 \
+		'mgmt_p2p: destination: active, job 0' \
+		build/tests/mgmt_p2p "unix:$D/src.sock" "unix:$D/dst.sock"
+	check "  ... Confirm killed the source (postmigrate, never resumed), the destination runs, started once" \
+		eval '! wait_pair && grep -q "source lost its client: runstate postmigrate, 0 starts" "$D/src.out" &&
+			grep -q "destination lost its client: runstate running, 1 starts" "$D/dst.out"'
+	check "  ... the destination's loaded memory is the source's final memory" \
+		bash -c 's=$(sed -n "s/.*memory sent \([0-9a-f]*\)$/\1/p" "$1"); d=$(sed -n "s/.*memory loaded \([0-9a-f]*\)$/\1/p" "$2");
+			[ -n "$s" ] && [ "$s" = "$d" ]' _ "$D/src.out" "$D/dst.out"
 done
 
 start_pair build/bin/migrate-vm
