@@ -359,6 +359,10 @@ static int cmd_quit(struct monserver *srv, const struct mon_msg *cmd, struct mon
  */
 static void monserver_quit(struct monserver *srv)
 {
+	/* before the EOF: a client that saw it finds quit_requested true */
+	WITH_QEMU_LOCK_GUARD(&srv->lock) {
+		srv->quit = true;
+	}
 	monserver_incoming_stop(srv);
 	bql_lock();
 	if (!srv->cfg.incoming && migration_is_running())
@@ -480,7 +484,6 @@ static void *monserver_thread(void *opaque)
 	}
 	WITH_QEMU_LOCK_GUARD(&srv->lock) {
 		srv->finished = true;
-		srv->quit = quit;
 	}
 	return NULL;
 }

@@ -76,7 +76,8 @@ int monserver_start(const struct monserver_config *cfg, struct channel *ch, stru
  * failed. Any thread.
  */
 bool monserver_finished(struct monserver *srv);
-/* Whether it stopped because of quit. Any thread. */
+/* Whether the client sent quit (already true when the client sees the EOF
+ * that follows it). Any thread. */
 bool monserver_quit_requested(struct monserver *srv);
 
 /*
