@@ -5,6 +5,7 @@
 #include "mig_setup.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,17 @@ void scen_mig_shutdown(struct scen_mig *m)
 	if (m->dst_started)
 		pthread_join(m->dst, NULL);
 	m->dst_started = false;
+}
+
+void scen_mig_shutdown_cancelled(struct scen_mig *m)
+{
+	assert(m->info.status == MIGRATION_STATUS_CANCELLED);
+	assert(m->info.error == -ECANCELED);
+	assert(runstate_is_running(&m->vm));
+	assert(vm_start_count(&m->vm) == vm_stop_count(&m->vm));
+	scen_mig_shutdown(m);
+	assert(m->dst_result < 0);
+	assert(vm_start_count(&m->dst_vm) == 0);
 }
 
 void scen_mig_free(struct scen_mig *m)

@@ -56,6 +56,11 @@ MigrationStatus scen_mig_wait_end(struct scen_mig *m);
 /* migration_shutdown, the last bottom halves, BQL released, the destination
  * thread joined (dst_result final). */
 void scen_mig_shutdown(struct scen_mig *m);
+/* The end of a cancelled migration, checked around scen_mig_shutdown: the
+ * state is cancelled with -ECANCELED; the guest runs on the source, resumed
+ * as often as it was stopped (completion may have stopped it before it saw
+ * the cancel); the destination saw the stream cut and never started it. */
+void scen_mig_shutdown_cancelled(struct scen_mig *m);
 /* Frees both guests, the listener and the incoming state; then
  * MIGRACE_CHECK_THREADS_JOINED. */
 void scen_mig_free(struct scen_mig *m);

@@ -82,16 +82,12 @@ int main(void)
 	scen_mig_setup(&m, &(struct scen_mig_opts){ .return_path = true });
 	assert(qmp_migrate(SCEN_URI, &m.params) == 0);
 	assert(qmp_migrate_cancel() == 0);
-	MigrationStatus st = scen_mig_wait_end(&m);
+	scen_mig_wait_end(&m);
 
-	/* cancelled: the guest runs on the source only, and the yank instance
-	 * went away with no function left behind */
-	assert(st == MIGRATION_STATUS_CANCELLED);
+	/* the yank instance went away with no function left behind; cancelled:
+	 * the guest runs on the source only */
 	assert(yank_function_count(MIGRATION_YANK_INSTANCE) == -ENOENT);
-	assert(runstate_get(&m.vm) == RUN_STATE_RUNNING);
-	scen_mig_shutdown(&m);
-	assert(m.dst_result < 0);
-	assert(vm_start_count(&m.dst_vm) == 0);
+	scen_mig_shutdown_cancelled(&m);
 	scen_mig_free(&m);                /* every thread joined */
 	puts("yank-ref-count: cancelled, yank function unregistered once");
 	return 0;
