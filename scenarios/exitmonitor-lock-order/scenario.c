@@ -51,9 +51,11 @@
  * rule §1.6 states. The checker is independent of the schedule: it fires at
  * the first ExitMonitor after the regression, which is the one of the
  * domain's start (qmp_capabilities in scen_mgmt_start), before the
- * interleaving above. With the checker's report ignored, the scripted
- * schedule deadlocks as drawn (checked by hand; see the report of this
- * scenario's commit).
+ * interleaving above. With the checker's reports ignored (an experiment, not
+ * part of the scenario), ASan's build deadlocks as drawn (wait-for cycle:
+ * the query on the domain lock, the event thread on the monitor lock), and
+ * TSan's own lock-order-inversion detector fires at that same first
+ * ExitMonitor (the thread took domain then monitor in EnterMonitor).
  */
 #include <assert.h>
 #include <errno.h>

@@ -51,11 +51,16 @@
  * the worker stops the domain in its DESTROY job.
  *
  * Expected on the regressed core, in both builds: the invariant checker's
- * stop-without-job at worker:process-stop:begin, while the query still
- * holds the monitor. Without the checker the close would block on that
- * monitor lock, and the query's ExitMonitor would read dom->mon unlocked
- * after the worker cleared it (a data race under TSan, a NULL dereference
- * under ASan): the checker reports the broken rule first.
+ * stop-without-job at worker:process-stop:begin, while the query is inside
+ * the monitor (its command failed by the EOF, the monitor not yet relocked).
+ * With the checker's reports ignored (an experiment, not part of the
+ * scenario), the scripted schedule goes on to the historical symptom: the
+ * query's ExitMonitor finds dom->mon NULL (libvirt left the monitor locked;
+ * our ExitMonitor dereferences it). The stop cleared it before its close
+ * took and released the monitor lock that the query then relocks, a
+ * happens-before edge, so TSan sees no data race: TSan's build gets SEGV in
+ * mgmt_inv_transit_end, ASan's UBSan's member-access-within-null-pointer in
+ * mgmt_monitor_transit. The checker names the broken rule first.
  */
 #include <assert.h>
 #include <errno.h>
