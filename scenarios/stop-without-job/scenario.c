@@ -42,11 +42,14 @@
  *   [api:exit-monitor:begin]
  *   mon = dom->mon: NULL  (regressed)
  *
- * The order runs the worker on the EOF only once the query is inside the
- * monitor; when the event thread is done, the runnable threads are the worker
- * and the query, woken with its command failed, and the default order picks
- * the lower-numbered one: the worker, created with the driver (the query
- * runs on a thread of its own for this reason). On the real core the worker
+ * The EOF can only come under the query's command (the fake closes instead
+ * of answering query-status); the order names that path, so that a run that
+ * leaves it fails as unreached. The decisive choice is the default order's:
+ * when the event thread is done, the runnable threads are the worker and
+ * the query, woken with its command failed, and the lower-numbered one runs:
+ * the worker, created with the driver (the query runs on a thread of its own
+ * for this reason; the points of the query's Enter/Exit are passed by the
+ * domain's start too, so no constraint can hold the query there). On the real core the worker
  * then waits for the QUERY job, the query leaves the monitor and ends it, and
  * the worker stops the domain in its DESTROY job.
  *
@@ -75,8 +78,8 @@ MIGRACE_SCENARIO(
 	.order = {
 		/* QEMU dies under the query's command ... */
 		"fmon:query-status:before-reply -> evt:io:got-eof",
-		/* ... and the worker takes the EOF while the query is in the monitor */
-		"api:enter-monitor:after-unlock-dom -> worker:eof:begin",
+		/* ... and the worker takes the EOF the handler queued, while
+		 * the query has yet to relock the monitor (default order) */
 		"eof:handler:queued -> worker:eof:begin",
 	},
 	.expect_tsan = "invariant:stop-without-job",
