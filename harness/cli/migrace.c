@@ -966,7 +966,7 @@ static void add_row(struct run_ctx *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define ROW_FMT "%-26s %-18s %-5s %-34s %-26s %-40s %s"
+#define ROW_FMT "%-26s %-26s %-5s %-37s %-27s %-40s %s"
 
 /* The gate for one race in one build. */
 static void check_race(struct run_ctx *c, const struct race *r, const char *build, const char *expect)
