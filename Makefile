@@ -135,7 +135,7 @@ $(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
 	@mkdir -p $(@D)
 	$(Q)sed 's|@CC@|$(CC)|' $< > $@ && chmod +x $@
 
-$(CLI): harness/cli/migrace.c harness/cli/demos.def scenarios/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
+$(CLI): $(wildcard harness/cli/*.c harness/cli/*.h) harness/cli/demos.def scenarios/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -Iharness/rt -Iharness/include $(filter %.c %.o,$^) -o $@

@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "cli.h"
 #include "strategy.h"
 #include "trace.h"
 
-#define MAX_JOBS 64
 
 struct scenario {
 	const char *name, *program, *script, *strategy;
@@ -46,28 +46,23 @@ static const struct scenario scenarios[] = {
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
-/* The races (scenarios/scenarios.def): each built for tsan and asan against
- * the real core and against its regressed core; the expectations come from
- * the program's own descriptor (migrace/scenario.h). */
-struct race {
-	const char *name, *origin, *summary;
-};
 
-static const struct race races[] = {
+const struct race races[] = {
 #define SCENARIO(n, o, s) { n, o, s },
 #include "../../scenarios/scenarios.def"
 #undef SCENARIO
 };
-#define NRACES (sizeof(races) / sizeof(races[0]))
+const size_t nraces = sizeof(races) / sizeof(races[0]);
+#define NRACES nraces
 
 static const char *const builds[] = { "tsan", "asan", "plain" };
 
-static char root[PATH_MAX];      /* the source tree: build/bin/migrace is under it */
-static char self[PATH_MAX];
+char root[PATH_MAX];      /* the source tree: build/bin/migrace is under it */
+char self[PATH_MAX];
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void __attribute__((noreturn, format(printf, 2, 3))) die_usage(const char *cmd, const char *fmt, ...)
+void die_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "migrace%s%s: ", cmd ? " " : "", cmd ? cmd : "");
@@ -190,15 +185,6 @@ static const char list_help[] =
 
 /* ---- the worker pool ---------------------------------------------------- */
 
-struct exec_opts {
-	const char *strategy;
-	uint64_t seed, runs;
-	unsigned jobs;
-	double timeout;
-	uint64_t max_steps;
-	const char *script, *schedule, *out, *name;
-	bool check_det, keep_going, trace_all, quiet;
-};
 
 struct worker {
 	pid_t pid;
@@ -208,17 +194,8 @@ struct worker {
 	bool done, killed;
 };
 
-struct outcome {
-	uint64_t runs, failures;
-	bool have_first;
-	uint64_t first_index, first_seed;
-	char first_sig[160], first_trace[PATH_MAX];
-	bool config_error, lost_worker;
-	struct { char sig[160]; uint64_t count; } sigs[16];   /* distinct failure signatures */
-	int nsigs;
-};
 
-static void count_signature(struct outcome *out, const char *sig)
+void count_signature(struct outcome *out, const char *sig)
 {
 	for (int i = 0; i < out->nsigs; i++)
 		if (strcmp(out->sigs[i].sig, sig) == 0) {
@@ -301,7 +278,7 @@ static void handle_line(struct outcome *out, const struct exec_opts *o, char *li
 }
 
 /* Starts the workers and collects their reports until all exit. */
-static int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
+int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 {
 	struct worker ws[MAX_JOBS];
 	unsigned nw = o->jobs;
@@ -399,7 +376,7 @@ static int pool_run(const struct exec_opts *o, char *const argv[], struct outcom
 	return 0;
 }
 
-static void print_file(const char *path)
+void print_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char buf[4096];
@@ -413,7 +390,7 @@ static void print_file(const char *path)
 
 /* ---- option parsing ----------------------------------------------------- */
 
-static uint64_t parse_count(const char *cmd, const char *opt, const char *v, uint64_t min, uint64_t max)
+uint64_t parse_count(const char *cmd, const char *opt, const char *v, uint64_t min, uint64_t max)
 {
 	char *e;
 	errno = 0;
@@ -425,7 +402,7 @@ static uint64_t parse_count(const char *cmd, const char *opt, const char *v, uin
 	return x;
 }
 
-static double parse_seconds(const char *cmd, const char *v)
+double parse_seconds(const char *cmd, const char *v)
 {
 	char *e;
 	errno = 0;
@@ -435,7 +412,7 @@ static double parse_seconds(const char *cmd, const char *v)
 	return x;
 }
 
-static void check_strategy(const char *cmd, const char *s)
+void check_strategy(const char *cmd, const char *s)
 {
 	struct strat_spec spec;
 	const char *why;
@@ -486,14 +463,14 @@ static bool exec_option(const char *cmd, int c, struct exec_opts *o)
 	}
 }
 
-static void exec_defaults(struct exec_opts *o)
+void exec_defaults(struct exec_opts *o)
 {
 	*o = (struct exec_opts){ .strategy = "random", .seed = 1, .runs = 1, .jobs = 1, .timeout = 10,
 				 .max_steps = 200000,
 				 .out = getenv("MIGRACE_OUT") && *getenv("MIGRACE_OUT") ? getenv("MIGRACE_OUT") : "migrace-out" };
 }
 
-static void check_dfs_jobs(const char *cmd, struct exec_opts *o)
+void check_dfs_jobs(const char *cmd, struct exec_opts *o)
 {
 	if (strncmp(o->strategy, "dfs:", 4) == 0 && o->jobs > 1) {
 		fprintf(stderr, "migrace %s: dfs explores one schedule after another: using 1 job, not %u\n", cmd, o->jobs);
@@ -717,7 +694,7 @@ static const struct scenario *find_demo(const char *name)
 	return NULL;
 }
 
-static const struct race *find_race(const char *name)
+const struct race *find_race(const char *name)
 {
 	for (size_t i = 0; i < NRACES; i++)
 		if (strcmp(races[i].name, name) == 0)
@@ -725,7 +702,7 @@ static const struct race *find_race(const char *name)
 	return NULL;
 }
 
-static void race_program(const struct race *r, const char *build, bool regressed, char *out, size_t len)
+void race_program(const struct race *r, const char *build, bool regressed, char *out, size_t len)
 {
 	snprintf(out, len, "%s/build/%s/scenarios/%s%s", root, build, r->name, regressed ? ".regressed" : "");
 }
@@ -733,7 +710,7 @@ static void race_program(const struct race *r, const char *build, bool regressed
 /* What the scenario program says about itself (MIGRACE_DESCRIBE=1): its
  * expected signature per build ("" when none applies). 0, or -1 when the
  * program cannot be run or has no descriptor. */
-static int describe(const char *prog, char expect[2][160])
+int describe(const char *prog, char expect[2][160])
 {
 	char cmd[PATH_MAX + 64], line[512];
 	int found = 0;
@@ -939,7 +916,7 @@ static bool run_prog(struct run_ctx *c, const char *prog, const char *name, cons
 }
 
 /* Replays trace with this migrace: true if it reproduced its signature. */
-static bool replay_ok(const char *trace)
+bool replay_ok(const char *trace)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -1203,7 +1180,7 @@ struct stress_slot {
 	double start;
 };
 
-static double now_s(void)
+double now_s(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);

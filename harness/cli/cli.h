@@ -1,0 +1,74 @@
+/*
+ * What the command line's files share (the .c files of harness/cli): the worker pool that
+ * runs a program built with migrace-cc over --jobs fork servers, option
+ * parsing, the race table and scenario descriptors. migrace.c has main and
+ * the commands list, run, exec, replay and stress.
+ */
+#ifndef MIGRACE_CLI_H
+#define MIGRACE_CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_JOBS 64
+
+extern char root[PATH_MAX];      /* the source tree: build/bin/migrace is under it */
+extern char self[PATH_MAX];      /* this migrace, for repro lines */
+
+/* How a program is explored (MIGRACE_* variables for its fork servers). */
+struct exec_opts {
+	const char *strategy;
+	uint64_t seed, runs;
+	unsigned jobs;
+	double timeout;
+	uint64_t max_steps;
+	const char *script, *schedule, *out, *name;
+	bool check_det, keep_going, trace_all, quiet;
+};
+
+/* What the runs of a pool_run gave. */
+struct outcome {
+	uint64_t runs, failures;
+	bool have_first;
+	uint64_t first_index, first_seed;
+	char first_sig[160], first_trace[PATH_MAX];
+	bool config_error, lost_worker;
+	struct { char sig[160]; uint64_t count; } sigs[16];   /* distinct failure signatures */
+	int nsigs;
+};
+
+/* The races (scenarios/scenarios.def): each built for tsan and asan against
+ * the real core and against its regressed core; the expectations come from
+ * the program's own descriptor (migrace/scenario.h). */
+struct race {
+	const char *name, *origin, *summary;
+};
+extern const struct race races[];
+extern const size_t nraces;
+
+/* A usage or input error: the message, a pointer to --help, exit 2. */
+void die_usage(const char *cmd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+uint64_t parse_count(const char *cmd, const char *opt, const char *v, uint64_t min, uint64_t max);
+double parse_seconds(const char *cmd, const char *v);
+void check_strategy(const char *cmd, const char *s);
+void exec_defaults(struct exec_opts *o);
+void check_dfs_jobs(const char *cmd, struct exec_opts *o);
+
+/* Runs argv (a migrace-cc program) under o over o->jobs workers and
+ * collects every run's outcome. 0, or -1 when workers cannot start. */
+int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out);
+void count_signature(struct outcome *out, const char *sig);
+void print_file(const char *path);
+/* Replays a trace with this migrace: true if it gave its recorded signature. */
+bool replay_ok(const char *trace);
+double now_s(void);
+
+const struct race *find_race(const char *name);
+/* build/<build>/scenarios/<name>[.regressed] under root */
+void race_program(const struct race *r, const char *build, bool regressed, char *out, size_t len);
+/* The program's descriptor: expect[0] tsan, expect[1] asan ("" when none). */
+int describe(const char *prog, char expect[2][160]);
+
+#endif
