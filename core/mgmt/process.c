@@ -572,8 +572,10 @@ int mgmt_domain_modify(struct mgmt_driver *drv, const char *name)
 	struct mon_msg cmd;
 	int ret;
 
-	if (!dom)
+	if (!dom) {
+		CORE_SYNC_POINT(MGMT_MODIFY_DONE);	/* refused */
 		return mgmt_last_errno();
+	}
 	ret = mgmt_enter_monitor(dom);
 	if (ret == 0) {
 		mon_msg_cmd(&cmd, 0, "device_add");
@@ -584,6 +586,7 @@ int mgmt_domain_modify(struct mgmt_driver *drv, const char *name)
 	if (ret == 0)
 		dom->def_generation++;
 	api_end(dom);
+	CORE_SYNC_POINT(MGMT_MODIFY_DONE);
 	return ret;
 }
 
