@@ -4,6 +4,7 @@
 # rp-thread-join (its regress.patch) and, after it, one whose core does not
 # compile; bisect must name the planted commit, skipping the broken one.
 . tests/accept/lib.bash
+command -v git > /dev/null || { echo "1..0 # SKIP git is not installed"; exit 0; }
 
 root=$PWD
 hist=$OUTDIR/hist
