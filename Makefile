@@ -74,7 +74,7 @@ UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
-.PHONY: all check run bench results clean bootstrap unit accept
+.PHONY: all check run bench results clean bootstrap unit accept bisect-vars
 MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
@@ -196,6 +196,15 @@ $(B)/$(1)/scenarios/%.regressed: scenarios/%/scenario.c $(SCEN_COMMON) $(B)/$(1)
 		$(SCEN_CFLAGS) $$< $(SCEN_COMMON) $(B)/$(1)/regressed/$$*/libcore.a -o $$@
 endef
 $(foreach f,tsan asan,$(eval $(call scenario_rules,$(f))))
+
+# What scripts/bisect builds a scenario with, as shell assignments: the same
+# compiler, flags and sources as the scenario_rules above, for each harness build.
+bisect-vars:
+	@echo "BV_CC='$(CC)'"
+	@echo "BV_MCC='$(MCC)' BV_RT_LIB='$(RT_LIB)' BV_CLI='$(CLI)'"
+	@echo "BV_SCEN_CFLAGS='$(SCEN_CFLAGS)' BV_SCEN_COMMON='$(SCEN_COMMON)'"
+	@echo "BV_FAKE_SRC='$(filter fakes/%,$(CORE_SRC))'"
+	@$(foreach f,tsan asan,echo "BV_HCORE_$(f)='$(HCORE_$(f))' BV_CORE_CFLAGS_$(f)='$(CORE_CFLAGS) $(CORE_FLAV_$(HCORE_$(f)))'";)
 
 define core_prog_rules
 $(B)/$(1)/core-progs/%: harness/core-progs/%.c $(CORE_LIB_$(HCORE_$(1))) $(MCC) $(RT_LIB)
