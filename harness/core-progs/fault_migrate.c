@@ -36,8 +36,32 @@ static struct vm dst_vm;
 static struct mig_incoming inc;
 static struct channel_listener *listener;
 static int dst_result = -EINVAL;     /* written by the destination thread, read after the join */
+static bool dst_cleaned;             /* idem */
+static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool listener_closed;         /* under listener_lock */
 
-/* The destination: accept the stream (it may never come), load it, wait. */
+/* The listener goes away with a failed destination, as with its process:
+ * connections it never accepted see EOF. */
+static void close_listener(void)
+{
+	pthread_mutex_lock(&listener_lock);
+	if (!listener_closed)
+		channel_listener_close(listener);
+	listener_closed = true;
+	pthread_mutex_unlock(&listener_lock);
+}
+
+static void shutdown_listener(void)
+{
+	pthread_mutex_lock(&listener_lock);
+	if (!listener_closed)
+		channel_listener_shutdown(listener);
+	pthread_mutex_unlock(&listener_lock);
+}
+
+/* The destination: accept the stream (it may never come), load it, wait.
+ * A destination that fails releases its channels at once, as its process
+ * would by exiting, so that the source sees the end of the stream. */
 static void *destination(void *arg)
 {
 	struct channel *ch;
@@ -46,12 +70,18 @@ static void *destination(void *arg)
 	int ret = channel_accept(listener, &ch);
 	if (ret) {
 		dst_result = ret;
+		close_listener();
 		return NULL;
 	}
 	mig_incoming_set_listener(&inc, listener);
 	mig_incoming_start(&inc, ch);    /* on an error the state is failed; wait says so */
 	dst_result = mig_incoming_wait(&inc);
 	channel_unref(ch);
+	if (dst_result) {
+		mig_incoming_cleanup(&inc);
+		dst_cleaned = true;
+		close_listener();
+	}
 	return NULL;
 }
 
@@ -139,14 +169,15 @@ int main(int argc, char **argv)
 	/* what a management layer does after a failed migration: stop the
 	 * destination waiting for a stream that will not come */
 	if (info.status != MIGRATION_STATUS_COMPLETED)
-		channel_listener_shutdown(listener);
+		shutdown_listener();
 	pthread_join(dst, NULL);
-	channel_listener_close(listener);
+	close_listener();
 	if (ret)   /* refused before it started: the source never stopped */
 		info.status = info.status == MIGRATION_STATUS_NONE ? MIGRATION_STATUS_FAILED : info.status;
 	check_end(&vm, &ram, info.status, vm_start_count(&vm) - starts0, vm_stop_count(&vm) - stops0);
 
-	mig_incoming_cleanup(&inc);
+	if (!dst_cleaned)
+		mig_incoming_cleanup(&inc);
 	printf("%s: %s (qmp_migrate %d, destination %d)\n", multifd ? "multifd" : "precopy",
 	       migration_status_name(info.status), ret, dst_result);
 out_vm:
