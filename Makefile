@@ -48,8 +48,10 @@ CORE_SRC := $(wildcard core/migration/*.c) $(wildcard core/mgmt/*.c) $(wildcard 
 CORE_CFLAGS := -std=gnu11 -pthread -g $(WARN) -Icore/migration -Icore/mgmt -Ifakes -Iharness/include
 CORE_FLAV_plain := -O2
 CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DMGMT_INVARIANTS
-CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS -DMGMT_INVARIANTS
-CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS
+# the harness builds also compile the core's libfiu points (FIU_ENABLE): the
+# runtime decides them (harness/rt/faults.c); none fires unless a run asks
+CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS -DMGMT_INVARIANTS -DFIU_ENABLE
+CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS -DFIU_ENABLE
 CORE_LIB_plain := $(B)/plain/core/libcore.a
 CORE_LIB_asan := $(B)/asan/core/libcore.a
 # the harness build of the core: its sync points are on, and programs linking

@@ -2,7 +2,7 @@
  * What the command line's files share (the .c files of harness/cli): the worker pool that
  * runs a program built with migrace-cc over --jobs fork servers, option
  * parsing, the race table and scenario descriptors. migrace.c has main and
- * the commands list, run, exec, replay and stress.
+ * the commands list, run, exec, replay and stress; faults.c the fault sweep.
  */
 #ifndef MIGRACE_CLI_H
 #define MIGRACE_CLI_H
@@ -64,6 +64,10 @@ void print_file(const char *path);
 /* Replays a trace with this migrace: true if it gave its recorded signature. */
 bool replay_ok(const char *trace);
 double now_s(void);
+
+/* migrace faults (faults.c) */
+int cmd_faults(int argc, char **argv);
+extern const char faults_help[];
 
 const struct race *find_race(const char *name);
 /* build/<build>/scenarios/<name>[.regressed] under root */

@@ -86,6 +86,7 @@ static const char main_help[] =
 	"  exec -- PROGRAM ARGS     explore a program built with migrace-cc\n"
 	"  stress -- PROGRAM ARGS   run it with real threads, no scheduler (the baseline)\n"
 	"  replay TRACE             replay a recorded run step by step\n"
+	"  faults PROGRAM           fail every hit of every fault point, check the end\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
 	"exit codes: 0 expectation held / nothing found; 1 mismatch / bug found (with the\n"
@@ -1324,7 +1325,7 @@ int main(int argc, char **argv)
 		const char *topic = argc > 2 ? argv[2] : "";
 		fputs(strcmp(topic, "exec") == 0 ? exec_help : strcmp(topic, "run") == 0 ? run_help
 		      : strcmp(topic, "replay") == 0 ? replay_help : strcmp(topic, "list") == 0 ? list_help
-		      : strcmp(topic, "stress") == 0 ? stress_help
+		      : strcmp(topic, "stress") == 0 ? stress_help : strcmp(topic, "faults") == 0 ? faults_help
 		      : main_help, stdout);
 		return 0;
 	}
@@ -1338,6 +1339,8 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (strcmp(cmd, "stress") == 0)
 		return cmd_stress(argc - 1, argv + 1);
+	if (strcmp(cmd, "faults") == 0)
+		return cmd_faults(argc - 1, argv + 1);
 	if (strcmp(cmd, "hunt") == 0 || strcmp(cmd, "minimize") == 0)
 		die_usage(NULL, "'%s' is not implemented yet (see the open issues)", cmd);
 	die_usage(NULL, "unknown command '%s'", cmd);

@@ -53,6 +53,7 @@ struct server {
 	char exe[PATH_MAX];
 	char code_version[64];
 	const char *build;
+	const char *faults, *fault_points;   /* MIGRACE_FAULTS, MIGRACE_FAULT_POINTS (or the trace's) */
 	int argc;
 	char **argv, **envp;
 	/* shared with the children */
@@ -223,6 +224,30 @@ static void __attribute__((noreturn)) describe_scenario(void)
 	exit(0);
 }
 
+/* Fault points as decisions (faults.c, linked only into programs with libfiu
+ * points): MIGRACE_FAULTS=count|random:P|POINT@N|POINT@N+ and
+ * MIGRACE_FAULT_POINTS=GLOB (default every point). A replay takes both from
+ * the trace and the decisions from its steps. */
+extern int rt_faults_setup(const char *spec, const char *points, char *why, size_t len) __attribute__((weak));
+
+static void setup_faults(struct server *s)
+{
+	char why[256];
+	if (!s->faults || !*s->faults) {
+		s->faults = NULL;
+		return;
+	}
+	if (!rt_faults_setup) {
+		note(s, "MIGRACE_FAULTS is set, but this program has no fault points (fiu_fail)");
+		s->faults = NULL;
+		return;
+	}
+	if (rt_faults_setup(s->faults, s->fault_points, why, sizeof(why)))
+		usage_error("MIGRACE_FAULTS=\"%s\": %s", s->faults, why);
+	if (!s->fault_points || !*s->fault_points)
+		s->fault_points = "*";
+}
+
 static void *shared_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -331,6 +356,14 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 			note(s, "warning: %s was recorded with another build of this program (%s, now %s); it may diverge",
 			     v, s->replay.code_version, s->code_version);
 	}
+	if (!s->replaying) {
+		s->faults = getenv("MIGRACE_FAULTS");
+		s->fault_points = getenv("MIGRACE_FAULT_POINTS");
+	} else if (s->replay.faults[0]) {
+		s->faults = s->replay.faults;
+		s->fault_points = s->replay.fault_points;
+	}
+	setup_faults(s);
 	s->shm->max_steps = s->max_steps;
 	s->cfg.strat = s->strat;
 }
@@ -431,6 +464,10 @@ static void fill_trace(const struct server *s, struct trace *t, const struct run
 	snprintf(t->outcome, sizeof(t->outcome), "%s", r->sig);
 	t->nsteps = r->nsteps;
 	t->steps = s->log;
+	if (s->faults) {
+		snprintf(t->faults, sizeof(t->faults), "%s", s->faults);
+		snprintf(t->fault_points, sizeof(t->fault_points), "%s", s->fault_points);
+	}
 }
 
 /* Readable locations for a list of offsets, deduplicated through one addr2line call. */

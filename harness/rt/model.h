@@ -37,6 +37,8 @@ enum op_kind {
 	OP_SLEEP,       /* until deadline */
 	OP_YIELD,
 	OP_SYNC,        /* a named SYNC_POINT */
+	OP_FAULT_PASS,  /* a fault point decided not to fail (trace only, never pending) */
+	OP_FAULT_FAIL,  /* a fault point decided to fail (trace only, never pending) */
 	OP_KIND_COUNT
 };
 

@@ -41,6 +41,9 @@ static struct {
 } rt;
 
 static __thread int self_tid = -1;
+/* Inside libfiu (faults.c): its own locks and clock reads are no scheduling
+ * points, so every wrapper passes them straight through. */
+__thread bool rt_in_fiu;
 
 static int exe_base_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -70,7 +73,7 @@ static void say(const char *fmt, ...)
 	syscall(SYS_write, 2, buf, (size_t)n);
 }
 
-bool rt_managed(void) { return rt.active && self_tid >= 0; }
+bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
 int rt_self(void) { return self_tid; }
 struct model *rt_model(void) { return &rt.m; }
 int64_t rt_now(void) { return rt.m.now; }
@@ -243,6 +246,8 @@ static int replay_pick(uint64_t enabled)
 		obj_ref(&t->pending, &k, &id);
 	if (e->objk == 'p')
 		snprintf(want, sizeof(want), "T%d %s %s", e->chosen, op_kind_name(e->op), e->name);
+	else if (e->objk == 'f')
+		snprintf(want, sizeof(want), "T%d %s %s#%d", e->chosen, op_kind_name(e->op), e->name, e->obj);
 	else if (e->objk == '-')
 		snprintf(want, sizeof(want), "T%d %s", e->chosen, op_kind_name(e->op));
 	else
@@ -323,6 +328,53 @@ static void decide(int self)
 		return;
 	baton_wait(&rt.th[self].baton);
 }
+
+/* A fault point hit by the running thread (faults.c): one decision, no
+ * thread switch. `want` is what the run's plan or PRNG says; a replay takes
+ * the trace's decision instead, after checking that the trace expected this
+ * very hit here (else divergence). Returns whether the point fails. */
+bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
+{
+	struct rt_shared *shm = rt.buf.shm;
+	int self = self_tid;
+
+	if (rt.step >= shm->max_steps)
+		rt_fail("hang", "the run exceeded %u scheduling steps (livelock?)", shm->max_steps);
+	if (shm->replay) {
+		char got[300];
+		snprintf(got, sizeof(got), "T%d fault %s#%u (exe+0x%lx)", self, name, hit,
+			 (unsigned long)pc_off(pc));
+		if (rt.step >= shm->expect_len)
+			rt_fail("divergence", "step %lu: the trace ended after %u steps, but the program is at %s",
+				(unsigned long)rt.step, shm->expect_len, got);
+		const struct step_rec *e = &rt.buf.expect[rt.step];
+		if (e->objk != 'f' || e->chosen != self || (uint32_t)e->obj != hit || e->pc != pc_off(pc) ||
+		    strcmp(e->name ? e->name : "", name) != 0) {
+			char want_s[300];
+			if (e->objk == 'f')
+				snprintf(want_s, sizeof(want_s), "T%d %s %s#%d (exe+0x%lx)", e->chosen,
+					 op_kind_name(e->op), e->name, e->obj, (unsigned long)e->pc);
+			else
+				snprintf(want_s, sizeof(want_s), "T%d %s (exe+0x%lx)", e->chosen,
+					 op_kind_name(e->op), (unsigned long)e->pc);
+			rt_fail("divergence", "step %lu: the trace expected %s, but the program is at %s",
+				(unsigned long)rt.step, want_s, got);
+		}
+		want = e->op == OP_FAULT_FAIL;
+	}
+	struct step_rec *r = &rt.buf.log[rt.step];
+	*r = (struct step_rec){ .chosen = (uint8_t)self, .cur = (uint8_t)self,
+				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f',
+				.obj = (int32_t)hit, .enabled = 1ull << self, .pc = pc_off(pc),
+				.now = rt.m.now, .name = name };
+	shm->nsteps = (uint32_t)++rt.step;
+	return want;
+}
+
+bool rt_replaying(void) { return rt.buf.shm && rt.buf.shm->replay; }
+
+/* A draw from the run's one seeded PRNG (the strategy's). */
+uint64_t rt_random_below(uint64_t n) { return prng_below(&rt.strat.rng, n); }
 
 struct op_result rt_continue(void)
 {

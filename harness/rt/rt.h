@@ -6,6 +6,7 @@
 #define MIGRACE_RT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -76,6 +77,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
  * check the script and the replay ran to their end. May _exit(RT_EXIT_FAIL). */
 void rt_run_end(void);
 bool rt_managed(void);
+extern __thread bool rt_in_fiu;   /* inside libfiu: wrappers pass through */
 uintptr_t rt_exe_base(void);
 
 /* Scheduling points, called by the wrappers. */
@@ -98,5 +100,15 @@ void rt_fail(const char *outcome, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc);
 int64_t rt_now(void);
+
+/* Fault points (faults.c): a decision recorded as a step; see rt.c. */
+bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want);
+bool rt_replaying(void);
+uint64_t rt_random_below(uint64_t n);
+/* Set up by the fork server before the first run (weak: only programs with
+ * fiu points link faults.c). spec: "count", "random:P", "NAME@N" or
+ * "NAME@N+"; points: a glob of the points that are decisions. Returns 0,
+ * or -1 with a reason in why. */
+int rt_faults_setup(const char *spec, const char *points, char *why, size_t len);
 
 #endif

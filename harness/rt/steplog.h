@@ -11,12 +11,14 @@ struct step_rec {
 	uint8_t chosen;        /* thread that runs next */
 	uint8_t cur;           /* thread that reached the decision */
 	uint8_t op;            /* enum op_kind of chosen's pending operation */
-	char objk;             /* 'm' 'c' 's' 'r' 'o' object, 'T' thread, 'p' sync point, '-' */
-	int32_t obj;           /* object id, thread id; unused for '-' and 'p' */
+	char objk;             /* 'm' 'c' 's' 'r' 'o' object, 'T' thread, 'p' sync point,
+	                          'f' fault point (op fault-pass/fail), '-' */
+	int32_t obj;           /* object id, thread id, hit number of a fault point;
+	                          unused for '-' and 'p' */
 	uint64_t enabled;      /* mask of enabled threads at the decision */
 	uint64_t pc;           /* call site, as an offset into the executable */
 	int64_t now;           /* virtual time (ns) at the decision */
-	const char *name;      /* sync point name (a string literal of the program) */
+	const char *name;      /* sync or fault point name (a string of the program) */
 };
 
 #endif

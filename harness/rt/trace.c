@@ -11,13 +11,17 @@
  *   pct-k 345
  *   code-version fnv1a64:0123456789abcdef
  *   outcome tsan:data-race@incr
+ *   faults core/channel/read@3+                    (only when faults were on)
+ *   fault-points core/channel/read                 (idem: a glob, default every point)
  *   steps 57
  *   schedule 0*5 1*3 0*2                           (informational)
  *   ---
  *   <step> T<thread> <op> <object> +0x<pc> from=T<n> e=0x<enabled> t=<ns> [@ location]
  *
  * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, T<id> thread,
- * p:<name> sync point. Lines starting with '#' are comments.
+ * p:<name> sync point, f:<name>#<hit> the hit-th hit of a fault point (ops
+ * fault-pass and fault-fail: a decision of the running thread, no switch).
+ * Lines starting with '#' are comments.
  */
 #define _GNU_SOURCE
 #include "trace.h"
@@ -126,6 +130,8 @@ static void put_obj(FILE *f, const struct step_rec *r)
 		fputs("-", f);
 	else if (r->objk == 'p')
 		fprintf(f, "p:%s", r->name ? r->name : "?");
+	else if (r->objk == 'f')
+		fprintf(f, "f:%s#%d", r->name ? r->name : "?", r->obj);
 	else
 		fprintf(f, "%c%d", r->objk, r->obj);
 }
@@ -141,7 +147,10 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 	}
 	fprintf(f, "cwd %s\nbuild %s\nstrategy %s\nseed %" PRIu64 "\npct-k %" PRIu64 "\n", t->cwd,
 		t->build, t->strategy, t->seed, t->pct_k);
-	fprintf(f, "code-version %s\noutcome %s\nsteps %u\n", t->code_version, t->outcome, t->nsteps);
+	fprintf(f, "code-version %s\noutcome %s\n", t->code_version, t->outcome);
+	if (t->faults[0])
+		fprintf(f, "faults %s\nfault-points %s\n", t->faults, t->fault_points[0] ? t->fault_points : "*");
+	fprintf(f, "steps %u\n", t->nsteps);
 	size_t slen = (size_t)t->nsteps * 8 + 64;
 	char *sched = malloc(slen);
 	if (sched && schedule_format(t->steps, t->nsteps, sched, slen) == 0)
@@ -235,17 +244,28 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 		r->objk = 'p';
 		t->names[idx] = strdup(f[3] + 2);
 		r->name = t->names[idx];
+	} else if (strncmp(f[3], "f:", 2) == 0 && strrchr(f[3], '#') > f[3] + 2 &&
+		   parse_u64(strrchr(f[3], '#') + 1, &v, 10) == 0 && v >= 1 && v < INT32_MAX) {
+		r->objk = 'f';
+		r->obj = (int32_t)v;
+		*strrchr(f[3], '#') = '\0';
+		t->names[idx] = strdup(f[3] + 2);
+		r->name = t->names[idx];
 	} else if (strchr("mcsroT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
 		r->objk = f[3][0];
 		r->obj = (int32_t)v;
 	} else
-		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, T1 or p:name)", f[3]);
+		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, T1, p:name or f:name#hit)", f[3]);
 	if (strncmp(f[4], "+0x", 3) || parse_u64(f[4] + 3, &r->pc, 16))
 		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
 	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected from=T<n>)", f[5]);
 	if (strncmp(f[6], "e=0x", 4) || parse_u64(f[6] + 4, &r->enabled, 16))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected e=0x<hex mask>)", f[6]);
+	bool fault_op = r->op == OP_FAULT_PASS || r->op == OP_FAULT_FAIL;
+	if (fault_op != (r->objk == 'f'))
+		return fail(err, errlen, ln, "%s", fault_op ? "a fault decision needs an object f:name#hit"
+							 : "an object f:name#hit needs the operation fault-pass or fault-fail");
 	if (!(r->enabled >> r->chosen & 1))
 		return fail(err, errlen, ln, "thread T%d is not in its enabled set e=0x%" PRIx64, r->chosen, r->enabled);
 	if (strncmp(f[7], "t=", 2) || parse_u64(f[7] + 2, &v, 10))
@@ -281,6 +301,10 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 		COPY(code_version);
 	else if (strcmp(key, "outcome") == 0)
 		COPY(outcome);
+	else if (strcmp(key, "faults") == 0)
+		COPY(faults);
+	else if (strcmp(key, "fault-points") == 0)
+		COPY(fault_points);
 	else if (strcmp(key, "schedule") == 0)
 		;
 	else if (strcmp(key, "seed") == 0) {

@@ -25,6 +25,8 @@ struct trace {
 	uint64_t pct_k;
 	char code_version[64];
 	char outcome[160];
+	char faults[300];                /* the run's fault decisions ("" none), as MIGRACE_FAULTS */
+	char fault_points[256];          /* the points that were decisions, as MIGRACE_FAULT_POINTS */
 	uint32_t nsteps;
 	struct step_rec *steps;          /* owned */
 	char **names;                    /* owned sync point names, one per step or NULL */

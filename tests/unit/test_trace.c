@@ -102,7 +102,7 @@ static void assert_steps_equal(const struct step_rec *a, const struct step_rec *
 		assert_true(a[i].enabled == b[i].enabled);
 		assert_true(a[i].pc == b[i].pc);
 		assert_true(a[i].now == b[i].now);
-		if (a[i].objk == 'p') {
+		if (a[i].objk == 'p' || a[i].objk == 'f') {
 			assert_non_null(b[i].name);
 			assert_string_equal(a[i].name, b[i].name);
 		} else {
@@ -383,6 +383,54 @@ static void test_error_buffer_small(void **state)
 
 /* ---- compact schedules --------------------------------------------------- */
 
+/* Fault decisions: the faults header and f:NAME#HIT steps survive a round trip;
+ * an f: object needs a fault operation and the reverse. */
+static void test_fault_steps(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nfaults core/channel/read@2+\n"
+		"fault-points core/*\nsteps 2\n---\n"
+		"0 T0 fault-pass f:core/channel/read#1 +0x10 from=T0 e=0x1 t=0 @ channel.c:71 channel_read\n"
+		"1 T0 fault-fail f:core/channel/read#2 +0x10 from=T0 e=0x1 t=0\n";
+	struct trace in, again;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+
+	if (parse_string(text, &in, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(in.faults, "core/channel/read@2+");
+	assert_string_equal(in.fault_points, "core/*");
+	assert_int_equal(in.steps[0].op, OP_FAULT_PASS);
+	assert_int_equal(in.steps[1].op, OP_FAULT_FAIL);
+	assert_int_equal(in.steps[1].objk, 'f');
+	assert_int_equal(in.steps[1].obj, 2);
+	assert_string_equal(in.steps[1].name, "core/channel/read");
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(trace_write(f, &in, NULL), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\nfaults core/channel/read@2+\nfault-points core/*\n"));
+	assert_non_null(strstr(buf, "1 T0 fault-fail f:core/channel/read#2 +0x10 from=T0 e=0x1 t=0\n"));
+	if (parse_string(buf, &again, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_steps_equal(in.steps, again.steps, 2);
+	trace_free(&again);
+	trace_free(&in);
+	free(buf);
+	static const char *const bad[] = {
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nsteps 1\n---\n"
+		"0 T0 lock f:core/x#1 +0x10 from=T0 e=0x1 t=0\n",
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nsteps 1\n---\n"
+		"0 T0 fault-fail m1 +0x10 from=T0 e=0x1 t=0\n",
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nsteps 1\n---\n"
+		"0 T0 fault-fail f:core/x#0 +0x10 from=T0 e=0x1 t=0\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_string(bad[i], &in, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "line 7: "));
+	}
+}
+
 static void choices(struct step_rec *steps, const uint8_t *c, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -547,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_malformed_frees_args_and_names),
 		cmocka_unit_test(test_error_buffer_small),
+		cmocka_unit_test(test_fault_steps),
 		cmocka_unit_test(test_schedule_roundtrip),
 		cmocka_unit_test(test_schedule_parse_forms),
 		cmocka_unit_test(test_schedule_format_too_small),
