@@ -76,7 +76,8 @@ UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
-.PHONY: all check run bench results clean bootstrap unit accept bisect-vars
+.PHONY: all check run bench results clean bootstrap unit accept bisect-vars FORCE
+FORCE:
 MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
@@ -168,8 +169,15 @@ $(HARNESS_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(UNIT_RT)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) -std=gnu11 -g -O1 $(WARN) -Iharness/rt -Iharness/include $< $(UNIT_RT) -lcmocka -o $@
 
+# A flavour's compiler and flags, in a file rewritten only when they change:
+# its objects depend on it, so a change of flags rebuilds them.
 define core_rules
-$(B)/$(1)/core/%.o: %.c $(wildcard core/migration/*.h core/migration/*.def core/mgmt/*.h core/mgmt/*.def fakes/*.h)
+$(B)/$(1)/core/flags: FORCE
+	@mkdir -p $$(@D)
+	@echo '$(CC) $(CORE_CFLAGS) $(CORE_FLAV_$(1))' > $$@.new
+	@cmp -s $$@.new $$@ && rm -f $$@.new || mv $$@.new $$@
+
+$(B)/$(1)/core/%.o: %.c $(B)/$(1)/core/flags $(wildcard core/migration/*.h core/migration/*.def core/mgmt/*.h core/mgmt/*.def fakes/*.h)
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  CC      $$@")
 	$(Q)$(CC) $(CORE_CFLAGS) $(CORE_FLAV_$(1)) -c $$< -o $$@

@@ -368,18 +368,31 @@ static void mig_incoming_multifd_end(struct mig_incoming *inc)
  * failed RP_SHUT does not stop the start: the whole state is here, and the
  * source cannot resume a copy whose stream it finished.
  */
+static void mig_incoming_fail(struct mig_incoming *inc, int err);
+
+/*
+ * The whole stream is in: tell the source (SHUT 0), then run the guest here.
+ * The guest runs here only once the source was told: a source without its
+ * SHUT fails and resumes its own guest, so a destination that cannot send it
+ * fails instead (never the guest on both sides, never a source waiting for a
+ * SHUT that does not come; found by the fault sweep, core/channel/write).
+ */
 static void mig_incoming_complete(struct mig_incoming *inc)
 {
+	/* the memory exactly as the source left it, before the guest runs here */
+	atomic_store(&inc->loaded_hash, ram_hash(inc->ram));
+	CORE_SYNC_POINT(DST_GOT_EOF);
+	int ret = mig_incoming_rp_send32(inc, RP_SHUT, 0);
+	if (ret) {
+		mig_incoming_fail(inc, ret);
+		return;
+	}
+	CORE_SYNC_POINT(DST_SHUT_SENT);
 	if (!mig_incoming_set_state(inc, MIG_INCOMING_ACTIVE, MIG_INCOMING_COMPLETED)) {
 		fprintf(stderr, "mig_incoming: completing from state %s\n",
 			mig_incoming_state_name(mig_incoming_get_state(inc)));
 		abort();
 	}
-	/* the memory exactly as the source left it, before the guest runs here */
-	atomic_store(&inc->loaded_hash, ram_hash(inc->ram));
-	CORE_SYNC_POINT(DST_GOT_EOF);
-	mig_incoming_rp_send32(inc, RP_SHUT, 0);
-	CORE_SYNC_POINT(DST_SHUT_SENT);
 	vm_start(inc->vm);
 }
 
