@@ -966,8 +966,9 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 		       out.have_first ? out.first_sig : (ran ? "" : " (could not run)"));
 		if (!ok)
 			report_failure_detail(c, &out);
+		uint64_t script_clean = out.runs - out.failures;
 		snprintf(real_res, sizeof(real_res), "%s %s %" PRIu64 "/%" PRIu64, ok ? "clean" : "FAILED", st,
-			 out.runs - out.failures, c->runs);
+			 script_clean, c->runs);
 		bool real_ok = ok;
 		if (!c->strategy && c->explore_runs) {
 			ran = run_prog(c, real, r->name, c->explore, c->explore_runs, false, outdir, &out);
@@ -979,7 +980,7 @@ static void check_race(struct run_ctx *c, const struct race *r, const char *buil
 			if (!ok)
 				report_failure_detail(c, &out);
 			snprintf(real_res, sizeof(real_res), "%s %s %" PRIu64 "/%" PRIu64 ", %s %" PRIu64 "/%" PRIu64,
-				 ok && real_ok ? "clean" : "FAILED", st, c->runs - (real_ok ? 0 : 1), c->runs, c->explore,
+				 ok && real_ok ? "clean" : "FAILED", st, script_clean, c->runs, c->explore,
 				 out.runs - out.failures, c->explore_runs);
 		}
 	}
