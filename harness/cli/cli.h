@@ -2,7 +2,8 @@
  * What the command line's files share (the .c files of harness/cli): the worker pool that
  * runs a program built with migrace-cc over --jobs fork servers, option
  * parsing, the race table and scenario descriptors. migrace.c has main and
- * the commands list, run, exec, replay and stress; faults.c the fault sweep.
+ * the commands list, run, exec, replay and stress; faults.c the fault sweep;
+ * reproduce.c and minimize.c the commands of their names.
  */
 #ifndef MIGRACE_CLI_H
 #define MIGRACE_CLI_H
@@ -63,11 +64,25 @@ void count_signature(struct outcome *out, const char *sig);
 void print_file(const char *path);
 /* Replays a trace with this migrace: true if it gave its recorded signature. */
 bool replay_ok(const char *trace);
+/* Replays a trace once with this migrace, its output captured: 0 it gave its
+ * recorded signature, 1 another (either way the signature in sig, and in
+ * detail, when not NULL, the runtime's detail line or a warning, "" none), 2 it
+ * could not be replayed (the message in sig). */
+int replay_run(const char *trace, char *sig, size_t len, char *detail, size_t dlen);
+/* Whether prog is a program built with migrace-cc (it has the fork server),
+ * checked before running a program some file names. */
+bool has_fork_server(const char *prog);
 double now_s(void);
 
 /* migrace faults (faults.c) */
 int cmd_faults(int argc, char **argv);
 extern const char faults_help[];
+
+/* migrace reproduce (reproduce.c), migrace minimize (minimize.c) */
+int cmd_reproduce(int argc, char **argv);
+extern const char reproduce_help[];
+int cmd_minimize(int argc, char **argv);
+extern const char minimize_help[];
 
 const struct race *find_race(const char *name);
 /* build/<build>/scenarios/<name>[.regressed] under root */

@@ -86,6 +86,9 @@ static const char main_help[] =
 	"  exec -- PROGRAM ARGS     explore a program built with migrace-cc\n"
 	"  stress -- PROGRAM ARGS   run it with real threads, no scheduler (the baseline)\n"
 	"  replay TRACE             replay a recorded run step by step\n"
+	"  minimize TRACE           shrink a failing trace, keeping its signature\n"
+	"  reproduce FILE           rerun the failure a report, CI log or trace names,\n"
+	"                           confirm or refute its signature\n"
 	"  faults PROGRAM           fail every hit of every fault point, check the end\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -919,19 +922,8 @@ static bool run_prog(struct run_ctx *c, const char *prog, const char *name, cons
 /* Replays trace with this migrace: true if it reproduced its signature. */
 bool replay_ok(const char *trace)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		dup2(null, 2);
-		unsetenv("MIGRACE_CTL_FD");
-		execl(self, self, "replay", trace, (char *)NULL);
-		_exit(127);
-	}
-	int st = 0;
-	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	char sig[400];
+	return replay_run(trace, sig, sizeof(sig), NULL, 0) == 0;
 }
 
 static void add_row(struct run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1327,7 +1319,8 @@ int main(int argc, char **argv)
 		fputs(strcmp(topic, "exec") == 0 ? exec_help : strcmp(topic, "run") == 0 ? run_help
 		      : strcmp(topic, "replay") == 0 ? replay_help : strcmp(topic, "list") == 0 ? list_help
 		      : strcmp(topic, "stress") == 0 ? stress_help : strcmp(topic, "faults") == 0 ? faults_help
-		      : main_help, stdout);
+		      : strcmp(topic, "reproduce") == 0 ? reproduce_help
+		      : strcmp(topic, "minimize") == 0 ? minimize_help : main_help, stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "exec") == 0)
@@ -1342,7 +1335,11 @@ int main(int argc, char **argv)
 		return cmd_stress(argc - 1, argv + 1);
 	if (strcmp(cmd, "faults") == 0)
 		return cmd_faults(argc - 1, argv + 1);
-	if (strcmp(cmd, "hunt") == 0 || strcmp(cmd, "minimize") == 0)
+	if (strcmp(cmd, "reproduce") == 0)
+		return cmd_reproduce(argc - 1, argv + 1);
+	if (strcmp(cmd, "minimize") == 0)
+		return cmd_minimize(argc - 1, argv + 1);
+	if (strcmp(cmd, "hunt") == 0)
 		die_usage(NULL, "'%s' is not implemented yet (see the open issues)", cmd);
 	die_usage(NULL, "unknown command '%s'", cmd);
 }

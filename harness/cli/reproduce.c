@@ -1,0 +1,920 @@
+/*
+ * migrace reproduce: takes what a failure left behind (a failure report, a CI
+ * log, a trace file), finds in it what can be rerun and the signature it
+ * claims, reruns it and confirms or refutes the claim.
+ *
+ * A log is read line by line, each line cleaned of what CI systems add
+ * (ANSI colours, carriage returns, XML escapes of JUnit files; prefixes such
+ * as timestamps or TAP's "# " need nothing, the patterns are searched
+ * anywhere in a line). Nothing in the file is ever executed as a command:
+ * from a replay line only the trace path is taken, from a seed line the
+ * strategy, seed, program and its arguments, and the replay or exec is built
+ * here, against a program that must exist and carry migrace's fork server.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "strategy.h"
+#include "trace.h"
+
+#define MAX_WORDS 300
+
+const char reproduce_help[] =
+	"usage: migrace reproduce FILE [--runs N] [--max N] [--out DIR]\n"
+	"\n"
+	"Reruns the failure that FILE describes and says whether it is real. FILE is a\n"
+	"trace, or a failure report or CI log (what migrace exec, run, run --tap,\n"
+	"run --junit, faults and minimize print; ANSI colours, CRLF line ends, XML\n"
+	"escapes and prefixes such as timestamps are ignored); '-' reads stdin.\n"
+	"\n"
+	"What it reruns, for each failure the file names:\n"
+	"  - a trace: FILE itself when it starts with `migrace-trace`, or the path of a\n"
+	"    `migrace: trace: PATH` or `trace: PATH.trace` line, or of a replay command\n"
+	"    (`repro: .../migrace replay PATH`); replayed with `migrace replay`. A\n"
+	"    relative path is tried as given, then relative to FILE's directory.\n"
+	"  - a seed line: `.../migrace exec --strategy S --seed N --runs 1 -- PROGRAM\n"
+	"    ARGS` (with --preempt, --timeout, --max-steps, --script, --schedule and\n"
+	"    MIGRACE_FAULTS=, MIGRACE_FAULT_POINTS=, MIGRACE_PREEMPT= before it), rerun\n"
+	"    as that one schedule. PROGRAM must exist and be built with migrace-cc.\n"
+	"The claimed signature is the last one the file states before the failure\n"
+	"(`first failure: run N (seed S): SIG`, a run line `...steps): SIG`, a faults\n"
+	"line `FAIL POINT@N (transient): SIG`, JUnit's `<failure message=\"SIG\"` or\n"
+	"`signature: SIG`), else the trace's recorded outcome. Nothing in FILE is run\n"
+	"as a command: the replay or exec is rebuilt from the parsed parts.\n"
+	"\n"
+	"  --runs N    reruns of each failure (default 10)\n"
+	"  --max N     failures to take from the file, in order (default 20)\n"
+	"  --out DIR   where the reruns of seed lines leave their trace (default\n"
+	"              $MIGRACE_OUT, else migrace-out)\n"
+	"\n"
+	"Prints for each failure `confirmed: SIG reproduced N/N`, or `refuted: ...` with\n"
+	"what the reruns gave instead.\n"
+	"exit: 0 every failure confirmed; 1 some refuted; 2 nothing rerunnable in FILE\n"
+	"(the message says what was looked for), a named trace or program that does\n"
+	"not exist or cannot be run, or bad arguments.\n";
+
+enum { R_RUNS = 1000, R_MAX, R_OUT, R_HELP };
+
+static const struct option reproduce_opts[] = {
+	{ "runs", required_argument, NULL, R_RUNS },
+	{ "max", required_argument, NULL, R_MAX },
+	{ "out", required_argument, NULL, R_OUT },
+	{ "help", no_argument, NULL, R_HELP },
+	{ 0 },
+};
+
+/* One failure to rerun. */
+struct item {
+	bool is_seed;
+	unsigned line;                       /* where FILE names it (0: FILE is the trace) */
+	char given[PATH_MAX];                /* the path or program as FILE writes it */
+	char path[PATH_MAX];                 /* trace (resolved), or "" when missing */
+	char claim[160];                     /* claimed signature, "" none */
+	/* a seed line */
+	char strategy[32], preempt[16], faults[300], fault_points[256];
+	uint64_t seed, max_steps;
+	double timeout;
+	char *script, *schedule;
+	char prog[PATH_MAX];
+	char **args;                         /* prog + arguments, NULL-terminated */
+};
+
+struct scan {
+	const char *file, *dir;              /* FILE and the directory relative paths try */
+	struct item *items;
+	int nitems, cap;
+	char pending[160];                   /* the last claim not yet given to a failure */
+	unsigned skipped_exec;               /* exec lines that are no single run */
+};
+
+/* ---- replaying a trace with its output captured -------------------------- */
+
+/* Reads all of fd into a NUL-terminated buffer (caller frees). */
+static char *slurp_fd(int fd)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	ssize_t r;
+	if (!buf)
+		return NULL;
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The line of text starting at p, copied into out. */
+static void copy_line(char *out, size_t len, const char *p)
+{
+	size_t n = strcspn(p, "\n");
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+int replay_run(const char *trace, char *sig, size_t len, char *detail, size_t dlen)
+{
+	int p[2];
+	if (detail && dlen)
+		detail[0] = '\0';
+	snprintf(sig, len, "?");
+	if (pipe2(p, O_CLOEXEC)) {
+		snprintf(sig, len, "cannot make a pipe: %s", strerror(errno));
+		return 2;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(sig, len, "cannot fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return 2;
+	}
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		unsetenv("MIGRACE_CTL_FD");
+		execl(self, self, "replay", trace, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char *out = slurp_fd(p[0]);
+	close(p[0]);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	int rc = WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? WEXITSTATUS(st) : 2;
+	const char *ok = out ? strstr(out, "migrace: replay reproduced ") : NULL;
+	const char *gave = out ? strstr(out, "migrace: replay gave ") : NULL;
+	char line[1024];
+	if (rc == 0 && ok) {
+		copy_line(line, sizeof(line), ok + strlen("migrace: replay reproduced "));
+		char *in = NULL;                          /* "SIG in N steps": the last " in " */
+		for (char *q = strstr(line, " in "); q; q = strstr(q + 1, " in "))
+			in = q;
+		if (in)
+			*in = '\0';
+		snprintf(sig, len, "%s", line);
+	} else if (rc == 1 && gave) {
+		copy_line(line, sizeof(line), gave + strlen("migrace: replay gave "));
+		char *rec = strstr(line, ", the trace recorded ");
+		if (rec)
+			*rec = '\0';
+		snprintf(sig, len, "%s", line);
+		/* the runtime's detail: the line after the run line */
+		const char *run = strstr(out, " steps): ");
+		const char *nl = run ? strchr(run, '\n') : NULL;
+		if (nl && strncmp(nl + 1, "migrace: ", 9) == 0 && strncmp(nl + 1, "migrace: replay ", 16) && detail)
+			copy_line(detail, dlen, nl + 10);
+	} else {
+		/* no verdict: the replay could not run; its last message says why */
+		rc = 2;
+		const char *last = NULL;
+		for (const char *q = out; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : q + strlen(q))
+			if (strncmp(q, "migrace", 7) == 0)
+				last = q;
+		if (last)
+			copy_line(sig, len, last);
+		else
+			snprintf(sig, len, "migrace replay exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	const char *warn = out ? strstr(out, "was recorded with another build") : NULL;
+	if (warn && detail && !detail[0]) {
+		while (warn > out && warn[-1] != '\n')
+			warn--;
+		copy_line(detail, dlen, warn);
+	}
+	free(out);
+	return rc;
+}
+
+/* ---- cleaning a line of a log --------------------------------------------- */
+
+/* Drops ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL or
+ * ESC \", two-byte escapes) and control characters; of a line that a
+ * carriage return overwrote, keeps what a terminal would show last. */
+static void strip_ansi(char *s)
+{
+	char *o = s, *seg = s;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	for (char *p = s; *p;) {
+		unsigned char c = (unsigned char)*p;
+		if (c == 0x1b) {
+			p++;
+			if (*p == '[') {
+				p++;
+				while (*p && !((unsigned char)*p >= 0x40 && (unsigned char)*p <= 0x7e))
+					p++;
+				if (*p)
+					p++;
+			} else if (*p == ']') {
+				while (*p && *p != '\a' && !(p[0] == 0x1b && p[1] == '\\'))
+					p++;
+				p += *p == '\a' ? 1 : *p ? 2 : 0;
+			} else if (*p)
+				p++;
+			continue;
+		}
+		if (c == '\r') {            /* overwritten: start again, unless nothing follows */
+			p++;
+			if (*p)
+				o = seg;
+			continue;
+		}
+		if (c < 0x20 && c != '\t') {
+			p++;
+			continue;
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+}
+
+/* &amp; &lt; &gt; &quot; &apos; &#N; &#xN; (JUnit XML), in place. */
+static void xml_unescape(char *s)
+{
+	static const struct { const char *e; char c; } ents[] = {
+		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' },
+	};
+	char *o = s;
+	for (char *p = s; *p;) {
+		bool done = false;
+		if (*p == '&') {
+			for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++)
+				if (strncmp(p, ents[i].e, strlen(ents[i].e)) == 0) {
+					*o++ = ents[i].c;
+					p += strlen(ents[i].e);
+					done = true;
+				}
+			if (!done && p[1] == '#') {
+				char *e;
+				long v = p[2] == 'x' ? strtol(p + 3, &e, 16) : strtol(p + 2, &e, 10);
+				if (*e == ';' && v > 0 && v < 128) {
+					*o++ = (char)v;
+					p = e + 1;
+					done = true;
+				}
+			}
+		}
+		if (!done)
+			*o++ = *p++;
+	}
+	*o = '\0';
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	size_t b = strspn(s, " \t");
+	memmove(s, s + b, n - b + 1);
+}
+
+/* ---- words of a command line ------------------------------------------------ */
+
+/* Splits s into shell words ('...', "...", backslash escapes); the words are
+ * allocated. Returns their number (at most max). */
+static int split_words(const char *s, char **w, int max)
+{
+	int n = 0;
+	size_t len = strlen(s);
+	while (*s && n < max) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		char *o = malloc(len + 1), *q = o;
+		if (!o)
+			break;
+		while (*s && *s != ' ' && *s != '\t') {
+			if (*s == '\'') {
+				for (s++; *s && *s != '\''; )
+					*q++ = *s++;
+				if (*s)
+					s++;
+			} else if (*s == '"') {
+				for (s++; *s && *s != '"'; s++) {
+					if (*s == '\\' && s[1] && strchr("\"\\$`", s[1]))
+						s++;
+					*q++ = *s;
+				}
+				if (*s)
+					s++;
+			} else if (*s == '\\' && s[1]) {
+				*q++ = s[1];
+				s += 2;
+			} else
+				*q++ = *s++;
+		}
+		*q = '\0';
+		w[n++] = o;
+	}
+	return n;
+}
+
+static void free_words(char **w, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(w[i]);
+}
+
+static bool is_migrace(const char *word)
+{
+	const char *b = strrchr(word, '/');
+	return strcmp(b ? b + 1 : word, "migrace") == 0;
+}
+
+/* ---- finding the failures --------------------------------------------------- */
+
+/* A path from FILE: as given, else relative to FILE's directory. */
+static bool resolve_path(const struct scan *sc, const char *given, char *out, size_t len)
+{
+	if (access(given, F_OK) == 0) {
+		snprintf(out, len, "%s", given);
+		return true;
+	}
+	if (given[0] != '/' && sc->dir) {
+		snprintf(out, len, "%s/%s", sc->dir, given);
+		if (access(out, F_OK) == 0)
+			return true;
+	}
+	out[0] = '\0';
+	return false;
+}
+
+static struct item *new_item(struct scan *sc, unsigned line)
+{
+	if (sc->nitems == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 8;
+		sc->items = realloc(sc->items, (size_t)sc->cap * sizeof(*sc->items));
+		if (!sc->items) {
+			fprintf(stderr, "migrace reproduce: out of memory\n");
+			exit(2);
+		}
+	}
+	struct item *it = &sc->items[sc->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->line = line;
+	snprintf(it->claim, sizeof(it->claim), "%s", sc->pending);
+	sc->pending[0] = '\0';
+	return it;
+}
+
+static void add_trace(struct scan *sc, unsigned line, const char *given)
+{
+	char path[PATH_MAX];
+	bool found = resolve_path(sc, given, path, sizeof(path));
+	for (int i = 0; i < sc->nitems; i++) {
+		struct item *it = &sc->items[i];
+		if (it->is_seed || !(strcmp(it->given, given) == 0 || (found && strcmp(it->path, path) == 0)))
+			continue;
+		if (!it->claim[0] && sc->pending[0]) {   /* the same failure, named again */
+			snprintf(it->claim, sizeof(it->claim), "%s", sc->pending);
+			sc->pending[0] = '\0';
+		}
+		return;
+	}
+	struct item *it = new_item(sc, line);
+	snprintf(it->given, sizeof(it->given), "%s", given);
+	snprintf(it->path, sizeof(it->path), "%s", path);
+}
+
+/* The path after "trace: ": up to a " (" remark (faults prints "(replays)"). */
+static void trace_word(const char *p, char *out, size_t len)
+{
+	snprintf(out, len, "%s", p);
+	char *r = strstr(out, " (");
+	if (r)
+		*r = '\0';
+	trim(out);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A claimed signature in the line, if it states one. */
+static void find_claim(struct scan *sc, const char *line)
+{
+	const char *p, *sig = NULL;
+	char buf[160];
+	size_t n = 0;
+
+	if ((p = strstr(line, "<failure message=\""))) {
+		sig = p + strlen("<failure message=\"");
+		const char *e = strstr(sig, "\">");
+		n = e ? (size_t)(e - sig) : strlen(sig);
+		if (n == strlen("expectation not met") && strncmp(sig, "expectation not met", n) == 0)
+			return;
+	} else if ((p = strstr(line, "first failure: run ")) && (p = strstr(p, "): "))) {
+		sig = p + 3;                                  /* exec's summary */
+	} else if ((p = strstr(line, "first failure: "))) {
+		sig = p + strlen("first failure: ");         /* run's FAIL and TAP lines */
+	} else if ((p = strstr(line, "(strategy ")) && (p = strstr(p, " steps): "))) {
+		sig = p + strlen(" steps): ");               /* the run line */
+	} else if ((p = strstr(line, "runs failed; first: "))) {
+		sig = p + strlen("runs failed; first: ");    /* a program run by hand */
+	} else if (strncmp(line, "signature: ", 11) == 0) {
+		sig = line + 11;                             /* JUnit's failure text */
+	} else if ((p = strstr(line, "FAIL ")) && ((p = strstr(p, " (transient): ")) ||
+						 (p = strstr(line, " (persistent): ")))) {
+		sig = strstr(p, "): ") + 3;                  /* faults */
+	}
+	if (!sig)
+		return;
+	if (!n)
+		n = strlen(sig);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, sig, n);
+	buf[n] = '\0';
+	/* the end of an XML attribute (JUnit's testcase name="...first failure: SIG">) */
+	if (ends_with(buf, "\"/>"))
+		buf[strlen(buf) - 3] = '\0';
+	else if (ends_with(buf, "\">"))
+		buf[strlen(buf) - 2] = '\0';
+	trim(buf);
+	if (buf[0] && strcmp(buf, "clean") != 0)
+		snprintf(sc->pending, sizeof(sc->pending), "%s", buf);
+}
+
+/* The value of an option word: "--opt V" or "--opt=V". */
+static const char *opt_value(char **w, int n, int *i, const char *name)
+{
+	size_t l = strlen(name);
+	if (strncmp(w[*i], name, l))
+		return NULL;
+	if (w[*i][l] == '=')
+		return w[*i] + l + 1;
+	if (w[*i][l] || *i + 1 >= n)
+		return NULL;
+	return w[++*i];
+}
+
+/* `migrace exec ... -- PROGRAM ARGS` at word m (the migrace word): a seed
+ * line when it names one run of one seed. */
+static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
+{
+	struct item it = { .is_seed = true, .line = line, .seed = 0, .timeout = 10, .max_steps = 200000 };
+	bool have_seed = false;
+	uint64_t runs = 1;
+	const char *v, *why = NULL;
+	int i;
+
+	snprintf(it.strategy, sizeof(it.strategy), "random");
+	/* environment assignments right before the command */
+	for (int j = m - 1; j >= 0 && strchr(w[j], '=') && w[j][0] != '-'; j--) {
+		if (strncmp(w[j], "MIGRACE_FAULTS=", 15) == 0)
+			snprintf(it.faults, sizeof(it.faults), "%s", w[j] + 15);
+		else if (strncmp(w[j], "MIGRACE_FAULT_POINTS=", 21) == 0)
+			snprintf(it.fault_points, sizeof(it.fault_points), "%s", w[j] + 21);
+		else if (strncmp(w[j], "MIGRACE_PREEMPT=", 16) == 0)
+			snprintf(it.preempt, sizeof(it.preempt), "%s", w[j] + 16);
+	}
+	for (i = m + 2; i < n && strcmp(w[i], "--"); i++) {
+		char *e;
+		if ((v = opt_value(w, n, &i, "--strategy"))) {
+			struct strat_spec spec;
+			const char *bad;
+			if (strat_parse(v, &spec, &bad))
+				why = "its --strategy is not one migrace knows";
+			snprintf(it.strategy, sizeof(it.strategy), "%s", v);
+		} else if ((v = opt_value(w, n, &i, "--seed"))) {
+			it.seed = strtoull(v, &e, 10);
+			have_seed = *v && !*e && *v != '-';
+		} else if ((v = opt_value(w, n, &i, "--runs"))) {
+			runs = strtoull(v, &e, 10);
+			if (*e || !*v)
+				runs = 0;
+		} else if ((v = opt_value(w, n, &i, "--preempt"))) {
+			snprintf(it.preempt, sizeof(it.preempt), "%s", v);
+		} else if ((v = opt_value(w, n, &i, "--timeout"))) {
+			it.timeout = strtod(v, &e);
+			if (*e || !(it.timeout > 0))
+				why = "its --timeout is not a number of seconds";
+		} else if ((v = opt_value(w, n, &i, "--max-steps"))) {
+			it.max_steps = strtoull(v, &e, 10);
+			if (*e || !it.max_steps)
+				why = "its --max-steps is not a number";
+		} else if ((v = opt_value(w, n, &i, "--script"))) {
+			it.script = strdup(v);
+		} else if ((v = opt_value(w, n, &i, "--schedule"))) {
+			it.schedule = strdup(v);
+		} else if ((v = opt_value(w, n, &i, "--jobs")) || (v = opt_value(w, n, &i, "--out")) ||
+			   strcmp(w[i], "--trace-all") == 0 || strcmp(w[i], "--keep-going") == 0) {
+			;                                     /* no bearing on what one run does */
+		} else if (!why) {
+			why = "it has an option reproduce does not take over";
+		}
+	}
+	if (!have_seed || runs != 1)
+		why = "it is not one run of one seed (--seed N --runs 1)";
+	else if (i + 1 >= n)
+		why = "it names no program after --";
+	if (why) {
+		fprintf(stderr, "migrace reproduce: %s:%u: an exec line, skipped: %s\n", sc->file, line, why);
+		sc->skipped_exec++;
+		free(it.script);
+		free(it.schedule);
+		return;
+	}
+	snprintf(it.given, sizeof(it.given), "%s", w[i + 1]);
+	for (int j = 0; j < sc->nitems; j++) {      /* the same run, named again */
+		struct item *o = &sc->items[j];
+		if (o->is_seed && o->seed == it.seed && strcmp(o->given, it.given) == 0 &&
+		    strcmp(o->strategy, it.strategy) == 0) {
+			free(it.script);
+			free(it.schedule);
+			return;
+		}
+	}
+	if (resolve_path(sc, it.given, it.prog, sizeof(it.prog)) && !strchr(it.prog, '/')) {
+		char rel[PATH_MAX];                      /* never a search of $PATH */
+		snprintf(rel, sizeof(rel), "./%s", it.prog);
+		snprintf(it.prog, sizeof(it.prog), "%s", rel);
+	}
+	it.args = calloc((size_t)(n - i), sizeof(char *));
+	it.args[0] = it.prog;
+	for (int j = i + 2; j < n; j++)
+		it.args[j - i - 1] = strdup(w[j]);
+	struct item *slot = new_item(sc, line);
+	snprintf(it.claim, sizeof(it.claim), "%s", slot->claim);
+	*slot = it;
+}
+
+static void scan_line(struct scan *sc, unsigned ln, char *line)
+{
+	const char *p;
+	char path[PATH_MAX];
+
+	strip_ansi(line);
+	xml_unescape(line);
+	find_claim(sc, line);
+	/* what is left of JUnit's markup after a path: "</failure>" */
+	char *tag = strstr(line, "</");
+	if (tag)
+		*tag = '\0';
+
+	if ((p = strstr(line, "migrace: trace: "))) {
+		trace_word(p + strlen("migrace: trace: "), path, sizeof(path));
+		if (path[0])
+			add_trace(sc, ln, path);
+		return;
+	}
+	if ((p = strstr(line, "trace: ")) && (p == line || strchr(" \t#:>", p[-1]))) {
+		trace_word(p + strlen("trace: "), path, sizeof(path));
+		if (ends_with(path, ".trace")) {
+			add_trace(sc, ln, path);
+			return;
+		}
+	}
+	if (!strstr(line, "migrace"))
+		return;
+	char *w[MAX_WORDS];
+	int n = split_words(line, w, MAX_WORDS);
+	for (int i = 0; i + 1 < n; i++) {
+		if (!is_migrace(w[i]))
+			continue;
+		if (strcmp(w[i + 1], "replay") == 0 && i + 2 < n) {
+			add_trace(sc, ln, w[i + 2]);
+			break;
+		}
+		if (strcmp(w[i + 1], "exec") == 0) {
+			add_exec(sc, ln, w, n, i);
+			break;
+		}
+	}
+	free_words(w, n);
+}
+
+/* ---- rerunning ----------------------------------------------------------------- */
+
+/* Whether prog carries migrace's fork server (so that running it runs a
+ * schedule under the harness, not whatever a log names). */
+bool has_fork_server(const char *prog)
+{
+	static const char mark[] = "MIGRACE_CTL_FD";
+	int fd = open(prog, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	bool found = false;
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			found = memmem(m, (size_t)st.st_size, mark, sizeof(mark) - 1) != NULL;
+			munmap(m, (size_t)st.st_size);
+		}
+	}
+	close(fd);
+	return found;
+}
+
+struct tally {
+	char sig[16][160];
+	unsigned count[16];
+	int n;
+	unsigned other;
+};
+
+static void tally_add(struct tally *t, const char *sig)
+{
+	for (int i = 0; i < t->n; i++)
+		if (strcmp(t->sig[i], sig) == 0) {
+			t->count[i]++;
+			return;
+		}
+	if (t->n == 16) {
+		t->other++;
+		return;
+	}
+	snprintf(t->sig[t->n], sizeof(t->sig[0]), "%s", sig);
+	t->count[t->n++] = 1;
+}
+
+/* The verdict on one failure: 0 confirmed, 1 refuted. */
+static int verdict(const char *claim, const struct tally *t, uint64_t runs, const char *detail)
+{
+	unsigned same = 0;
+	for (int i = 0; i < t->n; i++)
+		if (strcmp(t->sig[i], claim) == 0)
+			same = t->count[i];
+	if (same == runs) {
+		printf("confirmed: %s reproduced %u/%" PRIu64 "\n", claim, same, runs);
+		return 0;
+	}
+	printf("refuted: %s reproduced %u/%" PRIu64 "; the reruns gave", claim, same, runs);
+	for (int i = 0; i < t->n; i++)
+		if (strcmp(t->sig[i], claim))
+			printf(" %s x%u", t->sig[i], t->count[i]);
+	if (t->other)
+		printf(" and %u others", t->other);
+	putchar('\n');
+	if (detail && detail[0])
+		printf("  (%s)\n", detail);
+	return 1;
+}
+
+/* Reruns a trace: 0 confirmed, 1 refuted, 2 input error. */
+static int rerun_trace(const struct item *it, uint64_t runs)
+{
+	struct trace t;
+	char err[600], sig[400], detail[600] = "", d[600];
+	FILE *f = fopen(it->path, "r");
+	if (!f || trace_parse(f, &t, err, sizeof(err))) {
+		printf("error: trace %s cannot be read: %s\n", it->path, f ? err : strerror(errno));
+		if (f)
+			fclose(f);
+		return 2;
+	}
+	fclose(f);
+	bool runnable = has_fork_server(t.program);
+	char outcome[160];
+	snprintf(outcome, sizeof(outcome), "%s", t.outcome);
+	char prog[PATH_MAX];
+	snprintf(prog, sizeof(prog), "%s", t.program);
+	trace_free(&t);
+	if (!runnable) {
+		printf("error: trace %s: its program %s %s\n", it->path, prog,
+		       access(prog, F_OK) ? "does not exist" : "is not a program built with migrace-cc");
+		return 2;
+	}
+	const char *claim = it->claim[0] ? it->claim : outcome;
+	if (it->claim[0] && strcmp(it->claim, outcome))
+		printf("note: the report claims %s; the trace recorded %s\n", it->claim, outcome);
+	struct tally tl = { .n = 0 };
+	for (uint64_t r = 0; r < runs; r++) {
+		int rc = replay_run(it->path, sig, sizeof(sig), d, sizeof(d));
+		if (rc == 2) {
+			printf("error: the replay of %s cannot run: %s\n", it->path, sig);
+			return 2;
+		}
+		if (!detail[0] && strcmp(sig, claim))
+			snprintf(detail, sizeof(detail), "%s", d);
+		tally_add(&tl, sig);
+	}
+	return verdict(claim, &tl, runs, detail);
+}
+
+static void set_or_unset(const char *name, const char *v)
+{
+	if (v && *v)
+		setenv(name, v, 1);
+	else
+		unsetenv(name);
+}
+
+/* Reruns one seed of a program: 0 confirmed, 1 refuted, 2 input error. */
+static int rerun_seed(const struct item *it, uint64_t runs, const char *outdir)
+{
+	if (!it->prog[0] || access(it->prog, X_OK)) {
+		printf("error: the program %s (line %u) %s\n", it->given, it->line,
+		       it->prog[0] ? "cannot be run" : "does not exist");
+		return 2;
+	}
+	if (!has_fork_server(it->prog)) {
+		printf("error: %s is not a program built with migrace-cc: not run\n", it->prog);
+		return 2;
+	}
+	if (it->script && access(it->script, R_OK)) {
+		printf("error: the script %s of line %u cannot be read\n", it->script, it->line);
+		return 2;
+	}
+	struct exec_opts o;
+	exec_defaults(&o);
+	o.strategy = it->strategy;
+	o.seed = it->seed;
+	o.runs = 1;
+	o.jobs = 1;
+	o.timeout = it->timeout;
+	o.max_steps = it->max_steps;
+	o.script = it->script;
+	o.schedule = it->schedule;
+	o.quiet = true;
+	if (outdir)
+		o.out = outdir;
+	set_or_unset("MIGRACE_FAULTS", it->faults);
+	set_or_unset("MIGRACE_FAULT_POINTS", it->fault_points);
+	set_or_unset("MIGRACE_PREEMPT", it->preempt);
+
+	struct tally tl = { .n = 0 };
+	char trace[PATH_MAX] = "";
+	int rc = 0;
+	for (uint64_t r = 0; r < runs && !rc; r++) {
+		struct outcome out;
+		if (pool_run(&o, it->args, &out) || out.config_error || (out.lost_worker && !out.runs)) {
+			printf("error: %s could not run its schedule (bad settings on line %u?)\n", it->prog, it->line);
+			rc = 2;
+			break;
+		}
+		tally_add(&tl, out.have_first ? out.first_sig : "clean");
+		if (out.have_first && !trace[0])
+			snprintf(trace, sizeof(trace), "%s", out.first_trace);
+	}
+	unsetenv("MIGRACE_FAULTS");
+	unsetenv("MIGRACE_FAULT_POINTS");
+	unsetenv("MIGRACE_PREEMPT");
+	if (rc)
+		return rc;
+	const char *claim = it->claim;
+	char any[160];
+	if (!claim[0]) {         /* no claim: the run must fail, the same way each time */
+		snprintf(any, sizeof(any), "%s", tl.n == 1 && strcmp(tl.sig[0], "clean") ? tl.sig[0] : "a failure");
+		printf("note: the report states no signature; any one failure, every time, confirms it\n");
+		claim = any;
+	}
+	rc = verdict(claim, &tl, runs, NULL);
+	if (trace[0])
+		printf("trace: %s\nrepro: %s replay %s\n", trace, self, trace);
+	return rc;
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+static void looked_for(const char *file, const struct scan *sc)
+{
+	fprintf(stderr,
+		"migrace reproduce: %s: nothing to rerun. Looked for: a trace (a file starting with\n"
+		"`migrace-trace`), a `migrace: trace: PATH` or `trace: PATH.trace` line, a replay command\n"
+		"(`.../migrace replay PATH`), and a seed line (`.../migrace exec --strategy S --seed N\n"
+		"--runs 1 -- PROGRAM ARGS`)%s.\n",
+		file, sc->skipped_exec ? "; the exec lines it has are no single run (see above)" : "");
+}
+
+int cmd_reproduce(int argc, char **argv)
+{
+	uint64_t runs = 10, max = 20;
+	const char *outdir = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", reproduce_opts, NULL)) != -1) {
+		switch (c) {
+		case R_RUNS: runs = parse_count("reproduce", "--runs", optarg, 1, 100000); break;
+		case R_MAX: max = parse_count("reproduce", "--max", optarg, 1, 10000); break;
+		case R_OUT: outdir = optarg; break;
+		case 'h':
+		case R_HELP: fputs(reproduce_help, stdout); return 0;
+		default: die_usage("reproduce", "unknown or incomplete option");
+		}
+	}
+	if (optind >= argc)
+		die_usage("reproduce", "no file given: migrace reproduce FILE (a report, a CI log or a trace)");
+	if (optind + 1 < argc)
+		die_usage("reproduce", "one file at a time, not '%s' too", argv[optind + 1]);
+	const char *file = argv[optind];
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	if (!f) {
+		fprintf(stderr, "migrace reproduce: cannot read %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", file);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		slash == dir ? (void)(dir[1] = '\0') : (void)(*slash = '\0');
+	struct scan sc = { .file = file, .dir = f == stdin ? NULL : slash ? dir : "." };
+
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned ln = 0;
+	bool is_trace = false;
+	while (getline(&line, &cap, f) >= 0) {
+		ln++;
+		if (ln == 1) {
+			const char *l = line;
+			if (strncmp(l, "\xef\xbb\xbf", 3) == 0)
+				l += 3;                          /* a byte order mark */
+			if (strncmp(l, "migrace-trace", 13) == 0) {
+				is_trace = true;
+				break;
+			}
+		}
+		scan_line(&sc, ln, line);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (is_trace) {
+		if (f == stdin)
+			die_usage("reproduce", "a trace on stdin cannot be replayed: give its path");
+		struct item *it = new_item(&sc, 0);
+		snprintf(it->given, sizeof(it->given), "%s", file);
+		snprintf(it->path, sizeof(it->path), "%s", file);
+	}
+	if (!sc.nitems) {
+		looked_for(file, &sc);
+		return 2;
+	}
+
+	int worst = 0, confirmed = 0, refuted = 0, errors = 0;
+	int n = sc.nitems < (int)max ? sc.nitems : (int)max;
+	for (int i = 0; i < n; i++) {
+		struct item *it = &sc.items[i];
+		char where[64] = "";
+		if (it->line)
+			snprintf(where, sizeof(where), " (line %u)", it->line);
+		if (it->is_seed)
+			printf("[%d/%d] seed %" PRIu64 " of %s, strategy %s%s\n", i + 1, n, it->seed, it->given,
+			       it->strategy, where);
+		else
+			printf("[%d/%d] trace %s%s\n", i + 1, n, it->path[0] ? it->path : it->given, where);
+		fflush(stdout);
+		int rc;
+		if (!it->is_seed && !it->path[0]) {
+			printf("error: the trace %s does not exist (tried it as given%s%s)\n", it->given,
+			       sc.dir && it->given[0] != '/' ? " and relative to " : "",
+			       sc.dir && it->given[0] != '/' ? sc.dir : "");
+			rc = 2;
+		} else
+			rc = it->is_seed ? rerun_seed(it, runs, outdir) : rerun_trace(it, runs);
+		rc == 0 ? confirmed++ : rc == 1 ? refuted++ : errors++;
+		if (rc > worst)
+			worst = rc;
+		fflush(stdout);
+	}
+	if (sc.nitems > n)
+		printf("(%d more failures in %s not rerun: --max %" PRIu64 ")\n", sc.nitems - n, file, max);
+	if (n > 1)
+		printf("migrace reproduce: %d failures: %d confirmed, %d refuted, %d could not be rerun\n", n,
+		       confirmed, refuted, errors);
+	for (int i = 0; i < sc.nitems; i++) {
+		free(sc.items[i].script);
+		free(sc.items[i].schedule);
+		for (char **a = sc.items[i].args ? sc.items[i].args + 1 : NULL; a && *a; a++)
+			free(*a);
+		free(sc.items[i].args);
+	}
+	free(sc.items);
+	return worst;
+}
