@@ -69,7 +69,7 @@ void die_usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see: migrace %s--help)\n", cmd ? cmd : "");
+	fprintf(stderr, "\n(see: migrace %s%s--help)\n", cmd ? cmd : "", cmd ? " " : "");
 	exit(2);
 }
 

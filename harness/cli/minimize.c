@@ -161,6 +161,14 @@ static char *format_switches(const struct sw *sw, unsigned n, unsigned skip_b, u
 	return s;
 }
 
+/* "N switches (P preemptions), S steps" */
+static const char *counts(const struct cand *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u switch%s (%u preemption%s), %" PRIu32 " steps", c->n, c->n == 1 ? "" : "es", c->preempt,
+		 c->preempt == 1 ? "" : "s", c->steps);
+	return buf;
+}
+
 static int read_trace(const char *path, struct trace *t, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -242,26 +250,31 @@ static void take(struct cand *cur, struct cand *c)
 /* ddmin over cur's list, complements only: n chunks, the first whose removal
  * keeps the failure is dropped (n - 1 chunks next), else twice as many
  * chunks, down to single entries. Starts at one chunk: the empty list, the
- * default schedule, is tried first. Returns true at a fixpoint, false when
- * the budget ran out. */
+ * default schedule, is tried first, and only once (it is the same run
+ * whatever the list was). Returns true at a fixpoint, false when the budget
+ * ran out. */
 static bool ddmin(struct mctx *m, struct cand *cur)
 {
 	unsigned n = 1;
+	bool default_tried = false;
 	struct cand c = { 0 };
 
 	while (cur->n > 0) {
 		unsigned chunk = (cur->n + n - 1) / n;
 		bool kept = false;
 		for (unsigned b = 0; b < cur->n; b += chunk) {
+			unsigned e = b + chunk < cur->n ? b + chunk : cur->n;
+			if (e - b == cur->n && default_tried)
+				continue;
 			if (m->runs >= m->budget) {
 				free(c.sw);
 				return false;
 			}
-			unsigned e = b + chunk < cur->n ? b + chunk : cur->n;
+			default_tried |= e - b == cur->n;
 			bool ran = run_candidate(m, cur, b, e, &c);
 			if (ran && better(m, cur, &c)) {
-				printf("  run %" PRIu64 ": %u switches (%u preemptions), %" PRIu32 " steps\n", m->runs, c.n,
-				       c.preempt, c.steps);
+				char buf[120];
+				printf("  run %" PRIu64 ": %s\n", m->runs, counts(&c, buf, sizeof(buf)));
 				fflush(stdout);
 				take(cur, &c);
 				kept = true;
@@ -329,12 +342,6 @@ static int fault_plan(const struct trace *t, char *plan, size_t len, char *err, 
 	return 0;
 }
 
-static void print_counts(const char *what, const struct cand *c)
-{
-	printf("  %-10s %u switch%s (%u preemption%s), %" PRIu32 " steps\n", what, c->n, c->n == 1 ? "" : "es",
-	       c->preempt, c->preempt == 1 ? "" : "s", c->steps);
-}
-
 static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
 	FILE *in = fopen(from, "r"), *out = in ? fopen(to, "w") : NULL;
@@ -369,19 +376,18 @@ static void absolute(const char *p, char *out, size_t len)
 		snprintf(out, len, "%s/%s", cwd, p);
 }
 
-static int finish(struct mctx *m, struct cand *orig, struct cand *best, bool fixpoint, const char *out_path,
+static int finish(struct mctx *m, struct cand *best, bool fixpoint, const char *out_path, const char *out_show,
 		  unsigned runs_check)
 {
-	char err[PATH_MAX + 100], sig[400], detail[600];
+	char err[PATH_MAX + 100], sig[400], detail[600], b[120];
 
 	if (copy_file(best->trace, out_path, err, sizeof(err))) {
 		fprintf(stderr, "migrace minimize: cannot write the minimized trace %s\n", err);
 		return 2;
 	}
-	print_counts("original:", orig);
-	print_counts("minimized:", best);
-	printf("  %" PRIu64 " runs, %s\n", m->runs,
-	       fixpoint ? "a fixpoint: no single switch can go" : "the budget ran out (--budget): the best so far");
+	printf("  minimized:   %s, after %" PRIu64 " run%s (%s)\n", counts(best, b, sizeof(b)), m->runs,
+	       m->runs == 1 ? "" : "s",
+	       fixpoint ? "a fixpoint: no switch can go" : "--budget ran out: the best so far");
 	if (best->n && best->n <= 40) {
 		char *list = format_switches(best->sw, best->n, 0, 0);
 		printf("  switches: %s\n", list ? list : "?");
@@ -396,8 +402,8 @@ static int finish(struct mctx *m, struct cand *orig, struct cand *best, bool fix
 			printf("  replay %u gave %s%s%s\n", i + 1, sig, detail[0] ? ": " : "", detail);
 	}
 	printf("  replays: %u/%u %s\n", same, runs_check, m->target);
-	printf("migrace: trace: %s\n", out_path);
-	printf("migrace: repro: %s replay %s\n", self, out_path);
+	printf("migrace: trace: %s\n", out_show);
+	printf("migrace: repro: %s replay %s\n", self, out_show);
 	return same == runs_check ? 0 : 1;
 }
 
@@ -427,7 +433,7 @@ int cmd_minimize(int argc, char **argv)
 	if (optind + 1 < argc)
 		die_usage("minimize", "one trace at a time, not '%s' too", argv[optind + 1]);
 
-	char path[PATH_MAX], out_path[PATH_MAX], err[600];
+	char path[PATH_MAX], out_path[PATH_MAX], out_show[PATH_MAX], err[600];
 	absolute(argv[optind], path, sizeof(path));
 	struct trace t;
 	if (read_trace(path, &t, err, sizeof(err))) {
@@ -441,13 +447,14 @@ int cmd_minimize(int argc, char **argv)
 		trace_free(&t);
 		return 2;
 	}
+	char b[120];
 	if (list_only) {
 		char *s = format_switches(full.sw, full.n, 0, 0);
 		printf("%s\n", s ? s : "");
 		free(s);
-		print_counts("trace:", &orig);
+		printf("  %s\n", counts(&orig, b, sizeof(b)));
 		if (script && full.n != orig.n)
-			printf("  (strategy script: the list spells out %u decisions its constraints made)\n",
+			printf("  (strategy script: the list also spells out %u choices its ordering constraints made)\n",
 			       full.n - orig.n);
 		trace_free(&t);
 		free(orig.sw);
@@ -455,6 +462,7 @@ int cmd_minimize(int argc, char **argv)
 		return 0;
 	}
 	int rc = 2;
+	struct cand cur = { 0 };
 	struct mctx m = { .budget = budget, .max_steps_kept = t.nsteps };
 	snprintf(m.target, sizeof(m.target), "%s", t.outcome);
 	if (strcmp(t.outcome, "clean") == 0) {
@@ -473,14 +481,23 @@ int cmd_minimize(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	/* shown as the user named it; used absolute: the runs happen in the trace's directory */
 	if (out_opt)
-		absolute(out_opt, out_path, sizeof(out_path));
+		snprintf(out_show, sizeof(out_show), "%s", out_opt);
 	else {
-		size_t l = strlen(path);
-		if (l > 6 && strcmp(path + l - 6, ".trace") == 0)
-			snprintf(out_path, sizeof(out_path), "%.*s.min.trace", (int)(l - 6), path);
+		size_t l = strlen(argv[optind]);
+		if (l > 6 && strcmp(argv[optind] + l - 6, ".trace") == 0)
+			snprintf(out_show, sizeof(out_show), "%.*s.min.trace", (int)(l - 6), argv[optind]);
 		else
-			snprintf(out_path, sizeof(out_path), "%s.min.trace", path);
+			snprintf(out_show, sizeof(out_show), "%s.min.trace", argv[optind]);
+	}
+	absolute(out_show, out_path, sizeof(out_path));
+	char out_dir[PATH_MAX];                  /* refused now rather than after the runs */
+	snprintf(out_dir, sizeof(out_dir), "%s", out_path);
+	*strrchr(out_dir, '/') = '\0';
+	if (access(out_dir[0] ? out_dir : "/", W_OK)) {
+		fprintf(stderr, "migrace minimize: cannot write %s: %s\n", out_show, strerror(errno));
+		goto out;
 	}
 	if (strcmp(out_path, path) == 0) {
 		fprintf(stderr, "migrace minimize: --out %s is the trace itself\n", out_opt);
@@ -504,6 +521,9 @@ int cmd_minimize(int argc, char **argv)
 	m.o.runs = 1;
 	m.o.jobs = 1;
 	m.o.timeout = timeout;
+	/* the step limit the run had (forkserver.c: memory points raise it) */
+	if (strcmp(t.preempt, "mem") == 0 && m.o.max_steps < 5000000)
+		m.o.max_steps = 5000000;
 	m.o.max_steps = t.nsteps > m.o.max_steps ? t.nsteps : m.o.max_steps;
 	m.o.out = m.tmp;
 	m.o.quiet = true;
@@ -515,15 +535,18 @@ int cmd_minimize(int argc, char **argv)
 		unsetenv("MIGRACE_FAULTS");
 		unsetenv("MIGRACE_FAULT_POINTS");
 	}
-	setenv("MIGRACE_PREEMPT", t.preempt_mem ? "mem" : "sync", 1);
+	setenv("MIGRACE_PREEMPT", strcmp(t.preempt, "mem") == 0 ? "mem" : "sync", 1);
+	unsetenv("MIGRACE_SCHEDULE");            /* a forced prefix would come before the switches */
 	if (t.cwd[0] && chdir(t.cwd))
 		fprintf(stderr, "migrace minimize: warning: cannot enter the recorded directory %s: %s\n", t.cwd,
 			strerror(errno));
 
 	printf("migrace minimize: %s: %s\n", argv[optind], t.outcome);
-	print_counts("original:", &orig);
+	printf("  original:    %s\n", counts(&orig, b, sizeof(b)));
+	if (script && full.n != orig.n)
+		printf("  (strategy script: its ordering constraints made %u more choices, listed as switches: the\n"
+		       "  switches strategy does not apply the constraints)\n", full.n - orig.n);
 	fflush(stdout);
-	struct cand cur = { 0 };
 	if (!run_candidate(&m, &full, 0, 0, &cur)) {
 		fprintf(stderr, "migrace minimize: the program could not be run with the switches strategy\n");
 		goto out;
@@ -532,17 +555,17 @@ int cmd_minimize(int argc, char **argv)
 		printf("migrace minimize: the trace cannot be expressed as switches: its %u switches gave %s, not %s\n",
 		       full.n, cur.sig, m.target);
 		printf("  the original %s\n", replay_ok(path) ? "still replays to it" : "does NOT replay to it either");
-		drop_trace(cur.trace);
-		free(cur.sw);
 		rc = 1;
 		goto out;
 	}
-	printf("  as switches: %s in %" PRIu32 " steps\n", cur.sig, cur.steps);
+	printf("  as switches: %s: %s\n", counts(&cur, b, sizeof(b)), cur.sig);
+	fflush(stdout);
 	bool fixpoint = ddmin(&m, &cur);
-	rc = finish(&m, &orig, &cur, fixpoint, out_path, (unsigned)runs_check);
+	unsetenv("MIGRACE_SWITCHES");
+	rc = finish(&m, &cur, fixpoint, out_path, out_show, (unsigned)runs_check);
+out:
 	drop_trace(cur.trace);
 	free(cur.sw);
-out:
 	if (m.tmp[0])
 		rmdir(m.tmp);
 	free(m.argv);

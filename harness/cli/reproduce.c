@@ -95,6 +95,7 @@ struct scan {
 	struct item *items;
 	int nitems, cap;
 	char pending[160];                   /* the last claim not yet given to a failure */
+	char last[160];                      /* the last claim given to one */
 	unsigned skipped_exec;               /* exec lines that are no single run */
 };
 
@@ -203,11 +204,15 @@ int replay_run(const char *trace, char *sig, size_t len, char *detail, size_t dl
 		else
 			snprintf(sig, len, "migrace replay exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
+	/* a program rebuilt since the trace: the likely reason for what follows */
 	const char *warn = out ? strstr(out, "was recorded with another build") : NULL;
-	if (warn && detail && !detail[0]) {
+	if (warn && detail) {
+		char rest[600], w[400];
 		while (warn > out && warn[-1] != '\n')
 			warn--;
-		copy_line(detail, dlen, warn);
+		copy_line(w, sizeof(w), strncmp(warn, "migrace: ", 9) ? warn : warn + 9);
+		snprintf(rest, sizeof(rest), "%s", detail);
+		snprintf(detail, dlen, "%s%s%s", w, rest[0] ? "; " : "", rest);
 	}
 	free(out);
 	return rc;
@@ -384,6 +389,8 @@ static struct item *new_item(struct scan *sc, unsigned line)
 	memset(it, 0, sizeof(*it));
 	it->line = line;
 	snprintf(it->claim, sizeof(it->claim), "%s", sc->pending);
+	if (sc->pending[0])
+		snprintf(sc->last, sizeof(sc->last), "%s", sc->pending);
 	sc->pending[0] = '\0';
 	return it;
 }
@@ -444,8 +451,8 @@ static void find_claim(struct scan *sc, const char *line)
 		sig = p + strlen(" steps): ");               /* the run line */
 	} else if ((p = strstr(line, "runs failed; first: "))) {
 		sig = p + strlen("runs failed; first: ");    /* a program run by hand */
-	} else if (strncmp(line, "signature: ", 11) == 0) {
-		sig = line + 11;                             /* JUnit's failure text */
+	} else if ((p = strstr(line, "signature: ")) && (p == line || strchr(" \t#", p[-1]))) {
+		sig = p + 11;                                /* JUnit's failure text */
 	} else if ((p = strstr(line, "FAIL ")) && ((p = strstr(p, " (transient): ")) ||
 						 (p = strstr(line, " (persistent): ")))) {
 		sig = strstr(p, "): ") + 3;                  /* faults */
@@ -563,12 +570,13 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 		snprintf(rel, sizeof(rel), "./%s", it.prog);
 		snprintf(it.prog, sizeof(it.prog), "%s", rel);
 	}
-	it.args = calloc((size_t)(n - i), sizeof(char *));
-	it.args[0] = it.prog;
+	it.args = calloc((size_t)(n - i), sizeof(char *));      /* [0]: the program, set when run */
 	for (int j = i + 2; j < n; j++)
 		it.args[j - i - 1] = strdup(w[j]);
+	/* a seed line has no outcome of its own to fall back on: with no claim
+	 * since the last failure, it is that failure named another way */
 	struct item *slot = new_item(sc, line);
-	snprintf(it.claim, sizeof(it.claim), "%s", slot->claim);
+	snprintf(it.claim, sizeof(it.claim), "%s", slot->claim[0] ? slot->claim : sc->last);
 	*slot = it;
 }
 
@@ -735,7 +743,7 @@ static void set_or_unset(const char *name, const char *v)
 }
 
 /* Reruns one seed of a program: 0 confirmed, 1 refuted, 2 input error. */
-static int rerun_seed(const struct item *it, uint64_t runs, const char *outdir)
+static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 {
 	if (!it->prog[0] || access(it->prog, X_OK)) {
 		printf("error: the program %s (line %u) %s\n", it->given, it->line,
@@ -763,6 +771,11 @@ static int rerun_seed(const struct item *it, uint64_t runs, const char *outdir)
 	o.quiet = true;
 	if (outdir)
 		o.out = outdir;
+	it->args[0] = it->prog;
+	/* the line says everything about the run: nothing from this environment */
+	unsetenv("MIGRACE_SCHEDULE");
+	unsetenv("MIGRACE_SCRIPT");
+	unsetenv("MIGRACE_SWITCHES");
 	set_or_unset("MIGRACE_FAULTS", it->faults);
 	set_or_unset("MIGRACE_FAULT_POINTS", it->fault_points);
 	set_or_unset("MIGRACE_PREEMPT", it->preempt);

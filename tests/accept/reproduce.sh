@@ -45,6 +45,10 @@ printf '[job 3] migrace: exec: 1 run, 1 failed; first failure: run 0 (seed %s): 
 expect "a seed line: the one schedule rerun, confirmed" 0 "^confirmed: $SIG reproduced 3/3\$" \
 	$M reproduce "$OUTDIR/seed.log" --runs 3
 check "a seed line's rerun leaves a trace and its repro line" grep -Eq '^repro: .*migrace replay .*\.trace$' <<<"$OUT"
+{ cat "$OUTDIR/exec.log"; printf 'seed: %s exec --strategy random --seed %s --runs 1 -- %s\n' "$M" "$SEED" "$P"; } \
+	> "$OUTDIR/both.log"
+expect "a trace and a seed line for one failure: the seed line takes the claim before it, both confirmed" 0 \
+	'2 failures: 2 confirmed' $M reproduce "$OUTDIR/both.log" --runs 2
 
 # (d) a claim edited to another signature: refuted, saying what came instead
 sed 's/\(first failure: run [0-9]* (seed [0-9]*): \).*/\1tsan:data-race@nowhere/; s/\(steps)\): .*/\1: tsan:data-race@nowhere/' \
