@@ -376,8 +376,8 @@ static void absolute(const char *p, char *out, size_t len)
 		snprintf(out, len, "%s/%s", cwd, p);
 }
 
-static int finish(struct mctx *m, struct cand *best, bool fixpoint, const char *out_path, const char *out_show,
-		  unsigned runs_check)
+static int finish(struct mctx *m, const struct cand *before, struct cand *best, bool fixpoint, const char *out_path,
+		  const char *out_show, unsigned runs_check)
 {
 	char err[PATH_MAX + 100], sig[400], detail[600], b[120];
 
@@ -402,6 +402,10 @@ static int finish(struct mctx *m, struct cand *best, bool fixpoint, const char *
 			printf("  replay %u gave %s%s%s\n", i + 1, sig, detail[0] ? ": " : "", detail);
 	}
 	printf("  replays: %u/%u %s\n", same, runs_check, m->target);
+	/* the one line a script takes (scripts/bench-explore) */
+	printf("migrace minimize: %u -> %u switches, %u -> %u preemptions, %" PRIu32 " -> %" PRIu32 " steps; "
+	       "replays %u/%u\n", before->n, best->n, before->preempt, best->preempt, before->steps, best->steps, same,
+	       runs_check);
 	printf("migrace: trace: %s\n", out_show);
 	printf("migrace: repro: %s replay %s\n", self, out_show);
 	return same == runs_check ? 0 : 1;
@@ -541,7 +545,7 @@ int cmd_minimize(int argc, char **argv)
 		fprintf(stderr, "migrace minimize: warning: cannot enter the recorded directory %s: %s\n", t.cwd,
 			strerror(errno));
 
-	printf("migrace minimize: %s: %s\n", argv[optind], t.outcome);
+	printf("minimizing %s: %s\n", argv[optind], t.outcome);
 	printf("  original:    %s\n", counts(&orig, b, sizeof(b)));
 	if (script && full.n != orig.n)
 		printf("  (strategy script: its ordering constraints made %u more choices, listed as switches: the\n"
@@ -560,9 +564,10 @@ int cmd_minimize(int argc, char **argv)
 	}
 	printf("  as switches: %s: %s\n", counts(&cur, b, sizeof(b)), cur.sig);
 	fflush(stdout);
+	struct cand before = { .n = cur.n, .preempt = cur.preempt, .steps = cur.steps };
 	bool fixpoint = ddmin(&m, &cur);
 	unsetenv("MIGRACE_SWITCHES");
-	rc = finish(&m, &cur, fixpoint, out_path, out_show, (unsigned)runs_check);
+	rc = finish(&m, &before, &cur, fixpoint, out_path, out_show, (unsigned)runs_check);
 out:
 	drop_trace(cur.trace);
 	free(cur.sw);
