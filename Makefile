@@ -50,8 +50,11 @@ CORE_FLAV_plain := -O2
 CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DMGMT_INVARIANTS
 # the harness builds also compile the core's libfiu points (FIU_ENABLE): the
 # runtime decides them (harness/rt/faults.c); none fires unless a run asks
-CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS -DMGMT_INVARIANTS -DFIU_ENABLE
-CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS -DFIU_ENABLE
+# and calls the runtime before loads and stores (memory-access points, --preempt=mem;
+# clang 14 emits the load/store hooks only with a coverage kind beside them)
+MEM_COV := -fsanitize-coverage=func,trace-pc-guard,trace-loads,trace-stores
+CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS -DMGMT_INVARIANTS -DFIU_ENABLE $(MEM_COV)
+CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS -DFIU_ENABLE $(MEM_COV)
 CORE_LIB_plain := $(B)/plain/core/libcore.a
 CORE_LIB_asan := $(B)/asan/core/libcore.a
 # the harness build of the core: its sync points are on, and programs linking
@@ -136,7 +139,7 @@ $(WRAP_FLAGS): harness/rt/wrap.syms
 
 $(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
 	@mkdir -p $(@D)
-	$(Q)sed 's|@CC@|$(CC)|' $< > $@ && chmod +x $@
+	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@MEM_COV@|$(MEM_COV)|' $< > $@ && chmod +x $@
 
 $(CLI): $(wildcard harness/cli/*.c harness/cli/*.h) harness/cli/demos.def scenarios/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
 	@mkdir -p $(@D)

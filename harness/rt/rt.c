@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct rthread {
 	uintptr_t handle;        /* pthread_t, once pthread_create returned */
 	bool joined;
 	char name[16];           /* pthread_setname_np's, for reports */
+	uint32_t ndec;           /* scheduling decisions it reached (keys of its steps) */
 	void *(*fn)(void *);
 	void *arg;
 };
@@ -38,9 +40,15 @@ static struct {
 	bool script;             /* constraints apply (strategy script) */
 	bool misuse_seen;
 	uintptr_t exe_base;
+	bool mem;                /* memory-access points on, while the run schedules */
+	uint64_t others;         /* mem: threads enabled besides the running one */
 } rt;
 
 static __thread int self_tid = -1;
+/* Memory-access points: the thread's stack (skipped) and its count of
+ * non-stack accesses, the key of its memory decisions. */
+static __thread uintptr_t stk_lo, stk_size;
+static __thread uint32_t memc;
 /* Inside libfiu (faults.c): its own locks and clock reads are no scheduling
  * points, so every wrapper passes them straight through. */
 __thread bool rt_in_fiu;
@@ -95,6 +103,9 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt_exe_base();
 	strategy_begin(&rt.strat, &cfg->strat, cfg->seed, cfg->pct_k, buf->prefix,
 		       buf->shm->prefix_len);
+	rt.strat.sw = cfg->sw;
+	rt.strat.nsw = cfg->nsw;
+	memc = 0;
 	if (rt.script)
 		for (int i = 0; i < cfg->nscript; i++)
 			model_add_constraint(&rt.m, cfg->script_before[i], cfg->script_after[i]);
@@ -103,6 +114,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	strategy_thread_created(&rt.strat, tid);
 	self_tid = tid;
 	rt.active = true;
+	rt.others = 0;
+	rt.mem = cfg->preempt_mem;
 }
 
 /* Adds an ordering constraint from the program itself (scenarios). */
@@ -172,7 +185,7 @@ void rt_fail(const char *outcome, const char *fmt, ...)
 	struct rt_shared *shm = rt.buf.shm;
 	va_list ap;
 
-	rt.active = false;
+	rt.active = rt.mem = false;
 	snprintf(shm->outcome, sizeof(shm->outcome), "%s", outcome);
 	va_start(ap, fmt);
 	vsnprintf(shm->detail, sizeof(shm->detail), fmt, ap);
@@ -230,7 +243,7 @@ static const char *op_desc(const struct op *op, char *buf, int len)
 
 /* Strict replay: the thread the trace chose must be enabled and about to do
  * what the trace says. */
-static int replay_pick(uint64_t enabled)
+static int replay_pick(uint64_t enabled, int self, uint32_t key, bool key_mem)
 {
 	const struct rt_shared *shm = rt.buf.shm;
 	char want[160], got[160];
@@ -239,6 +252,15 @@ static int replay_pick(uint64_t enabled)
 		rt_fail("divergence", "step %lu: the trace ended after %u steps, but the program went on",
 			(unsigned long)rt.step, shm->expect_len);
 	const struct step_rec *e = &rt.buf.expect[rt.step];
+	if (e->key_mem != key_mem || (key_mem && (e->key != key || e->cur != self))) {
+		char at[64], exp[64];
+		snprintf(at, sizeof(at), key_mem ? "T%d's memory access #%u" : "T%d's scheduling point", self, key);
+		snprintf(exp, sizeof(exp), e->key_mem ? "T%d's memory access #%u" : "a scheduling point of T%d",
+			 e->cur, e->key);
+		rt_fail("divergence", "step %lu: the trace expected a decision at %s, but the program is at %s "
+			"(exe+0x%lx)", (unsigned long)rt.step, exp, at,
+			(unsigned long)pc_off(rt.m.threads[self].pending.pc));
+	}
 	const struct mthread *t = e->chosen < rt.m.nthreads ? &rt.m.threads[e->chosen] : NULL;
 	char k = '-';
 	int32_t id = 0;
@@ -271,7 +293,7 @@ static int replay_pick(uint64_t enabled)
 	return e->chosen;
 }
 
-static void record(int cur, int next, uint64_t enabled)
+static void record(int cur, int next, uint64_t enabled, uint32_t key, bool key_mem)
 {
 	struct rt_shared *shm = rt.buf.shm;
 	const struct op *op = &rt.m.threads[next].pending;
@@ -285,13 +307,16 @@ static void record(int cur, int next, uint64_t enabled)
 	r->pc = pc_off(op->pc);
 	r->now = rt.m.now;
 	r->name = op->kind == OP_SYNC ? op->name : NULL;
+	r->key = key;
+	r->key_mem = key_mem;
 	shm->nsteps = (uint32_t)++rt.step;
 }
 
-/* One scheduling decision by the thread holding the baton. Returns when self
- * is chosen (its pending operation is then enabled), or at once when self has
+/* One scheduling decision by the thread holding the baton, its key-th
+ * (key_mem: at its key-th non-stack memory access). Returns when self is
+ * chosen (its pending operation is then enabled), or at once when self has
  * finished and handed the baton on. */
-static void decide(int self)
+static void decide_at(int self, uint32_t key, bool key_mem)
 {
 	uint64_t enabled;
 
@@ -313,20 +338,35 @@ static void decide(int self)
 	const struct op *cur_op = &rt.m.threads[self].pending;
 	int next;
 	if (rt.buf.shm->replay)
-		next = replay_pick(enabled);
+		next = replay_pick(enabled, self, key, key_mem);
 	else {
+		rt.strat.key = key;
+		rt.strat.key_mem = key_mem;
 		next = strategy_pick(&rt.strat, rt.step, enabled, self, cur_op->kind);
 		if (next < 0)
 			rt_fail("divergence", "step %lu: the forced schedule names thread T%d, which cannot run here",
 				(unsigned long)rt.step, rt.strat.prefix[rt.step]);
 	}
-	record(self, next, enabled);
+	record(self, next, enabled, key, key_mem);
 	if (next == self)
 		return;
 	baton_give(&rt.th[next].baton);
 	if (rt.m.threads[self].status == TS_FINISHED)
 		return;
 	baton_wait(&rt.th[self].baton);
+}
+
+static void decide(int self)
+{
+	decide_at(self, ++rt.th[self].ndec, false);
+}
+
+/* mem: who else could run now; only the running thread changes it, at its
+ * scheduling points (and when a pthread_once routine returns). */
+static void others_changed(void)
+{
+	if (rt.mem)
+		rt.others = model_enabled_mask(&rt.m);
 }
 
 /* A fault point hit by the running thread (faults.c): one decision, no
@@ -380,7 +420,9 @@ struct op_result rt_continue(void)
 {
 	int self = self_tid;
 	decide(self);
-	return model_exec(&rt.m, self);
+	struct op_result r = model_exec(&rt.m, self);
+	others_changed();
+	return r;
 }
 
 struct op_result rt_point(struct op *op)
@@ -446,8 +488,10 @@ void *rt_thread_trampoline(void *arg)
 	int tid = (int)(th - rt.th);
 
 	self_tid = tid;
+	rt_note_stack();
 	baton_wait(&th->baton);
 	model_exec(&rt.m, tid);  /* start */
+	others_changed();
 	void *ret = th->fn(th->arg);
 	if (rt.active && self_tid == tid)
 		rt_thread_exit(0);
@@ -458,6 +502,7 @@ void rt_once_done(struct mobj *o)
 {
 	o->once_state = 2;
 	o->owner = -1;
+	others_changed();
 }
 
 void rt_mark_joined(int tid)
@@ -471,7 +516,7 @@ void rt_run_end(void)
 
 	if (!rt.active)
 		return;
-	rt.active = false;
+	rt.active = rt.mem = false;
 	shm->nsteps = (uint32_t)rt.step;
 	if (shm->replay && rt.step < shm->expect_len)
 		rt_fail("divergence", "the run ended after %lu steps, but the trace has %u",
@@ -527,3 +572,70 @@ void migrace_check_threads_joined(const char *file, int line)
 		migrace_invariant_failed("thread-not-joined", file, line,
 					 "%d thread(s) never joined:%s", n, list);
 }
+
+/* ---- memory-access points (--preempt=mem) -------------------------------
+ *
+ * Programs built by migrace-cc carry -fsanitize-coverage=trace-loads,
+ * trace-stores: the compiler calls __sanitizer_cov_load<N>/store<N> before
+ * every load and store. While a run schedules with memory points on, a load or
+ * store of non-stack memory by a controlled thread, while another thread could
+ * run, is a scheduling decision like any other: recorded with the thread's
+ * count of non-stack accesses as its key, replayed, and open to every
+ * strategy. The runtime itself is built without the instrumentation, and
+ * accesses to the thread's own stack are skipped (locals cannot race).
+ */
+void rt_note_stack(void)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+			stk_lo = (uintptr_t)lo;
+			stk_size = size;
+		}
+		pthread_attr_destroy(&a);
+	}
+}
+
+static void __attribute__((noinline)) mem_decide(uintptr_t pc)
+{
+	int self = self_tid;
+	rt.m.threads[self].pending = (struct op){ .kind = OP_MEM, .deadline = MODEL_NO_DEADLINE, .pc = pc };
+	decide_at(self, memc, true);
+	model_exec(&rt.m, self);
+	others_changed();
+}
+
+static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc)
+{
+	if (__builtin_expect(!rt.mem, 1))
+		return;
+	if (self_tid < 0 || rt_in_fiu || (uintptr_t)addr - stk_lo < stk_size)
+		return;
+	memc++;
+	if (rt.others & ~(1ull << self_tid))
+		mem_decide(pc);
+}
+
+#define MEM_HOOK(name, type)                                                               \
+	void name(type *addr);                                                             \
+	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0)); }
+MEM_HOOK(__sanitizer_cov_load1, uint8_t)
+MEM_HOOK(__sanitizer_cov_load2, uint16_t)
+MEM_HOOK(__sanitizer_cov_load4, uint32_t)
+MEM_HOOK(__sanitizer_cov_load8, uint64_t)
+MEM_HOOK(__sanitizer_cov_load16, __int128)
+MEM_HOOK(__sanitizer_cov_store1, uint8_t)
+MEM_HOOK(__sanitizer_cov_store2, uint16_t)
+MEM_HOOK(__sanitizer_cov_store4, uint32_t)
+MEM_HOOK(__sanitizer_cov_store8, uint64_t)
+MEM_HOOK(__sanitizer_cov_store16, __int128)
+
+/* The load/store hooks need one coverage kind besides them (clang 14 emits
+ * none without); migrace-cc asks for func,trace-pc-guard, whose callbacks
+ * have nothing to do here. */
+void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop);
+void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop) { (void)start; (void)stop; }
+void __sanitizer_cov_trace_pc_guard(uint32_t *guard);
+void __sanitizer_cov_trace_pc_guard(uint32_t *guard) { (void)guard; }

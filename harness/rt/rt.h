@@ -62,6 +62,9 @@ struct rt_config {
 	uint64_t pct_k;
 	int nscript;
 	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
+	bool preempt_mem;           /* scheduling points at non-stack loads and stores */
+	const struct switch_ent *sw;   /* strategy switches */
+	uint32_t nsw;
 };
 
 struct rt_buffers {
@@ -71,6 +74,9 @@ struct rt_buffers {
 	const uint8_t *prefix;
 };
 
+/* Records the calling thread's stack, which memory-access points skip (the
+ * fork server calls it for the main thread, the trampoline for the others). */
+void rt_note_stack(void);
 /* Start controlling the calling (main) thread as thread 0. */
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
 /* The run is over (main returned or exit() was called): stop scheduling and

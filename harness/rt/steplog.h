@@ -5,6 +5,7 @@
 #ifndef MIGRACE_STEPLOG_H
 #define MIGRACE_STEPLOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct step_rec {
@@ -19,6 +20,10 @@ struct step_rec {
 	uint64_t pc;           /* call site, as an offset into the executable */
 	int64_t now;           /* virtual time (ns) at the decision */
 	const char *name;      /* sync or fault point name (a string of the program) */
+	uint32_t key;          /* which decision of `cur` this is: its key-th scheduling
+	                          decision, or (key_mem) the one at its key-th non-stack
+	                          memory access; 0 in traces that predate keys */
+	bool key_mem;
 };
 
 #endif

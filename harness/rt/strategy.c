@@ -68,6 +68,10 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 		*out = (struct strat_spec){ text[0] == 's' ? STRAT_SCRIPT : STRAT_RANDOM, 0 };
 		return 0;
 	}
+	if (strcmp(text, "switches") == 0) {
+		*out = (struct strat_spec){ STRAT_SWITCHES, 0 };
+		return 0;
+	}
 	if (strncmp(text, "pct:", 4) == 0) {
 		out->kind = STRAT_PCT;
 		if (parse_param(text + 4, PCT_MAX_DEPTH, &out->param) || out->param < 1) {
@@ -92,7 +96,7 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 		*why = bound_msg;
 		return -EINVAL;
 	}
-	*why = "unknown strategy (expected script, random, pct:D or dfs:B)";
+	*why = "unknown strategy (expected script, random, pct:D, dfs:B or switches)";
 	return -EINVAL;
 }
 
@@ -103,6 +107,7 @@ void strat_format(const struct strat_spec *spec, char *buf, int len)
 	case STRAT_RANDOM: snprintf(buf, len, "random"); break;
 	case STRAT_PCT: snprintf(buf, len, "pct:%d", spec->param); break;
 	case STRAT_DFS: snprintf(buf, len, "dfs:%d", spec->param); break;
+	case STRAT_SWITCHES: snprintf(buf, len, "switches"); break;
 	}
 }
 
@@ -207,11 +212,59 @@ int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 		return pick_random(s, enabled);
 	case STRAT_PCT:
 		return pick_pct(s, step, enabled, cur, cur_op);
+	case STRAT_SWITCHES:
+		for (uint32_t i = 0; i < s->nsw; i++) {
+			const struct switch_ent *w = &s->sw[i];
+			if (w->t == cur && w->n == s->key && w->mem == s->key_mem && (enabled >> w->u & 1))
+				return w->u;
+		}
+		return strategy_default(enabled, cur);
 	case STRAT_SCRIPT:
 	case STRAT_DFS:
 	default:
 		return strategy_default(enabled, cur);
 	}
+}
+
+int switches_parse(const char *text, struct switch_ent **out, uint32_t *n, char *err, size_t len)
+{
+	const char *p = text;
+	uint32_t cap = 0;
+	struct switch_ent *v = NULL;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		while (*p == ' ' || *p == ',' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		unsigned t, u;
+		unsigned long num;
+		char kind;
+		int used = 0;
+		if (sscanf(p, "%u.%c%lu>%u%n", &t, &kind, &num, &u, &used) != 4 || (kind != 's' && kind != 'm') ||
+		    t >= MODEL_MAX_THREADS || u >= MODEL_MAX_THREADS || num == 0 || num > UINT32_MAX ||
+		    (p[used] && p[used] != ' ' && p[used] != ',' && p[used] != '\n')) {
+			snprintf(err, len, "switches: bad entry at \"%.24s\" (expected T.sN>U or T.mN>U, as in 1.s4>2)", p);
+			free(v);
+			return -1;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct switch_ent *nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				snprintf(err, len, "switches: out of memory");
+				free(v);
+				return -1;
+			}
+			v = nv;
+		}
+		v[(*n)++] = (struct switch_ent){ .n = (uint32_t)num, .t = (uint8_t)t, .u = (uint8_t)u, .mem = kind == 'm' };
+		p += used;
+	}
+	*out = v;
+	return 0;
 }
 
 int dfs_init(struct dfs *d, int bound)

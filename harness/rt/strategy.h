@@ -7,6 +7,7 @@
 #define MIGRACE_STRATEGY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -19,6 +20,16 @@ enum strat_kind {
 	STRAT_RANDOM,   /* uniform among enabled threads at every decision */
 	STRAT_PCT,      /* probabilistic concurrency testing, depth param */
 	STRAT_DFS,      /* exhaustive within `param` preemptions */
+	STRAT_SWITCHES, /* listed thread switches, else the non-preemptive default */
+};
+
+/* One listed switch (strategy switches, for `migrace minimize`): when thread t
+ * makes its n-th scheduling decision (mem: the decision at its n-th non-stack
+ * memory access), thread u runs if it can. */
+struct switch_ent {
+	uint32_t n;
+	uint8_t t, u;
+	bool mem;
 };
 
 struct strat_spec {
@@ -44,11 +55,20 @@ struct strategy {
 	uint64_t change[PCT_MAX_DEPTH];    /* D-1 change-point steps, in [1, k] */
 	int nchange;
 	int64_t lowest;                    /* lowest priority handed out so far */
+	/* switches */
+	const struct switch_ent *sw;
+	uint32_t nsw;
+	/* the decision being made, set by the runtime before strategy_pick */
+	uint32_t key;
+	bool key_mem;
 };
 
 /* Parses "script", "random", "pct:D", "dfs:B"; returns 0 or -EINVAL with a
  * reason in *why. */
 int strat_parse(const char *text, struct strat_spec *out, const char **why);
+/* Parses "T.sN>U T.mN>U ..." (space separated) into a malloc'ed array;
+ * 0, or -1 with a reason in err. */
+int switches_parse(const char *text, struct switch_ent **out, uint32_t *n, char *err, size_t len);
 /* Writes the canonical text of spec (e.g. "pct:2") into buf. */
 void strat_format(const struct strat_spec *spec, char *buf, int len);
 

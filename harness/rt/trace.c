@@ -13,14 +13,19 @@
  *   outcome tsan:data-race@incr
  *   faults core/channel/read@3+                    (only when faults were on)
  *   fault-points core/channel/read                 (idem: a glob, default every point)
+ *   preempt mem                                    (only when memory-access points were on)
  *   steps 57
  *   schedule 0*5 1*3 0*2                           (informational)
  *   ---
- *   <step> T<thread> <op> <object> +0x<pc> from=T<n> e=0x<enabled> t=<ns> [@ location]
+ *   <step> T<thread> <op> <object> +0x<pc> from=T<n> e=0x<enabled> t=<ns> d=<key> [@ location]
  *
  * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, T<id> thread,
  * p:<name> sync point, f:<name>#<hit> the hit-th hit of a fault point (ops
  * fault-pass and fault-fail: a decision of the running thread, no switch).
+ * The key d= says which decision of the from= thread the step is: sN its N-th
+ * scheduling decision, mN the one at its N-th non-stack memory access (op
+ * `mem`, --preempt=mem); fault steps carry d=s0. Traces without keys (older
+ * ones) still parse and replay.
  * Lines starting with '#' are comments.
  */
 #define _GNU_SOURCE
@@ -150,6 +155,8 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 	fprintf(f, "code-version %s\noutcome %s\n", t->code_version, t->outcome);
 	if (t->faults[0])
 		fprintf(f, "faults %s\nfault-points %s\n", t->faults, t->fault_points[0] ? t->fault_points : "*");
+	if (strcmp(t->preempt, "mem") == 0)
+		fputs("preempt mem\n", f);
 	fprintf(f, "steps %u\n", t->nsteps);
 	size_t slen = (size_t)t->nsteps * 8 + 64;
 	char *sched = malloc(slen);
@@ -161,7 +168,8 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 		const struct step_rec *r = &t->steps[i];
 		fprintf(f, "%u T%d %s ", i, r->chosen, op_kind_name((enum op_kind)r->op));
 		put_obj(f, r);
-		fprintf(f, " +0x%" PRIx64 " from=T%d e=0x%" PRIx64 " t=%" PRId64, r->pc, r->cur, r->enabled, r->now);
+		fprintf(f, " +0x%" PRIx64 " from=T%d e=0x%" PRIx64 " t=%" PRId64 " d=%c%u", r->pc, r->cur, r->enabled,
+			r->now, r->key_mem ? 'm' : 's', r->key);
 		if (locs && locs[i] && locs[i][0])
 			fprintf(f, " @ %s", locs[i]);
 		fputc('\n', f);
@@ -220,15 +228,15 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	char *loc = strstr(line, " @ ");
 	if (loc)
 		*loc = '\0';
-	char *f[8];
+	char *f[9];
 	int nf = 0;
 	for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " "))
-		if (nf < 8)
+		if (nf < 9)
 			f[nf++] = tok;
 		else
 			return fail(err, errlen, ln, "too many fields in step line");
-	if (nf != 8)
-		return fail(err, errlen, ln, "a step line needs 8 fields (step thread op object pc from enabled time), found %d", nf);
+	if (nf != 8 && nf != 9)
+		return fail(err, errlen, ln, "a step line needs 8 or 9 fields (step thread op object pc from enabled time [key]), found %d", nf);
 	uint64_t v;
 	if (parse_u64(f[0], &v, 10) || v != idx)
 		return fail(err, errlen, ln, "expected step number %u, found \"%s\"", idx, f[0]);
@@ -271,6 +279,15 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	if (strncmp(f[7], "t=", 2) || parse_u64(f[7] + 2, &v, 10))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected t=<virtual ns>)", f[7]);
 	r->now = (int64_t)v;
+	if (nf == 9) {
+		if (strncmp(f[8], "d=", 2) || (f[8][2] != 's' && f[8][2] != 'm') || parse_u64(f[8] + 3, &v, 10) ||
+		    v > UINT32_MAX)
+			return fail(err, errlen, ln, "bad field \"%s\" (expected d=s<n> or d=m<n>)", f[8]);
+		r->key = (uint32_t)v;
+		r->key_mem = f[8][2] == 'm';
+		if (r->key_mem && r->chosen == r->cur && r->op != OP_MEM)
+			return fail(err, errlen, ln, "a memory decision that keeps its thread running needs the op mem");
+	}
 	return 0;
 }
 
@@ -307,6 +324,11 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 		COPY(fault_points);
 	else if (strcmp(key, "schedule") == 0)
 		;
+	else if (strcmp(key, "preempt") == 0) {
+		if (strcmp(val, "mem") && strcmp(val, "sync"))
+			return fail(err, errlen, ln, "preempt \"%s\" (expected sync or mem)", val);
+		COPY(preempt);
+	}
 	else if (strcmp(key, "seed") == 0) {
 		if (parse_u64(val, &t->seed, 10))
 			return fail(err, errlen, ln, "seed \"%s\" is not a number", val);

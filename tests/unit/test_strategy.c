@@ -667,10 +667,54 @@ static void test_pct_depth3_reaches_alternation(void **state)
 			 schedules);
 }
 
+/* Strategy switches (migrace minimize): a listed switch applies at the listed
+ * decision of the listed thread only, when the target can run; everything
+ * else is the non-preemptive default. */
+static void test_switches(void **state)
+{
+	struct switch_ent *sw;
+	uint32_t n;
+	char err[128];
+	struct strategy s;
+	struct strat_spec spec;
+	const char *why;
+
+	assert_int_equal(strat_parse("switches", &spec, &why), 0);
+	assert_int_equal(spec.kind, STRAT_SWITCHES);
+	assert_int_equal(switches_parse(" 1.m2>2 0.s3>1,2.s1>0\n", &sw, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_true(sw[0].mem && sw[0].t == 1 && sw[0].n == 2 && sw[0].u == 2);
+	assert_true(!sw[1].mem && sw[1].t == 0 && sw[1].n == 3 && sw[1].u == 1);
+	strategy_begin(&s, &spec, 1, 0, NULL, 0);
+	s.sw = sw;
+	s.nsw = n;
+	s.key = 2, s.key_mem = true;
+	assert_int_equal(strategy_pick(&s, 0, 0x6, 1, OP_MEM), 2);    /* listed */
+	s.key_mem = false;
+	assert_int_equal(strategy_pick(&s, 1, 0x6, 1, OP_LOCK), 1);   /* sync decision 2: not listed */
+	s.key = 3;
+	assert_int_equal(strategy_pick(&s, 2, 0x3, 0, OP_LOCK), 1);   /* 0.s3>1 */
+	assert_int_equal(strategy_pick(&s, 3, 0x1, 0, OP_LOCK), 0);   /* target cannot run: default */
+	s.key = 1;
+	assert_int_equal(strategy_pick(&s, 4, 0x5, 2, OP_LOCK), 0);   /* 2.s1>0 */
+	assert_int_equal(strategy_pick(&s, 5, 0x3, 2, OP_LOCK), 0);   /* T2 blocked: lowest */
+	free(sw);
+
+	static const char *const bad[] = { "1.x2>2", "1.m0>2", "64.s1>0", "1.s1>64", "1.s1", "1.s1>2x", "a" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(switches_parse(bad[i], &sw, &n, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "bad entry"));
+	}
+	assert_int_equal(switches_parse("", &sw, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	free(sw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_switches),
 		cmocka_unit_test(test_parse_invalid),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_prng_deterministic),

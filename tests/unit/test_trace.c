@@ -171,9 +171,9 @@ static void test_written_format(void **state)
 		"steps 3\n"
 		"schedule 0*2 1\n"
 		"---\n"
-		"0 T0 start - +0x0 from=T0 e=0x1 t=0\n"
-		"1 T0 create T1 +0x1234 from=T0 e=0x1 t=0\n"
-		"2 T1 lock m3 +0xabcdef from=T0 e=0x3 t=0\n";
+		"0 T0 start - +0x0 from=T0 e=0x1 t=0 d=s0\n"
+		"1 T0 create T1 +0x1234 from=T0 e=0x1 t=0 d=s0\n"
+		"2 T1 lock m3 +0xabcdef from=T0 e=0x3 t=0 d=s0\n";
 	assert_string_equal(text, want);
 	free(text);
 
@@ -197,10 +197,10 @@ static void test_locations_ignored(void **state)
 
 	fill_sample(&out);
 	char *text = write_to_string(&out, locs);
-	assert_non_null(strstr(text, "from=T0 e=0x3 t=0 @ counter.c:12 incr\n"));
-	assert_non_null(strstr(text, " p:rp:exit:after-clear +0x50 from=T0 e=0x1 t=0 @ sync.c:7 rp_thread\n"));
+	assert_non_null(strstr(text, "from=T0 e=0x3 t=0 d=s0 @ counter.c:12 incr\n"));
+	assert_non_null(strstr(text, " p:rp:exit:after-clear +0x50 from=T0 e=0x1 t=0 d=s0 @ sync.c:7 rp_thread\n"));
 	/* no location, or an empty one: nothing appended */
-	assert_non_null(strstr(text, "\n3 T1 cond-wait c4 +0x10 from=T1 e=0x3 t=0\n"));
+	assert_non_null(strstr(text, "\n3 T1 cond-wait c4 +0x10 from=T1 e=0x3 t=0 d=s0\n"));
 
 	if (parse_string(text, &in, err, sizeof(err)))
 		fail_msg("parse failed: %s\n%s", err, text);
@@ -329,8 +329,8 @@ static const struct bad_case {
 	{ "bad mask", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=1 t=0\n", 7, "e=0x" },
 	{ "thread not enabled", HDR "steps 1\n---\n0 T1 start - +0x0 from=T0 e=0x1 t=0\n", 7, "not in its enabled set" },
 	{ "bad time", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=-5\n", 7, "t=" },
-	{ "too few fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1\n", 7, "8 fields" },
-	{ "too many fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=0 extra\n", 7, "too many fields" },
+	{ "too few fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1\n", 7, "8 or 9 fields" },
+	{ "too many fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=0 d=s1 extra\n", 7, "too many fields" },
 	{ "fewer steps than header", HDR "steps 2\n---\n" STEP0, 7, "header says 2 steps, the file has 1" },
 	{ "more steps than header", HDR "steps 1\n---\n" STEP0 "1 T0 exit - +0x0 from=T0 e=0x1 t=0\n", 8, "more step lines" },
 };
@@ -410,7 +410,7 @@ static void test_fault_steps(void **state)
 	assert_int_equal(trace_write(f, &in, NULL), 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "\nfaults core/channel/read@2+\nfault-points core/*\n"));
-	assert_non_null(strstr(buf, "1 T0 fault-fail f:core/channel/read#2 +0x10 from=T0 e=0x1 t=0\n"));
+	assert_non_null(strstr(buf, "1 T0 fault-fail f:core/channel/read#2 +0x10 from=T0 e=0x1 t=0 d=s0\n"));
 	if (parse_string(buf, &again, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_steps_equal(in.steps, again.steps, 2);
@@ -428,6 +428,61 @@ static void test_fault_steps(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse_string(bad[i], &in, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "line 7: "));
+	}
+}
+
+/* Memory-access decisions (--preempt=mem): the preempt header, op mem and the
+ * decision keys d=sN / d=mN survive a round trip; malformed keys fail. */
+static void test_mem_steps_and_keys(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"migrace-trace 1\nprogram /p\nbuild plain\nstrategy pct:2\npreempt mem\nsteps 3\n---\n"
+		"0 T1 mem - +0x3051e from=T1 e=0x6 t=0 d=m1 @ lost_update.c:18 incr\n"
+		"1 T2 start - +0x0 from=T1 e=0x6 t=0 d=m2\n"
+		"2 T0 join T1 +0x30486 from=T1 e=0x1 t=0 d=s2\n";
+	struct trace in, again;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+
+	if (parse_string(text, &in, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(in.preempt, "mem");
+	assert_int_equal(in.steps[0].op, OP_MEM);
+	assert_true(in.steps[0].key_mem);
+	assert_int_equal(in.steps[0].key, 1);
+	assert_true(in.steps[1].key_mem);
+	assert_int_equal(in.steps[1].key, 2);
+	assert_false(in.steps[2].key_mem);
+	assert_int_equal(in.steps[2].key, 2);
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(trace_write(f, &in, NULL), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\npreempt mem\n"));
+	assert_non_null(strstr(buf, "\n1 T2 start - +0x0 from=T1 e=0x6 t=0 d=m2\n"));
+	if (parse_string(buf, &again, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_steps_equal(in.steps, again.steps, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(in.steps[i].key, again.steps[i].key);
+		assert_int_equal(in.steps[i].key_mem, again.steps[i].key_mem);
+	}
+	trace_free(&again);
+	trace_free(&in);
+	free(buf);
+	static const char *const bad[] = {
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nsteps 1\n---\n"
+		"0 T0 lock m1 +0x10 from=T0 e=0x1 t=0 d=x1\n",
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nsteps 1\n---\n"
+		"0 T0 lock m1 +0x10 from=T0 e=0x1 t=0 d=m\n",
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\nsteps 1\n---\n"
+		"0 T0 lock m1 +0x10 from=T0 e=0x1 t=0 d=m3\n",   /* stays on T0 at a memory access: op must be mem */
+		"migrace-trace 1\nprogram /p\nbuild tsan\nstrategy script\npreempt often\nsteps 1\n---\n"
+		"0 T0 lock m1 +0x10 from=T0 e=0x1 t=0\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_string(bad[i], &in, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, i == 3 ? "line 5: " : "line 7: "));
 	}
 }
 
@@ -596,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_frees_args_and_names),
 		cmocka_unit_test(test_error_buffer_small),
 		cmocka_unit_test(test_fault_steps),
+		cmocka_unit_test(test_mem_steps_and_keys),
 		cmocka_unit_test(test_schedule_roundtrip),
 		cmocka_unit_test(test_schedule_parse_forms),
 		cmocka_unit_test(test_schedule_format_too_small),

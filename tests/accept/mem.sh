@@ -1,0 +1,74 @@
+#!/bin/bash
+# Memory-access points (--preempt=mem, MIGRACE_PREEMPT=mem): programs built by
+# migrace-cc call the runtime before loads and stores; with the points on, an
+# access to non-stack memory while another thread could run is a scheduling
+# decision that every strategy can take, the trace records and replay checks.
+# tests/accept/progs/lost_update.c is a lost update with no data race and no
+# pthread call between its load and store: only memory points can find it.
+. tests/accept/lib.bash
+
+for b in tsan asan plain; do
+	P=build/$b/testprogs/lost_update
+	expect "$b: sync points only: random finds no lost update in 200 schedules" 0 'no failure' \
+		$M exec --strategy random --runs 200 -- $P
+	expect "$b: sync points only: dfs:1 exhausts its space without a failure" 0 'exhausted' \
+		$M exec --strategy dfs:1 --runs 1000 -- $P
+	for s in random pct:2 dfs:1; do
+		expect "$b: memory points: $s finds the lost update" 1 'assert:atomic_load\(&counter\) == 2' \
+			env MIGRACE_PREEMPT=mem $M exec --strategy $s --runs 200 --out "$OUTDIR/$b-${s/:/-}" -- $P
+	done
+done
+T=$(ls "$OUTDIR"/tsan-pct-2/*.trace | head -1)
+check "the trace says preempt mem and has mem steps keyed d=m<n>" \
+	bash -c "grep -q '^preempt mem$' $T && grep -Eq ' mem - \+0x[0-9a-f]+ .* d=m[0-9]+ @ lost_update.c:1[89] incr' $T"
+expect "the mem trace replays to the lost update" 0 'replay reproduced assert:atomic_load' $M replay "$T"
+ok=0
+for i in $(seq 20); do $M replay "$T" >/dev/null 2>&1 && ok=$((ok + 1)); done
+check "... 20 of 20 times ($ok)" test "$ok" -eq 20
+# the preemption, moved to another memory access, is a divergence
+sed -E '0,/ from=T([0-9]) e=0x[0-9a-f]+ t=0 d=m([0-9]+)/s// from=T\1 e=0x6 t=0 d=m9\2/' "$T" > "$OUTDIR/moved.trace"
+expect "a trace whose memory decision moved diverges, naming the access" 1 'expected a decision at T[0-9].s memory access #9' \
+	$M replay "$OUTDIR/moved.trace"
+# the trace's switches (every step whose thread is not the non-preemptive
+# default: the current thread if it can run, else the lowest enabled one)
+# as a list for the switches strategy reproduce it
+switches() {
+	local n t op obj pc from e time d cur def
+	sed '1,/^---$/d' "$1" | while read -r n t op obj pc from e time d _; do
+		case $op in fault-*) continue ;; esac
+		cur=${from#from=T}; e=$((${e#e=})); t=${t#T}
+		if (( e >> cur & 1 )); then def=$cur; else def=0; while (( !(e >> def & 1) )); do def=$((def + 1)); done; fi
+		[ "$t" != "$def" ] && printf '%s.%s>%s ' "$cur" "${d#d=}" "$t"
+	done
+}
+sw=$(switches "$T")
+expect "strategy switches: the trace's switches '$sw' reproduce the lost update" 1 'assert:atomic_load' \
+	env MIGRACE_PREEMPT=mem MIGRACE_STRATEGY=switches MIGRACE_SWITCHES="$sw" build/tsan/testprogs/lost_update
+expect "strategy switches with no switch: the non-preemptive schedule is clean" 0 'counter 2' \
+	env MIGRACE_PREEMPT=mem MIGRACE_STRATEGY=switches MIGRACE_SWITCHES= build/tsan/testprogs/lost_update
+
+# stack accesses are no points; shared ones are
+expect "a program touching only its stacks: no mem step with memory points on" 0 'no failure' \
+	env MIGRACE_PREEMPT=mem $M exec --strategy random --runs 5 --trace-all --out "$OUTDIR/stack" -- \
+	build/tsan/testprogs/stack_only
+check "... (traces have no mem step)" bash -c "! grep -q ' mem - ' $OUTDIR/stack/*.trace"
+expect "the same program writing a global under its mutex: clean" 0 'no failure' \
+	env MIGRACE_PREEMPT=mem $M exec --strategy random --runs 20 --trace-all --out "$OUTDIR/shared" -- \
+	build/tsan/testprogs/stack_only shared
+check "... and those writes are memory decisions" bash -c "grep -q ' mem - .*stack_only.c:2[6-9] work' $OUTDIR/shared/*.trace"
+
+# the migration core: the points are deterministic and the real core clean
+expect "real core (cancel-vs-complete) with memory points: pct:3 x 30 schedules, each run twice the same" 0 \
+	'no failure' env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 30 --jobs 2 --check-determinism -- \
+	build/tsan/scenarios/cancel-vs-complete
+expect "a pct k estimated with memory points counts their decisions" 0 'pct: k=[0-9]{4,} steps' \
+	env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 1 -- build/tsan/scenarios/cancel-vs-complete
+
+# bad input
+expect "MIGRACE_PREEMPT=often is refused, naming it" 2 'MIGRACE_PREEMPT="often": expected sync or mem' \
+	env MIGRACE_PREEMPT=often build/tsan/testprogs/lost_update
+expect "MIGRACE_SWITCHES without the switches strategy is refused" 2 'needs MIGRACE_STRATEGY=switches' \
+	env MIGRACE_SWITCHES='1.m2>2' build/tsan/testprogs/lost_update
+expect "a malformed switch is refused, naming it" 2 'bad entry at "1.q2>2"' \
+	env MIGRACE_STRATEGY=switches MIGRACE_SWITCHES='1.q2>2' build/tsan/testprogs/lost_update
+finish
