@@ -16,11 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "strategy.h"
+#include "trace.h"
 
 const char hunt_help[] =
 	"usage: migrace hunt SCENARIO [--regressed] [--build tsan|asan] [OPTIONS]\n"
@@ -301,20 +301,6 @@ static int write_summary(const struct hunt *h, const char *stopped)
 	return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(buf, 0777);
-			*p = '/';
-		}
-	return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 static void parse_shard(const char *v, struct exec_opts *o)
 {
 	unsigned long long i, n;
@@ -414,7 +400,8 @@ int cmd_hunt(int argc, char **argv)
 			check_strategy("hunt", optarg);
 			strat_parse(optarg, &spec, &why);
 			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS)
-				die_usage("hunt", "--strategy '%s': a hunt has no script; use random, pct:D or dfs:B", optarg);
+				die_usage("hunt", "--strategy '%s': a hunt explores on its own (no script, no switch list): "
+					  "use random, pct:D or dfs:B", optarg);
 			h.o.strategy = optarg;
 			break;
 		}
@@ -497,7 +484,7 @@ int cmd_hunt(int argc, char **argv)
 		outdir = out_buf;
 	}
 	static char out_abs[PATH_MAX];
-	if (make_dirs(outdir) || !realpath(outdir, out_abs))
+	if (trace_make_dirs(outdir) || !realpath(outdir, out_abs))
 		die_usage("hunt", "cannot create the --out directory '%s': %s", outdir, strerror(errno));
 	snprintf(h.summary, sizeof(h.summary), "%s/hunt.txt", out_abs);
 	if (access(out_abs, W_OK) || write_summary(&h, "running"))

@@ -112,7 +112,8 @@ static const char exec_help[] =
 	"  --script FILE       ordering constraints, one \"A -> B\" per line\n"
 	"  --schedule TEXT     force a compact schedule (\"0*5 1*3 0\") first\n"
 	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
-	"  --max-steps N       per-run scheduling steps, then `hang` (default 200000)\n"
+	"  --max-steps N       per-run scheduling steps, then `hang` (default 200000;\n"
+	"                      5000000 with --preempt mem)\n"
 	"  --preempt sync|mem  scheduling points at synchronisation only (sync, the\n"
 	"                      default) or also before loads and stores of non-stack\n"
 	"                      memory (mem)\n"
@@ -244,7 +245,8 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 	setenv_u64("MIGRACE_RUN_FIRST", worker_first(o, j));
 	setenv_u64("MIGRACE_RUN_STRIDE", worker_stride(o));
 	setenv_u64("MIGRACE_TIMEOUT_MS", (uint64_t)(o->timeout * 1000));
-	setenv_u64("MIGRACE_MAX_STEPS", o->max_steps);
+	if (o->max_steps)      /* else the program's default, higher with memory points */
+		setenv_u64("MIGRACE_MAX_STEPS", o->max_steps);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	setenv_u64("MIGRACE_CPU", j % (unsigned)(ncpu > 0 ? ncpu : 1));
 	setenv("MIGRACE_OUT", o->out, 1);
@@ -514,7 +516,7 @@ const char *parse_preempt(const char *cmd, const char *v)
 void exec_defaults(struct exec_opts *o)
 {
 	*o = (struct exec_opts){ .strategy = "random", .seed = 1, .runs = 1, .jobs = 1, .timeout = 10,
-				 .max_steps = 200000, .nshards = 1,
+				 .nshards = 1,
 				 .out = getenv("MIGRACE_OUT") && *getenv("MIGRACE_OUT") ? getenv("MIGRACE_OUT") : "migrace-out" };
 }
 

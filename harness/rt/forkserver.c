@@ -534,25 +534,11 @@ static void free_locations(char **locs, uint32_t n)
 	free(locs);
 }
 
-/* mkdir -p */
-static void make_dirs(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(buf, 0777);
-			*p = '/';
-		}
-	mkdir(buf, 0777);
-}
-
 static int write_trace(const struct server *s, struct run_result *r)
 {
 	struct trace t;
 	fill_trace(s, &t, r);
-	make_dirs(s->out_dir);
+	trace_make_dirs(s->out_dir);
 	char strat[32];
 	snprintf(strat, sizeof(strat), "%s", s->strat_text);
 	for (char *c = strat; *c; c++)

@@ -128,7 +128,7 @@ for sh in 0/2 3/2 x 1/ 2/0; do
 	expect "--shard $sh" 2 "--shard needs I/N .* not '$sh'" $M hunt $S --shard $sh
 done
 expect "a bad strategy" 2 "--strategy 'bogus'" $M hunt $S --strategy bogus
-expect "the script strategy (a hunt has no script)" 2 'a hunt has no script' $M hunt $S --strategy script
+expect "the script strategy (a hunt has no script)" 2 'a hunt explores on its own' $M hunt $S --strategy script
 expect "dfs with --shard" 2 'dfs has no seed space' $M hunt $S --strategy dfs:1 --shard 1/2
 expect "dfs with --jobs 2: one job" 1 'using 1 job, not 2' $M hunt --strategy dfs:1 --jobs 2 --budget 20 --out "$OUTDIR/dfs" -- $P
 expect "no program after --" 2 'no program after --' $M hunt --budget 3 --
