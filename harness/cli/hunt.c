@@ -100,6 +100,7 @@ struct hunt {
 	char expect[160];            /* a scenario's expected signature, or "" */
 	bool scenario, regressed, until_expected, dfs, tty, shown;
 	uint64_t budget;             /* 0: --time */
+	uint64_t in_shard;           /* the shard's indices below the budget */
 	unsigned time_s;
 	double t0, last_progress;
 	uint64_t runs, failures;
@@ -204,10 +205,8 @@ static void progress(struct hunt *h, bool last)
 	if (h->tty ? !last && now - h->last_progress < 0.25 : last || now - h->last_progress < 10)
 		return;
 	h->last_progress = now;
-	if (h->budget) {
-		uint64_t in_shard = h->budget > h->o.shard ? (h->budget - h->o.shard + h->o.nshards - 1) / h->o.nshards : 0;
-		snprintf(total, sizeof(total), "/%" PRIu64, in_shard);
-	}
+	if (h->budget)
+		snprintf(total, sizeof(total), "/%" PRIu64, h->in_shard);
 	snprintf(line, sizeof(line), "migrace hunt: %" PRIu64 "%s schedules, %.0f/s, %" PRIu64 " failures, %zu signature%s, %.1f s",
 		 h->runs, total, el > 0 ? (double)h->runs / el : 0.0, h->failures, h->nfound, h->nfound == 1 ? "" : "s", el);
 	if (h->tty) {
@@ -472,11 +471,11 @@ int cmd_hunt(int argc, char **argv)
 	if (h.dfs && !jobs_set)
 		h.o.jobs = 1;
 	check_dfs_jobs("hunt", &h.o);
-	uint64_t in_shard = UINT64_MAX;
+	h.in_shard = UINT64_MAX;
 	if (h.budget) {
-		in_shard = h.budget > h.o.shard ? (h.budget - h.o.shard + h.o.nshards - 1) / h.o.nshards : 0;
-		if (h.o.jobs > in_shard)
-			h.o.jobs = in_shard ? (unsigned)in_shard : 1;
+		h.in_shard = h.budget > h.o.shard ? (h.budget - h.o.shard + h.o.nshards - 1) / h.o.nshards : 0;
+		if (h.o.jobs > h.in_shard)
+			h.o.jobs = h.in_shard ? (unsigned)h.in_shard : 1;
 	}
 
 	if (!outdir) {
@@ -507,7 +506,7 @@ int cmd_hunt(int argc, char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	h.t0 = h.last_progress = now_s();
 	struct outcome out;
-	int rc = in_shard ? pool_run(&h.o, h.argv, &out) : (memset(&out, 0, sizeof(out)), 0);
+	int rc = h.in_shard ? pool_run(&h.o, h.argv, &out) : (memset(&out, 0, sizeof(out)), 0);
 	double secs = now_s() - h.t0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
@@ -516,7 +515,7 @@ int cmd_hunt(int argc, char **argv)
 	if (rc || out.config_error)
 		return 2;
 	if (!h.stop)     /* dfs may run out of schedules before the budget */
-		h.stop = hunt_signal ? "interrupted" : h.dfs && h.budget && h.runs < in_shard ? "exhausted" : "budget";
+		h.stop = hunt_signal ? "interrupted" : h.dfs && h.budget && h.runs < h.in_shard ? "exhausted" : "budget";
 	if (out.lost_worker && !h.nfound && strcmp(h.stop, "interrupted"))
 		return 2;
 
