@@ -109,7 +109,7 @@ check "SIGINT: hunt.txt says interrupted, lists the signatures and their traces 
 interrupt "$OUTDIR/int0" 2 rp-thread-join
 check "SIGINT before anything was found: exit 130, summary written" test $RC = 130 -a \
 	"$(header "$OUTDIR/int0/hunt.txt" stopped)" = interrupted
-no_leftovers() { ! pgrep -f "$PWD/$P|$PWD/build/tsan/scenarios/rp-thread-join" > /dev/null; }
+no_leftovers() { ! pgrep -f "$PWD/($P|build/tsan/scenarios/rp-thread-join)( |$)" > /dev/null; }
 check "no worker or run left behind" no_leftovers
 
 expect "--preempt mem: recorded in hunt.txt and in the seed repro line" 1 'exec --strategy random --seed [0-9]+ --runs 1 --preempt mem --' \
