@@ -3,7 +3,8 @@
  * runs a program built with migrace-cc over --jobs fork servers, option
  * parsing, the race table and scenario descriptors. migrace.c has main and
  * the commands list, run, exec, replay and stress; faults.c the fault sweep;
- * reproduce.c and minimize.c the commands of their names.
+ * hunt.c the unscripted search; reproduce.c and minimize.c the commands of
+ * their names.
  */
 #ifndef MIGRACE_CLI_H
 #define MIGRACE_CLI_H
@@ -18,6 +19,18 @@
 extern char root[PATH_MAX];      /* the source tree: build/bin/migrace is under it */
 extern char self[PATH_MAX];      /* this migrace, for repro lines */
 
+/* Optional callbacks of pool_run (hunt): every run as it is reported (j the
+ * worker), every note of a worker, and a tick every tick_ms and after every
+ * batch of reports; a tick returning true stops the workers (SIGTERM: each
+ * ends its current run unreported and says "done"). */
+struct pool_hooks {
+	void *ctx;
+	void (*run)(void *ctx, unsigned j, uint64_t index, uint64_t seed, const char *sig, const char *trace);
+	void (*note)(void *ctx, const char *text);
+	bool (*tick)(void *ctx);
+	int tick_ms;
+};
+
 /* How a program is explored (MIGRACE_* variables for its fork servers). */
 struct exec_opts {
 	const char *strategy;
@@ -26,7 +39,11 @@ struct exec_opts {
 	double timeout;
 	uint64_t max_steps;
 	const char *script, *schedule, *out, *name;
+	const char *preempt;         /* MIGRACE_PREEMPT, or NULL: the program's default */
+	uint64_t shard, nshards;     /* run indices i with i % nshards == shard */
 	bool check_det, keep_going, trace_all, quiet;
+	bool trace_new;              /* one trace per signature and worker */
+	const struct pool_hooks *hooks;
 };
 
 /* What the runs of a pool_run gave. */
@@ -56,6 +73,11 @@ double parse_seconds(const char *cmd, const char *v);
 void check_strategy(const char *cmd, const char *s);
 void exec_defaults(struct exec_opts *o);
 void check_dfs_jobs(const char *cmd, struct exec_opts *o);
+/* --preempt: "sync" or "mem", else a usage error. */
+const char *parse_preempt(const char *cmd, const char *v);
+/* Worker j's run indices: worker_first(o, j) + k * worker_stride(o). */
+uint64_t worker_first(const struct exec_opts *o, unsigned j);
+uint64_t worker_stride(const struct exec_opts *o);
 
 /* Runs argv (a migrace-cc program) under o over o->jobs workers and
  * collects every run's outcome. 0, or -1 when workers cannot start. */
@@ -83,6 +105,10 @@ int cmd_reproduce(int argc, char **argv);
 extern const char reproduce_help[];
 int cmd_minimize(int argc, char **argv);
 extern const char minimize_help[];
+
+/* migrace hunt (hunt.c) */
+int cmd_hunt(int argc, char **argv);
+extern const char hunt_help[];
 
 const struct race *find_race(const char *name);
 /* build/<build>/scenarios/<name>[.regressed] under root */

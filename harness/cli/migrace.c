@@ -84,6 +84,8 @@ static const char main_help[] =
 	"  list                     the scenarios and what each must produce\n"
 	"  run SCENARIO... | --all  run scenarios and check their expected signatures\n"
 	"  exec -- PROGRAM ARGS     explore a program built with migrace-cc\n"
+	"  hunt SCENARIO | -- PROGRAM ARGS\n"
+	"                           search without a script, collect every distinct failure\n"
 	"  stress -- PROGRAM ARGS   run it with real threads, no scheduler (the baseline)\n"
 	"  replay TRACE             replay a recorded run step by step\n"
 	"  minimize TRACE           shrink a failing trace, keeping its signature\n"
@@ -113,7 +115,11 @@ static const char exec_help[] =
 	"  --script FILE       ordering constraints, one \"A -> B\" per line\n"
 	"  --schedule TEXT     force a compact schedule (\"0*5 1*3 0\") first\n"
 	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
-	"  --max-steps N       per-run scheduling steps, then `hang` (default 200000)\n"
+	"  --max-steps N       per-run scheduling steps, then `hang` (default 200000;\n"
+	"                      5000000 with --preempt mem)\n"
+	"  --preempt sync|mem  scheduling points at synchronisation only (sync, the\n"
+	"                      default) or also before loads and stores of non-stack\n"
+	"                      memory (mem)\n"
 	"  --check-determinism run every schedule twice and compare the traces\n"
 	"  --keep-going        do not stop at the first failing run\n"
 	"  --trace-all         write the trace of every run, not only failing ones\n"
@@ -145,7 +151,8 @@ static const char run_help[] =
 	"  --strategy S       instead of the checks above, run S for --runs schedules:\n"
 	"                     the real core must stay clean, the regressed core must give\n"
 	"                     the expected signature in some run\n"
-	"  --seed N, --jobs J (default: one per CPU), --timeout SEC, --out DIR   as for exec\n"
+	"  --seed N, --jobs J (default: one per CPU), --timeout SEC, --preempt sync|mem,\n"
+	"  --out DIR          as for exec\n"
 	"  --tap              TAP 13 output (the table follows as comments)\n"
 	"  --junit FILE       also write JUnit XML: a test case per scenario, core, build\n"
 	"                     and check; a failure carries its signature, trace, repro line\n"
@@ -219,16 +226,30 @@ static void setenv_u64(const char *name, uint64_t v)
 	setenv(name, buf, 1);
 }
 
+/* The runs of a shard (--shard I/N: shard = I-1, nshards = N) interleave
+ * over its workers: worker j takes shard + j*N, then every N*J-th index, so
+ * that the shards together run exactly the indices of the unsharded hunt. */
+uint64_t worker_first(const struct exec_opts *o, unsigned j)
+{
+	return o->shard + (uint64_t)j * (o->nshards ? o->nshards : 1);
+}
+
+uint64_t worker_stride(const struct exec_opts *o)
+{
+	return (o->nshards ? o->nshards : 1) * o->jobs;
+}
+
 static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 {
 	setenv_u64("MIGRACE_CTL_FD", (uint64_t)fd);
 	setenv("MIGRACE_STRATEGY", o->strategy, 1);
 	setenv_u64("MIGRACE_SEED", o->seed);
 	setenv_u64("MIGRACE_RUNS", o->runs);
-	setenv_u64("MIGRACE_RUN_FIRST", j);
-	setenv_u64("MIGRACE_RUN_STRIDE", o->jobs);
+	setenv_u64("MIGRACE_RUN_FIRST", worker_first(o, j));
+	setenv_u64("MIGRACE_RUN_STRIDE", worker_stride(o));
 	setenv_u64("MIGRACE_TIMEOUT_MS", (uint64_t)(o->timeout * 1000));
-	setenv_u64("MIGRACE_MAX_STEPS", o->max_steps);
+	if (o->max_steps)      /* else the program's default, higher with memory points */
+		setenv_u64("MIGRACE_MAX_STEPS", o->max_steps);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	setenv_u64("MIGRACE_CPU", j % (unsigned)(ncpu > 0 ? ncpu : 1));
 	setenv("MIGRACE_OUT", o->out, 1);
@@ -245,12 +266,19 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 		setenv("MIGRACE_KEEP_GOING", "1", 1);
 	if (o->trace_all)
 		setenv("MIGRACE_TRACE_ALL", "1", 1);
+	if (o->trace_new)
+		setenv("MIGRACE_TRACE_NEW", "1", 1);
+	if (o->preempt)
+		setenv("MIGRACE_PREEMPT", o->preempt, 1);
 }
 
-static void handle_line(struct outcome *out, const struct exec_opts *o, char *line)
+static void handle_line(struct outcome *out, const struct exec_opts *o, unsigned j, char *line)
 {
+	const struct pool_hooks *h = o->hooks;
 	if (strncmp(line, "note ", 5) == 0) {
-		if (!o->quiet)
+		if (h && h->note)
+			h->note(h->ctx, line + 5);
+		else if (!o->quiet)
 			fprintf(stderr, "migrace: %s\n", line + 5);
 		return;
 	}
@@ -266,6 +294,8 @@ static void handle_line(struct outcome *out, const struct exec_opts *o, char *li
 		if (tab)
 			*tab = '\0';
 		out->runs++;
+		if (h && h->run)
+			h->run(h->ctx, j, idx, seed, sig, trace);
 		bool failed = strcmp(sig, "clean") != 0;
 		if (!failed)
 			return;
@@ -314,6 +344,8 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 	}
 
 	unsigned open_fds = nw;
+	const struct pool_hooks *h = o->hooks;
+	bool stopping = false;
 	while (open_fds) {
 		struct pollfd pfd[MAX_JOBS];
 		unsigned map[MAX_JOBS], n = 0;
@@ -322,12 +354,10 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 				pfd[n] = (struct pollfd){ .fd = ws[j].fd, .events = POLLIN };
 				map[n++] = j;
 			}
-		if (poll(pfd, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		int ready = poll(pfd, n, h && h->tick ? h->tick_ms : -1);
+		if (ready < 0 && errno != EINTR)
 			break;
-		}
-		for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = 0; ready > 0 && i < n; i++) {
 			struct worker *w = &ws[map[i]];
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -346,7 +376,7 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 				if (strncmp(line, "done ", 5) == 0)
 					w->done = true;
 				else
-					handle_line(out, o, line);
+					handle_line(out, o, map[i], line);
 				/* stop workers whose runs are all past the first failure */
 				uint64_t idx;
 				if (!o->keep_going && out->have_first && sscanf(line, "run %" SCNu64, &idx) == 1 &&
@@ -358,6 +388,16 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 			}
 			w->len = strlen(line);
 			memmove(w->buf, line, w->len + 1);
+		}
+		/* the caller's stop (a time budget, an interrupt): SIGTERM ends a
+		 * fork server's current run unreported, then it says "done" */
+		if (h && h->tick && h->tick(h->ctx) && !stopping) {
+			stopping = true;
+			for (unsigned j = 0; j < nw; j++)
+				if (ws[j].fd >= 0 && !ws[j].killed) {
+					kill(ws[j].pid, SIGTERM);
+					ws[j].killed = true;
+				}
 		}
 	}
 	for (unsigned j = 0; j < nw; j++) {
@@ -426,7 +466,7 @@ void check_strategy(const char *cmd, const char *s)
 
 enum { OPT_SEED = 256, OPT_RUNS, OPT_JOBS, OPT_SCRIPT, OPT_SCHEDULE, OPT_TIMEOUT, OPT_MAX_STEPS,
        OPT_CHECK_DET, OPT_KEEP_GOING, OPT_TRACE_ALL, OPT_OUT, OPT_STRATEGY, OPT_ALL, OPT_BUILD,
-       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_HELP };
+       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_PREEMPT, OPT_HELP };
 
 static const struct option common_opts[] = {
 	{ "strategy", required_argument, NULL, OPT_STRATEGY },
@@ -449,6 +489,7 @@ static const struct option common_opts[] = {
 	{ "explore", required_argument, NULL, OPT_EXPLORE },
 	{ "explore-runs", required_argument, NULL, OPT_EXPLORE_RUNS },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "preempt", required_argument, NULL, OPT_PREEMPT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
@@ -463,14 +504,22 @@ static bool exec_option(const char *cmd, int c, struct exec_opts *o)
 	case OPT_JOBS: o->jobs = (unsigned)parse_count(cmd, "--jobs", optarg, 1, MAX_JOBS); return true;
 	case OPT_TIMEOUT: o->timeout = parse_seconds(cmd, optarg); return true;
 	case OPT_MAX_STEPS: o->max_steps = parse_count(cmd, "--max-steps", optarg, 1, 50000000); return true;
+	case OPT_PREEMPT: o->preempt = parse_preempt(cmd, optarg); return true;
 	default: return false;
 	}
+}
+
+const char *parse_preempt(const char *cmd, const char *v)
+{
+	if (strcmp(v, "sync") && strcmp(v, "mem"))
+		die_usage(cmd, "--preempt must be sync or mem, not '%s'", v);
+	return v;
 }
 
 void exec_defaults(struct exec_opts *o)
 {
 	*o = (struct exec_opts){ .strategy = "random", .seed = 1, .runs = 1, .jobs = 1, .timeout = 10,
-				 .max_steps = 200000,
+				 .nshards = 1,
 				 .out = getenv("MIGRACE_OUT") && *getenv("MIGRACE_OUT") ? getenv("MIGRACE_OUT") : "migrace-out" };
 }
 
@@ -1319,7 +1368,7 @@ int main(int argc, char **argv)
 		fputs(strcmp(topic, "exec") == 0 ? exec_help : strcmp(topic, "run") == 0 ? run_help
 		      : strcmp(topic, "replay") == 0 ? replay_help : strcmp(topic, "list") == 0 ? list_help
 		      : strcmp(topic, "stress") == 0 ? stress_help : strcmp(topic, "faults") == 0 ? faults_help
-		      : strcmp(topic, "reproduce") == 0 ? reproduce_help
+		      : strcmp(topic, "hunt") == 0 ? hunt_help : strcmp(topic, "reproduce") == 0 ? reproduce_help
 		      : strcmp(topic, "minimize") == 0 ? minimize_help : main_help, stdout);
 		return 0;
 	}
@@ -1335,11 +1384,11 @@ int main(int argc, char **argv)
 		return cmd_stress(argc - 1, argv + 1);
 	if (strcmp(cmd, "faults") == 0)
 		return cmd_faults(argc - 1, argv + 1);
+	if (strcmp(cmd, "hunt") == 0)
+		return cmd_hunt(argc - 1, argv + 1);
 	if (strcmp(cmd, "reproduce") == 0)
 		return cmd_reproduce(argc - 1, argv + 1);
 	if (strcmp(cmd, "minimize") == 0)
 		return cmd_minimize(argc - 1, argv + 1);
-	if (strcmp(cmd, "hunt") == 0)
-		die_usage(NULL, "'%s' is not implemented yet (see the open issues)", cmd);
 	die_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -525,10 +525,10 @@ int cmd_minimize(int argc, char **argv)
 	m.o.runs = 1;
 	m.o.jobs = 1;
 	m.o.timeout = timeout;
-	/* the step limit the run had (forkserver.c: memory points raise it) */
-	if (strcmp(t.preempt, "mem") == 0 && m.o.max_steps < 5000000)
-		m.o.max_steps = 5000000;
-	m.o.max_steps = t.nsteps > m.o.max_steps ? t.nsteps : m.o.max_steps;
+	bool mem = strcmp(t.preempt, "mem") == 0;
+	m.o.preempt = mem ? "mem" : "sync";
+	/* the program's step limit (forkserver.c), unless the trace went further */
+	m.o.max_steps = t.nsteps > (mem ? 5000000u : 200000u) ? t.nsteps : 0;
 	m.o.out = m.tmp;
 	m.o.quiet = true;
 	m.o.trace_all = true;
@@ -539,7 +539,6 @@ int cmd_minimize(int argc, char **argv)
 		unsetenv("MIGRACE_FAULTS");
 		unsetenv("MIGRACE_FAULT_POINTS");
 	}
-	setenv("MIGRACE_PREEMPT", strcmp(t.preempt, "mem") == 0 ? "mem" : "sync", 1);
 	unsetenv("MIGRACE_SCHEDULE");            /* a forced prefix would come before the switches */
 	if (t.cwd[0] && chdir(t.cwd))
 		fprintf(stderr, "migrace minimize: warning: cannot enter the recorded directory %s: %s\n", t.cwd,

@@ -12,6 +12,7 @@
  * here, against a program that must exist and carry migrace's fork server.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -35,8 +36,9 @@ const char reproduce_help[] =
 	"\n"
 	"Reruns the failure that FILE describes and says whether it is real. FILE is a\n"
 	"trace, or a failure report or CI log (what migrace exec, run, run --tap,\n"
-	"run --junit, faults and minimize print; ANSI colours, CRLF line ends, XML\n"
-	"escapes and prefixes such as timestamps are ignored); '-' reads stdin.\n"
+	"run --junit, hunt, faults and minimize print, or hunt's hunt.txt; ANSI\n"
+	"colours, CRLF line ends, XML escapes and prefixes such as timestamps are\n"
+	"ignored); '-' reads stdin.\n"
 	"\n"
 	"What it reruns, for each failure the file names:\n"
 	"  - a trace: FILE itself when it starts with `migrace-trace`, or the path of a\n"
@@ -47,11 +49,16 @@ const char reproduce_help[] =
 	"    ARGS` (with --preempt, --timeout, --max-steps, --script, --schedule and\n"
 	"    MIGRACE_FAULTS=, MIGRACE_FAULT_POINTS=, MIGRACE_PREEMPT= before it), rerun\n"
 	"    as that one schedule. PROGRAM must exist and be built with migrace-cc.\n"
-	"The claimed signature is the last one the file states before the failure\n"
-	"(`first failure: run N (seed S): SIG`, a run line `...steps): SIG`, a faults\n"
-	"line `FAIL POINT@N (transient): SIG`, JUnit's `<failure message=\"SIG\"` or\n"
-	"`signature: SIG`), else the trace's recorded outcome. Nothing in FILE is run\n"
-	"as a command: the replay or exec is rebuilt from the parsed parts.\n"
+	"  - a row of hunt.txt: its trace, or (none saved) its seed, with the program\n"
+	"    and strategy of the file's `# program` and `# strategy` lines.\n"
+	"The claimed signature is the last one the file states between the failure\n"
+	"before and this one (`first failure: run N (seed S): SIG`, a run line\n"
+	"`...steps): SIG`, a faults line `FAIL POINT@N (transient): SIG`, hunt's\n"
+	"`repro SIG (index N):`, JUnit's `<failure message=\"SIG\"` or `signature:\n"
+	"SIG`, a hunt.txt row's first column); without one, a trace's recorded\n"
+	"outcome, and for a seed line the claim of the failure before it (the same\n"
+	"failure named twice). Nothing in FILE is run as a command: the replay or\n"
+	"exec is rebuilt from the parsed parts.\n"
 	"\n"
 	"  --runs N    reruns of each failure (default 10)\n"
 	"  --max N     failures to take from the file, in order (default 20)\n"
@@ -97,6 +104,7 @@ struct scan {
 	char pending[160];                   /* the last claim not yet given to a failure */
 	char last[160];                      /* the last claim given to one */
 	unsigned skipped_exec;               /* exec lines that are no single run */
+	char hunt_prog[PATH_MAX], hunt_strategy[32], hunt_preempt[16];   /* hunt.txt's headers */
 };
 
 /* ---- replaying a trace with its output captured -------------------------- */
@@ -456,6 +464,9 @@ static void find_claim(struct scan *sc, const char *line)
 	} else if ((p = strstr(line, "FAIL ")) && ((p = strstr(p, " (transient): ")) ||
 						 (p = strstr(line, " (persistent): ")))) {
 		sig = strstr(p, "): ") + 3;                  /* faults */
+	} else if (strncmp(line, "repro ", 6) == 0 && (p = strstr(line, " (index ")) && ends_with(line, "):")) {
+		sig = line + 6;                              /* hunt: "repro SIG (index N):" */
+		n = (size_t)(p - sig);
 	}
 	if (!sig)
 		return;
@@ -492,7 +503,7 @@ static const char *opt_value(char **w, int n, int *i, const char *name)
  * line when it names one run of one seed. */
 static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 {
-	struct item it = { .is_seed = true, .line = line, .seed = 0, .timeout = 10, .max_steps = 200000 };
+	struct item it = { .is_seed = true, .line = line, .timeout = 10 };
 	bool have_seed = false;
 	uint64_t runs = 1;
 	const char *v, *why = NULL;
@@ -544,6 +555,8 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 			why = "it has an option reproduce does not take over";
 		}
 	}
+	if (it.preempt[0] && strcmp(it.preempt, "sync") && strcmp(it.preempt, "mem"))
+		why = "its --preempt is neither sync nor mem";
 	if (!have_seed || runs != 1)
 		why = "it is not one run of one seed (--seed N --runs 1)";
 	else if (i + 1 >= n)
@@ -580,12 +593,72 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 	*slot = it;
 }
 
+/*
+ * hunt's summary file (DIR/hunt.txt): "# program CMD", "# strategy S" and
+ * "# preempt P" headers, then SIG<TAB>COUNT<TAB>FIRST<TAB>SEED<TAB>TRACE per
+ * signature. A row names its trace, or, when hunt saved none ("-"), its
+ * seed: the exec line is rebuilt from the headers. True if the line was one
+ * of these.
+ */
+static bool hunt_line(struct scan *sc, unsigned ln, char *line)
+{
+	char *f[5], *save = NULL, *e;
+	int n = 0;
+
+	if (strncmp(line, "# program ", 10) == 0) {
+		snprintf(sc->hunt_prog, sizeof(sc->hunt_prog), "%s", line + 10);
+		return true;
+	}
+	if (strncmp(line, "# strategy ", 11) == 0 || strncmp(line, "# preempt ", 10) == 0) {
+		bool st = line[2] == 's';
+		snprintf(st ? sc->hunt_strategy : sc->hunt_preempt, sizeof(sc->hunt_strategy), "%s",
+			 line + (st ? 11 : 10));
+		return true;
+	}
+	if (!strchr(line, '\t'))
+		return false;
+	char copy[PATH_MAX + 400];
+	snprintf(copy, sizeof(copy), "%s", line);
+	for (char *tok = strtok_r(copy, "\t", &save); tok && n < 5; tok = strtok_r(NULL, "\t", &save))
+		f[n++] = tok;
+	if (n != 5 || strtok_r(NULL, "\t", &save) || !f[0][0])
+		return false;
+	for (int i = 1; i < 4; i++) {
+		strtoull(f[i], &e, 10);
+		if (*e || !isdigit((unsigned char)f[i][0]))
+			return false;
+	}
+	snprintf(sc->pending, sizeof(sc->pending), "%s", f[0]);
+	if (strcmp(f[4], "-")) {
+		add_trace(sc, ln, f[4]);
+		return true;
+	}
+	if (!sc->hunt_prog[0]) {
+		fprintf(stderr, "migrace reproduce: %s:%u: a hunt row without trace, and no \"# program\" line: skipped\n",
+			sc->file, ln);
+		sc->pending[0] = '\0';
+		return true;
+	}
+	/* the exec line hunt prints for this seed, from the file's own parts */
+	char cmd[PATH_MAX + 800];
+	snprintf(cmd, sizeof(cmd), "migrace exec --strategy %s --seed %s --runs 1 --preempt %s -- %s",
+		 sc->hunt_strategy[0] ? sc->hunt_strategy : "pct:3", f[3], sc->hunt_preempt[0] ? sc->hunt_preempt : "sync",
+		 sc->hunt_prog);
+	char *w[MAX_WORDS];
+	int nw = split_words(cmd, w, MAX_WORDS);
+	add_exec(sc, ln, w, nw, 0);
+	free_words(w, nw);
+	return true;
+}
+
 static void scan_line(struct scan *sc, unsigned ln, char *line)
 {
 	const char *p;
 	char path[PATH_MAX];
 
 	strip_ansi(line);
+	if (hunt_line(sc, ln, line))
+		return;
 	xml_unescape(line);
 	find_claim(sc, line);
 	/* what is left of JUnit's markup after a path: "</failure>" */
@@ -765,7 +838,8 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 	o.runs = 1;
 	o.jobs = 1;
 	o.timeout = it->timeout;
-	o.max_steps = it->max_steps;
+	o.max_steps = it->max_steps;              /* 0: the program's default */
+	o.preempt = it->preempt[0] ? it->preempt : NULL;
 	o.script = it->script;
 	o.schedule = it->schedule;
 	o.quiet = true;
@@ -776,9 +850,9 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 	unsetenv("MIGRACE_SCHEDULE");
 	unsetenv("MIGRACE_SCRIPT");
 	unsetenv("MIGRACE_SWITCHES");
+	unsetenv("MIGRACE_PREEMPT");
 	set_or_unset("MIGRACE_FAULTS", it->faults);
 	set_or_unset("MIGRACE_FAULT_POINTS", it->fault_points);
-	set_or_unset("MIGRACE_PREEMPT", it->preempt);
 
 	struct tally tl = { .n = 0 };
 	char trace[PATH_MAX] = "";
@@ -796,7 +870,6 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 	}
 	unsetenv("MIGRACE_FAULTS");
 	unsetenv("MIGRACE_FAULT_POINTS");
-	unsetenv("MIGRACE_PREEMPT");
 	if (rc)
 		return rc;
 	const char *claim = it->claim;

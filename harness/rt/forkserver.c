@@ -49,6 +49,9 @@ struct server {
 	const char *out_dir, *name, *self_cmd;
 	bool direct;                 /* started by hand: no controller on MIGRACE_CTL_FD */
 	bool trace_all, keep_going, check_det;
+	bool trace_new;              /* MIGRACE_TRACE_NEW: a trace per new signature only */
+	char (*saved)[160];          /* the signatures it saved a trace of */
+	size_t nsaved;
 	int ctl;                     /* protocol fd, or -1 */
 	int cpu;
 	char exe[PATH_MAX];
@@ -295,6 +298,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->trace_all = env_u64("MIGRACE_TRACE_ALL", 0, 1);
 	s->keep_going = env_u64("MIGRACE_KEEP_GOING", 0, 1);
 	s->check_det = env_u64("MIGRACE_CHECK_DETERMINISM", 0, 1);
+	s->trace_new = env_u64("MIGRACE_TRACE_NEW", 0, 1);
 	s->cpu = getenv("MIGRACE_CPU") ? (int)env_u64("MIGRACE_CPU", 0, 4096) : sched_getcpu();
 	if (getenv("MIGRACE_NO_PIN"))
 		s->cpu = -1;
@@ -530,25 +534,11 @@ static void free_locations(char **locs, uint32_t n)
 	free(locs);
 }
 
-/* mkdir -p */
-static void make_dirs(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(buf, 0777);
-			*p = '/';
-		}
-	mkdir(buf, 0777);
-}
-
 static int write_trace(const struct server *s, struct run_result *r)
 {
 	struct trace t;
 	fill_trace(s, &t, r);
-	make_dirs(s->out_dir);
+	trace_make_dirs(s->out_dir);
 	char strat[32];
 	snprintf(strat, sizeof(strat), "%s", s->strat_text);
 	for (char *c = strat; *c; c++)
@@ -660,6 +650,28 @@ static void report_failure(const struct server *s, const struct run_result *r, c
 		fclose(f);
 }
 
+/* MIGRACE_TRACE_NEW=1: a failing run leaves a trace (and its report) only
+ * when this server has not saved one of its signature yet; its "run" line
+ * then has no trace path. A hunt on a regressed core fails in most runs, and
+ * one trace per signature is what it keeps (the runs of a server come in
+ * increasing index order: the one saved is the server's lowest). */
+static bool saved_before(const struct server *s, const char *sig)
+{
+	for (size_t i = 0; i < s->nsaved; i++)
+		if (strcmp(s->saved[i], sig) == 0)
+			return true;
+	return false;
+}
+
+static void remember_saved(struct server *s, const char *sig)
+{
+	char (*n)[160] = realloc(s->saved, (s->nsaved + 1) * sizeof(*n));
+	if (!n)
+		return;              /* then the next one is saved again: no harm */
+	s->saved = n;
+	snprintf(s->saved[s->nsaved++], sizeof(*n), "%s", sig);
+}
+
 /* One schedule, start to end. */
 static void run_once(struct server *s, uint64_t index, uint64_t seed, const struct rt_config *cfg,
 		     struct run_result *r, bool quiet)
@@ -719,9 +731,11 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 		free(both);
 		return;
 	}
-	if ((r->failed && !s->replaying) || s->trace_all)
-		write_trace(s, r);
-	if (r->failed)
+	bool repeat = r->failed && s->trace_new && !s->trace_all && !s->replaying && saved_before(s, r->sig);
+	if (((r->failed && !s->replaying) || s->trace_all) && !repeat && write_trace(s, r) == 0 && r->failed &&
+	    s->trace_new)
+		remember_saved(s, r->sig);
+	if (r->failed && !repeat)
 		report_failure(s, r, both ? both : err);
 	free(both);
 }

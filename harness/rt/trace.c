@@ -33,9 +33,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 
@@ -187,6 +189,19 @@ void trace_free(struct trace *t)
 	free(t->names);
 	free(t->steps);
 	memset(t, 0, sizeof(*t));
+}
+
+int trace_make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(buf, 0777);
+			*p = '/';
+		}
+	return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
 }
 
 static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...)

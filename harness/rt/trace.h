@@ -38,6 +38,8 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs);
 /* Parses a trace. On error returns -1 with "line N: reason" in err. */
 int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen);
 void trace_free(struct trace *t);
+/* mkdir -p for the directory traces go to: 0, or -1 with errno. */
+int trace_make_dirs(const char *path);
 
 /* Compact schedule for bug reports: the chosen thread of every step,
  * run-length encoded: "0*5 1*3 0". */

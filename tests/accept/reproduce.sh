@@ -69,6 +69,23 @@ expect "run --tap output: the failure in its TAP comments, confirmed" 0 \
 expect "run --junit XML: the failure's message, trace and repro, confirmed" 0 \
 	'^confirmed: tsan:lock-order-inversion@two reproduced 2/2$' $M reproduce "$OUTDIR/j.xml" --runs 2
 
+# hunt: its repro lines (a replay and a seed line per signature) and its hunt.txt
+run $M hunt rp-thread-join --regressed --budget 20 --jobs 2 --out "$OUTDIR/hunt"
+printf '%s\n' "$OUT" > "$OUTDIR/hunt.log"
+nsig=$(grep -c '^repro ' "$OUTDIR/hunt.log")
+check "hunt found failures (the input of the next checks)" test "$nsig" -ge 1
+expect "hunt's output: every signature's replay and seed line, each confirmed with its signature" 0 \
+	"$((2 * nsig)) failures: $((2 * nsig)) confirmed, 0 refuted" $M reproduce "$OUTDIR/hunt.log" --runs 2 --out "$OUTDIR/ro"
+check "... the seed lines took the claim of their 'repro SIG (index N):' line" \
+	bash -c "! grep -q 'states no signature' <<<\"\$0\"" "$OUT"
+expect "hunt.txt: each signature's trace replayed, confirmed" 0 "$nsig confirmed, 0 refuted|^confirmed: .* 2/2\$" \
+	$M reproduce "$OUTDIR/hunt/hunt.txt" --runs 2
+sed 's|\t[^\t]*\.trace$|\t-|' "$OUTDIR/hunt/hunt.txt" > "$OUTDIR/hunt-notrace.txt"
+expect "hunt.txt rows without a trace: the seed rerun from its '# program' and '# strategy' lines" 0 \
+	'^\[1/[0-9]+\] seed 1 of .*rp-thread-join.regressed, strategy pct:3' \
+	$M reproduce "$OUTDIR/hunt-notrace.txt" --runs 2 --out "$OUTDIR/ro"
+check "... and confirmed" bash -c "! grep -q '^refuted' <<<\"\$0\" && grep -q '^confirmed' <<<\"\$0\"" "$OUT"
+
 # several failures: each rerun and reported, --max caps them
 cat "$OUTDIR/tap.log" "$OUTDIR/edited.log" > "$OUTDIR/two.log"
 expect "two failures: each reported; one refuted makes exit 1" 1 \

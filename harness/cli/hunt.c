@@ -1,0 +1,541 @@
+/*
+ * migrace hunt: the search for races nobody scripted. Explores a scenario
+ * (its script unused) or any migrace-cc program with a strategy over a budget
+ * of schedules or of time, keeps going after failures and collects every
+ * distinct failure signature: how often it came, the lowest schedule index
+ * that gave it (with its seed, so that a sharded hunt over N machines is
+ * reproducible from the seed alone) and one trace. The result is a table on
+ * stderr and DIR/hunt.txt for machines.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "strategy.h"
+#include "trace.h"
+
+const char hunt_help[] =
+	"usage: migrace hunt SCENARIO [--regressed] [--build tsan|asan] [OPTIONS]\n"
+	"       migrace hunt [OPTIONS] -- PROGRAM [ARGS]\n"
+	"\n"
+	"Searches without a script: runs schedule after schedule of a scenario's program\n"
+	"(see `migrace list`; its scripted order is not used) or of any PROGRAM built with\n"
+	"migrace-cc, does not stop at failures, and collects every distinct failure\n"
+	"signature: its count, the lowest schedule index that gave it, that run's seed\n"
+	"and one trace (with its .log report). Schedule index i runs with seed SEED+i.\n"
+	"\n"
+	"  --regressed         the scenario's regressed core (default: the real core, where\n"
+	"                      any failure is a finding)\n"
+	"  --build tsan|asan   which build of the scenario (default tsan)\n"
+	"  --strategy S        random | pct:D | dfs:B   (default pct:3)\n"
+	"  --preempt sync|mem  scheduling points at synchronisation only (default), or\n"
+	"                      also before loads and stores of non-stack memory\n"
+	"  --budget N          schedule indices 0..N-1 (default 1000)\n"
+	"  --time SEC          instead of --budget: as many schedules as fit in SEC seconds\n"
+	"  --jobs J            parallel workers (default: one per online CPU)\n"
+	"  --shard I/N         shard I of N (1 <= I <= N): only the indices i with\n"
+	"                      i % N == I-1; shards 1..N together are the unsharded hunt\n"
+	"                      with the same --seed and --budget (not with dfs: it has no\n"
+	"                      seed space)\n"
+	"  --seed N            seed of index 0 (default 1)\n"
+	"  --out DIR           traces and hunt.txt (default migrace-hunt/NAME, NAME the\n"
+	"                      scenario [+ .regressed] or the program's file name)\n"
+	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
+	"  --until-expected    (scenario) stop once the expected signature is found at its\n"
+	"                      lowest index (every lower index has run) and print\n"
+	"                      \"first expected at schedule N\" on stdout (N = index + 1)\n"
+	"\n"
+	"A progress line on stderr shows schedules run, rate, failures and signatures.\n"
+	"Ctrl-C (or SIGTERM) stops the workers and keeps what was found: the traces on\n"
+	"disk, the summary. The summary table (signature, count, first index, seed,\n"
+	"trace; a scenario's expected signature marked) and a repro line per signature\n"
+	"(`migrace replay TRACE` and the seed form `migrace exec --strategy S --seed N\n"
+	"--runs 1 -- PROGRAM`) end the output. DIR/hunt.txt has header lines\n"
+	"(# program, # strategy, # preempt, # seed, # shard I/N, # budget, # schedules,\n"
+	"# stopped, # expected) and one line per signature:\n"
+	"SIGNATURE<TAB>COUNT<TAB>FIRST_INDEX<TAB>SEED<TAB>TRACE.\n"
+	"\n"
+	"exit: 0 nothing found; 1 failures found; 2 bad input; 130 interrupted before\n"
+	"anything was found.\n";
+
+enum { H_REGRESSED = 1000, H_BUILD, H_STRATEGY, H_PREEMPT, H_BUDGET, H_TIME, H_JOBS, H_SHARD, H_SEED, H_OUT,
+       H_TIMEOUT, H_UNTIL, H_HELP };
+
+static const struct option hunt_opts[] = {
+	{ "regressed", no_argument, NULL, H_REGRESSED },
+	{ "build", required_argument, NULL, H_BUILD },
+	{ "strategy", required_argument, NULL, H_STRATEGY },
+	{ "preempt", required_argument, NULL, H_PREEMPT },
+	{ "budget", required_argument, NULL, H_BUDGET },
+	{ "time", required_argument, NULL, H_TIME },
+	{ "jobs", required_argument, NULL, H_JOBS },
+	{ "shard", required_argument, NULL, H_SHARD },
+	{ "seed", required_argument, NULL, H_SEED },
+	{ "out", required_argument, NULL, H_OUT },
+	{ "timeout", required_argument, NULL, H_TIMEOUT },
+	{ "until-expected", no_argument, NULL, H_UNTIL },
+	{ "help", no_argument, NULL, H_HELP },
+	{ 0 },
+};
+
+/* One distinct failure signature. */
+struct found {
+	char sig[160];
+	uint64_t count, first, seed;
+	char trace[PATH_MAX];
+};
+
+struct hunt {
+	struct exec_opts o;
+	char *const *argv;           /* the program and its arguments */
+	const char *name, *build, *stop;
+	char expect[160];            /* a scenario's expected signature, or "" */
+	bool scenario, regressed, until_expected, dfs, tty, shown;
+	uint64_t budget;             /* 0: --time */
+	uint64_t in_shard;           /* the shard's indices below the budget */
+	unsigned time_s;
+	double t0, last_progress;
+	uint64_t runs, failures;
+	uint64_t next[MAX_JOBS];     /* each worker's next index: all below it ran */
+	struct found *found;
+	size_t nfound;
+	char notes[16][256];
+	int nnotes;
+	char summary[PATH_MAX];
+};
+
+static volatile sig_atomic_t hunt_signal;
+
+static void on_hunt_signal(int sig)
+{
+	hunt_signal = sig;
+}
+
+/* A trace the hunt does not keep (a worker's own first of a signature whose
+ * lowest index another worker ran): it goes, with its report. */
+static void discard_trace(const char *trace)
+{
+	char log[PATH_MAX + 8];
+	if (!*trace)
+		return;
+	unlink(trace);
+	snprintf(log, sizeof(log), "%s.log", trace);
+	unlink(log);
+}
+
+static struct found *find_found(const struct hunt *h, const char *sig)
+{
+	for (size_t i = 0; i < h->nfound && *sig; i++)
+		if (strcmp(h->found[i].sig, sig) == 0)
+			return &h->found[i];
+	return NULL;
+}
+
+static void hunt_run(void *ctx, unsigned j, uint64_t index, uint64_t seed, const char *sig, const char *trace)
+{
+	struct hunt *h = ctx;
+	uint64_t next = index + worker_stride(&h->o);
+
+	h->runs++;
+	if (j < MAX_JOBS && next > h->next[j])
+		h->next[j] = next;
+	if (strcmp(sig, "clean") == 0)
+		return;
+	h->failures++;
+	struct found *f = find_found(h, sig);
+	if (!f) {
+		struct found *n = realloc(h->found, (h->nfound + 1) * sizeof(*n));
+		if (!n) {
+			fprintf(stderr, "migrace hunt: out of memory\n");
+			exit(2);
+		}
+		h->found = n;
+		f = &h->found[h->nfound++];
+		memset(f, 0, sizeof(*f));
+		snprintf(f->sig, sizeof(f->sig), "%s", sig);
+		f->first = index;
+		f->seed = seed;
+		snprintf(f->trace, sizeof(f->trace), "%s", trace);
+	} else if (index < f->first) {
+		f->first = index;
+		f->seed = seed;
+		if (*trace) {
+			discard_trace(f->trace);
+			snprintf(f->trace, sizeof(f->trace), "%s", trace);
+		}
+	} else {
+		discard_trace(trace);
+	}
+	f->count++;
+}
+
+/* The expected signature is found at its lowest index once every worker is
+ * past that index: all lower indices of the shard have run. */
+static const struct found *expected_settled(const struct hunt *h)
+{
+	const struct found *f = find_found(h, h->expect);
+	for (unsigned j = 0; f && j < h->o.jobs; j++)
+		if (h->next[j] <= f->first)
+			return NULL;
+	return f;
+}
+
+static void clear_progress(struct hunt *h)
+{
+	if (h->shown)
+		fputs("\r\033[K", stderr);
+	h->shown = false;
+}
+
+/* On a terminal the line is rewritten in place about 4 times a second;
+ * into a file or a CI log, a line every 10 s at most. */
+static void progress(struct hunt *h, bool last)
+{
+	double now = now_s(), el = now - h->t0;
+	char line[256], total[32] = "";
+
+	if (h->tty ? !last && now - h->last_progress < 0.25 : last || now - h->last_progress < 10)
+		return;
+	h->last_progress = now;
+	if (h->budget)
+		snprintf(total, sizeof(total), "/%" PRIu64, h->in_shard);
+	snprintf(line, sizeof(line), "migrace hunt: %" PRIu64 "%s schedules, %.0f/s, %" PRIu64 " failures, %zu signature%s, %.1f s",
+		 h->runs, total, el > 0 ? (double)h->runs / el : 0.0, h->failures, h->nfound, h->nfound == 1 ? "" : "s", el);
+	if (h->tty) {
+		fprintf(stderr, "\r%s\033[K", line);
+		h->shown = true;
+	} else {
+		fprintf(stderr, "%s\n", line);
+	}
+}
+
+static void hunt_note(void *ctx, const char *text)
+{
+	struct hunt *h = ctx;
+	for (int i = 0; i < h->nnotes; i++)
+		if (strcmp(h->notes[i], text) == 0)
+			return;      /* every worker estimates the same PCT k */
+	if (h->nnotes < 16)
+		snprintf(h->notes[h->nnotes++], sizeof(h->notes[0]), "%s", text);
+	clear_progress(h);
+	fprintf(stderr, "migrace: %s\n", text);
+}
+
+static bool hunt_tick(void *ctx)
+{
+	struct hunt *h = ctx;
+
+	progress(h, false);
+	if (!h->stop && hunt_signal)
+		h->stop = "interrupted";
+	if (!h->stop && h->time_s && now_s() - h->t0 >= h->time_s)
+		h->stop = "time";
+	if (!h->stop && h->until_expected && expected_settled(h))
+		h->stop = "expected";
+	return h->stop != NULL;
+}
+
+/* An argument as the shell reads it back. */
+static void put_quoted(FILE *f, const char *a)
+{
+	if (*a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@%+,-") == strlen(a)) {
+		fputs(a, f);
+		return;
+	}
+	fputc('\'', f);
+	for (; *a; a++)
+		*a == '\'' ? fputs("'\\''", f) : fputc(*a, f);
+	fputc('\'', f);
+}
+
+static void put_command(FILE *f, char *const *argv)
+{
+	for (int i = 0; argv[i]; i++) {
+		if (i)
+			fputc(' ', f);
+		put_quoted(f, argv[i]);
+	}
+}
+
+static int by_first(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* DIR/hunt.txt, replaced whole (a reader never sees half of it). */
+static int write_summary(const struct hunt *h, const char *stopped)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", h->summary);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fputs("# migrace hunt\n# program ", f);
+	put_command(f, h->argv);
+	fprintf(f, "\n# strategy %s\n# preempt %s\n# seed %" PRIu64 "\n# shard %" PRIu64 "/%" PRIu64 "\n", h->o.strategy,
+		h->o.preempt, h->o.seed, h->o.shard + 1, h->o.nshards);
+	if (h->budget)
+		fprintf(f, "# budget %" PRIu64 "\n", h->budget);
+	else
+		fprintf(f, "# time %u\n", h->time_s);
+	fprintf(f, "# schedules %" PRIu64 "\n# stopped %s\n", h->runs, stopped);
+	if (h->scenario)
+		fprintf(f, "# expected %s\n", *h->expect ? h->expect : "-");
+	for (size_t i = 0; i < h->nfound; i++)
+		fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\n", h->found[i].sig, h->found[i].count,
+			h->found[i].first, h->found[i].seed, h->found[i].trace[0] ? h->found[i].trace : "-");
+	if (fclose(f) || rename(tmp, h->summary)) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void parse_shard(const char *v, struct exec_opts *o)
+{
+	unsigned long long i, n;
+	int end = 0;
+	if (sscanf(v, "%llu/%llu%n", &i, &n, &end) != 2 || v[end] || !isdigit((unsigned char)v[0]) ||
+	    !strchr(v, '/') || !isdigit((unsigned char)strchr(v, '/')[1]) || i < 1 || n > 16384 || i > n)
+		die_usage("hunt", "--shard needs I/N with 1 <= I <= N <= 16384, not '%s'", v);
+	o->shard = i - 1;
+	o->nshards = n;
+}
+
+static void summary(struct hunt *h, double secs)
+{
+	size_t w = 9;
+	for (size_t i = 0; i < h->nfound; i++)
+		if (strlen(h->found[i].sig) > w)
+			w = strlen(h->found[i].sig);
+	fprintf(stderr, "migrace hunt: %s, strategy %s, preempt %s, seed %" PRIu64 ", shard %" PRIu64 "/%" PRIu64
+		": %" PRIu64 " schedules in %.1f s (%.0f/s), %" PRIu64 " failed, %zu signature%s%s%s\n", h->name,
+		h->o.strategy, h->o.preempt, h->o.seed, h->o.shard + 1, h->o.nshards, h->runs, secs,
+		secs > 0 ? (double)h->runs / secs : 0.0, h->failures, h->nfound, h->nfound == 1 ? "" : "s",
+		strcmp(h->stop, "budget") ? "; stopped: " : "", strcmp(h->stop, "budget") ? h->stop : "");
+	if (h->nfound) {
+		fprintf(stderr, "  %-*s %8s %8s %8s  %s\n", (int)w, "SIGNATURE", "COUNT", "FIRST", "SEED", "TRACE");
+		for (size_t i = 0; i < h->nfound; i++) {
+			const struct found *f = &h->found[i];
+			bool exp = *h->expect && strcmp(f->sig, h->expect) == 0;
+			fprintf(stderr, "%c %-*s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n", exp ? '*' : ' ', (int)w,
+				f->sig, f->count, f->first, f->seed, f->trace[0] ? f->trace : "(not saved)");
+		}
+	}
+	const struct found *f = find_found(h, h->expect);
+	if (h->scenario && !h->regressed)
+		fprintf(stderr, "the real core: any failure is a finding%s%s%s\n",
+			*h->expect ? " (* the regressed core's expected signature, " : "", h->expect,
+			*h->expect ? ")" : "");
+	else if (h->scenario && !*h->expect)
+		fprintf(stderr, "the scenario expects no signature in the %s build\n", h->build);
+	else if (h->scenario && f)
+		fprintf(stderr, "* expected %s: found, first at schedule index %" PRIu64 " (seed %" PRIu64 ")\n",
+			h->expect, f->first, f->seed);
+	else if (h->scenario)
+		fprintf(stderr, "expected %s: NOT found in %" PRIu64 " schedules\n", h->expect, h->runs);
+	for (size_t i = 0; i < h->nfound; i++) {
+		const struct found *f = &h->found[i];
+		fprintf(stderr, "repro %s (index %" PRIu64 "):\n", f->sig, f->first);
+		if (f->trace[0])
+			fprintf(stderr, "  %s replay %s\n", self, f->trace);
+		if (h->dfs) {
+			fprintf(stderr, "  (dfs: a schedule is a position in the search, it has no seed)\n");
+			continue;
+		}
+		fprintf(stderr, "  %s exec --strategy %s --seed %" PRIu64 " --runs 1 ", self, h->o.strategy, f->seed);
+		if (strcmp(h->o.preempt, "sync"))
+			fprintf(stderr, "--preempt %s ", h->o.preempt);
+		fputs("-- ", stderr);
+		put_command(stderr, h->argv);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "summary: %s\n", h->summary);
+}
+
+int cmd_hunt(int argc, char **argv)
+{
+	static struct hunt h;
+	const char *outdir = NULL, *target = NULL;
+	bool jobs_set = false, time_set = false, budget_set = false;
+	int c, dd = argc;
+
+	memset(&h, 0, sizeof(h));
+	exec_defaults(&h.o);
+	h.o.strategy = "pct:3";
+	h.o.preempt = "sync";
+	h.budget = 1000;
+	h.build = "tsan";
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	h.o.jobs = ncpu > 0 ? (unsigned)(ncpu < MAX_JOBS ? ncpu : MAX_JOBS) : 1;
+
+	/* SCENARIO [OPTIONS], or [OPTIONS] -- PROGRAM ARGS: options end at "--" */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dd = i;
+			break;
+		}
+	optind = 1;
+	while ((c = getopt_long(dd, argv, "h", hunt_opts, NULL)) != -1) {
+		switch (c) {
+		case H_REGRESSED: h.regressed = true; break;
+		case H_BUILD:
+			if (strcmp(optarg, "tsan") && strcmp(optarg, "asan"))
+				die_usage("hunt", "--build must be tsan or asan, not '%s'", optarg);
+			h.build = optarg;
+			break;
+		case H_STRATEGY: {
+			struct strat_spec spec;
+			const char *why;
+			check_strategy("hunt", optarg);
+			strat_parse(optarg, &spec, &why);
+			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS)
+				die_usage("hunt", "--strategy '%s': a hunt explores on its own (no script, no switch list): "
+					  "use random, pct:D or dfs:B", optarg);
+			h.o.strategy = optarg;
+			break;
+		}
+		case H_PREEMPT: h.o.preempt = parse_preempt("hunt", optarg); break;
+		case H_BUDGET: h.budget = parse_count("hunt", "--budget", optarg, 1, UINT64_MAX / 4); budget_set = true; break;
+		case H_TIME: h.time_s = (unsigned)parse_count("hunt", "--time", optarg, 1, 7 * 86400); time_set = true; break;
+		case H_JOBS: h.o.jobs = (unsigned)parse_count("hunt", "--jobs", optarg, 1, MAX_JOBS); jobs_set = true; break;
+		case H_SHARD: parse_shard(optarg, &h.o); break;
+		case H_SEED: h.o.seed = parse_count("hunt", "--seed", optarg, 0, UINT64_MAX / 4); break;
+		case H_OUT: outdir = optarg; break;
+		case H_TIMEOUT: h.o.timeout = parse_seconds("hunt", optarg); break;
+		case H_UNTIL: h.until_expected = true; break;
+		case 'h':
+		case H_HELP: fputs(hunt_help, stdout); return 0;
+		default: die_usage("hunt", "unknown or incomplete option");
+		}
+	}
+	if (budget_set && time_set)
+		die_usage("hunt", "--budget and --time exclude each other (a count of schedules, or seconds)");
+	if (time_set)
+		h.budget = 0;
+
+	char prog[PATH_MAX], out_buf[PATH_MAX], name[PATH_MAX];
+	h.scenario = dd == argc;
+	if (h.scenario) {
+		if (optind >= argc)
+			die_usage("hunt", "no scenario given: migrace hunt SCENARIO [OPTIONS] | [OPTIONS] -- PROGRAM ARGS");
+		if (optind < argc - 1)
+			die_usage("hunt", "one scenario at a time, not '%s' and '%s' (a program goes after --)",
+				  argv[optind], argv[optind + 1]);
+		target = argv[optind];
+		const struct race *r = find_race(target);
+		if (!r)
+			die_usage("hunt", "no scenario named '%s' (see migrace list; a program goes after --)", target);
+		race_program(r, h.build, h.regressed, prog, sizeof(prog));
+		char expect[2][160];
+		if (describe(prog, expect))
+			die_usage("hunt", "%s: cannot read its descriptor from %s (not built? run make)", target, prog);
+		snprintf(h.expect, sizeof(h.expect), "%s", expect[strcmp(h.build, "asan") == 0]);
+		snprintf(name, sizeof(name), "%s%s", r->name, h.regressed ? ".regressed" : "");
+		static char *av[2];
+		av[0] = prog;
+		h.argv = av;
+		if (h.until_expected && !*h.expect)
+			die_usage("hunt", "--until-expected: %s expects no signature in the %s build", target, h.build);
+	} else {
+		if (optind < dd)
+			die_usage("hunt", "give a SCENARIO or -- PROGRAM, not both ('%s')", argv[optind]);
+		if (dd + 1 >= argc)
+			die_usage("hunt", "no program after --: migrace hunt [OPTIONS] -- PROGRAM [ARGS]");
+		if (h.regressed)
+			die_usage("hunt", "--regressed is for a scenario, not a program");
+		if (h.until_expected)
+			die_usage("hunt", "--until-expected is for a scenario (a program has no expected signature)");
+		if (access(argv[dd + 1], X_OK) || !realpath(argv[dd + 1], prog))
+			die_usage("hunt", "cannot run '%s': %s", argv[dd + 1], strerror(errno));
+		argv[dd + 1] = prog;
+		h.argv = argv + dd + 1;
+		const char *b = strrchr(prog, '/');
+		snprintf(name, sizeof(name), "%s", b ? b + 1 : prog);
+	}
+	h.name = name;
+
+	h.dfs = strncmp(h.o.strategy, "dfs:", 4) == 0;
+	if (h.dfs && h.o.nshards > 1)
+		die_usage("hunt", "--shard does not apply to dfs: dfs has no seed space, its schedules come one "
+			  "after another (use random or pct:D to shard)");
+	if (h.dfs && !jobs_set)
+		h.o.jobs = 1;
+	check_dfs_jobs("hunt", &h.o);
+	h.in_shard = UINT64_MAX;
+	if (h.budget) {
+		h.in_shard = h.budget > h.o.shard ? (h.budget - h.o.shard + h.o.nshards - 1) / h.o.nshards : 0;
+		if (h.o.jobs > h.in_shard)
+			h.o.jobs = h.in_shard ? (unsigned)h.in_shard : 1;
+	}
+
+	if (!outdir) {
+		snprintf(out_buf, sizeof(out_buf), "migrace-hunt/%s", name);
+		outdir = out_buf;
+	}
+	static char out_abs[PATH_MAX];
+	if (trace_make_dirs(outdir) || !realpath(outdir, out_abs))
+		die_usage("hunt", "cannot create the --out directory '%s': %s", outdir, strerror(errno));
+	snprintf(h.summary, sizeof(h.summary), "%s/hunt.txt", out_abs);
+	if (access(out_abs, W_OK) || write_summary(&h, "running"))
+		die_usage("hunt", "cannot write into the --out directory '%s': %s", outdir, strerror(errno));
+
+	struct pool_hooks hooks = { .ctx = &h, .run = hunt_run, .note = hunt_note, .tick = hunt_tick, .tick_ms = 250 };
+	h.o.runs = h.budget ? h.budget : UINT64_MAX / 4;
+	h.o.out = out_abs;
+	h.o.name = name;
+	h.o.keep_going = true;
+	h.o.trace_new = true;
+	h.o.hooks = &hooks;
+	for (unsigned j = 0; j < h.o.jobs; j++)
+		h.next[j] = worker_first(&h.o, j);
+	h.tty = isatty(2);
+
+	struct sigaction sa = { .sa_handler = on_hunt_signal }, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	h.t0 = h.last_progress = now_s();
+	struct outcome out;
+	int rc = h.in_shard ? pool_run(&h.o, h.argv, &out) : (memset(&out, 0, sizeof(out)), 0);
+	double secs = now_s() - h.t0;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	progress(&h, true);
+	clear_progress(&h);
+	if (rc || out.config_error)
+		return 2;
+	if (!h.stop)     /* dfs may run out of schedules before the budget */
+		h.stop = hunt_signal ? "interrupted" : h.dfs && h.budget && h.runs < h.in_shard ? "exhausted" : "budget";
+	if (out.lost_worker && !h.nfound && strcmp(h.stop, "interrupted"))
+		return 2;
+
+	qsort(h.found, h.nfound, sizeof(*h.found), by_first);
+	summary(&h, secs);
+	if (write_summary(&h, h.stop))
+		fprintf(stderr, "migrace hunt: cannot write %s: %s\n", h.summary, strerror(errno));
+	if (h.until_expected) {
+		const struct found *f = expected_settled(&h), *any = find_found(&h, h.expect);
+		if (f)
+			printf("first expected at schedule %" PRIu64 "\n", f->first + 1);
+		else if (any)
+			printf("expected %s at schedule index %" PRIu64 ", but the hunt stopped (%s) before every "
+			       "lower index ran\n", h.expect, any->first, h.stop);
+		else
+			printf("expected %s not found in %" PRIu64 " schedules\n", h.expect, h.runs);
+	}
+	fflush(stdout);
+	free(h.found);
+	if (h.nfound)
+		return 1;
+	return strcmp(h.stop, "interrupted") == 0 ? 130 : 0;
+}
