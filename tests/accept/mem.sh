@@ -47,6 +47,15 @@ expect "strategy switches: the trace's switches '$sw' reproduce the lost update"
 expect "strategy switches with no switch: the non-preemptive schedule is clean" 0 'counter 2' \
 	env MIGRACE_PREEMPT=mem MIGRACE_STRATEGY=switches MIGRACE_SWITCHES= build/tsan/testprogs/lost_update
 
+# an unmodified program: hunt with memory points, minimize what it kept, replay
+expect "hunt --preempt mem -- lost_update: found, with a kept trace" 1 'assert:atomic_load' \
+	$M hunt --preempt mem --strategy random --budget 200 --out "$OUTDIR/hunt" -- build/tsan/testprogs/lost_update
+HT=$(grep -v '^#' "$OUTDIR/hunt/hunt.txt" | cut -f5 | head -1)
+expect "minimize keeps the lost update and shrinks it to one memory switch" 0 '1 switch' \
+	$M minimize "$HT" --out "$OUTDIR/hunt/min.trace"
+check "... the minimized trace is a memory-point trace" grep -q '^preempt mem$' "$OUTDIR/hunt/min.trace"
+expect "... and replays to the lost update" 0 'replay reproduced assert:atomic_load' $M replay "$OUTDIR/hunt/min.trace"
+
 # stack accesses are no points; shared ones are
 expect "a program touching only its stacks: no mem step with memory points on" 0 'no failure' \
 	env MIGRACE_PREEMPT=mem $M exec --strategy random --runs 5 --trace-all --out "$OUTDIR/stack" -- \
