@@ -109,6 +109,11 @@ static const char exec_help[] =
 	"                      script: ordering constraints (--script) + default order\n"
 	"                      pct:D: PCT of depth D (D-1 priority change points)\n"
 	"                      dfs:B: every schedule within B preemptions, then stops\n"
+	"                      switches: the --switches list, else no preemption\n"
+	"  --switches LIST     the thread switches `migrace minimize` prints (\"1.m2>2\n"
+	"                      0.s3>1\": at thread 1's 2nd memory decision run thread 2,\n"
+	"                      at thread 0's 3rd scheduling decision run thread 1);\n"
+	"                      implies --strategy switches\n"
 	"  --seed N            first seed (default 1); run i uses seed N+i\n"
 	"  --runs N            schedules to try (default 1; dfs: at most N)\n"
 	"  --jobs J            parallel workers, each pinned to a CPU (default 1)\n"
@@ -466,7 +471,7 @@ void check_strategy(const char *cmd, const char *s)
 
 enum { OPT_SEED = 256, OPT_RUNS, OPT_JOBS, OPT_SCRIPT, OPT_SCHEDULE, OPT_TIMEOUT, OPT_MAX_STEPS,
        OPT_CHECK_DET, OPT_KEEP_GOING, OPT_TRACE_ALL, OPT_OUT, OPT_STRATEGY, OPT_ALL, OPT_BUILD,
-       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_PREEMPT, OPT_HELP };
+       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_PREEMPT, OPT_SWITCHES, OPT_HELP };
 
 static const struct option common_opts[] = {
 	{ "strategy", required_argument, NULL, OPT_STRATEGY },
@@ -490,6 +495,7 @@ static const struct option common_opts[] = {
 	{ "explore-runs", required_argument, NULL, OPT_EXPLORE_RUNS },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
 	{ "preempt", required_argument, NULL, OPT_PREEMPT },
+	{ "switches", required_argument, NULL, OPT_SWITCHES },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
@@ -536,6 +542,7 @@ void check_dfs_jobs(const char *cmd, struct exec_opts *o)
 static int cmd_exec(int argc, char **argv)
 {
 	struct exec_opts o;
+	bool switches = false;
 	int c;
 
 	exec_defaults(&o);
@@ -546,6 +553,17 @@ static int cmd_exec(int argc, char **argv)
 		switch (c) {
 		case OPT_SCRIPT: o.script = optarg; break;
 		case OPT_SCHEDULE: o.schedule = optarg; break;
+		case OPT_SWITCHES: {
+			struct switch_ent *sw;
+			uint32_t n;
+			char err[160];
+			if (switches_parse(optarg, &sw, &n, err, sizeof(err)))
+				die_usage("exec", "--switches: %s", err + strlen("switches: "));
+			free(sw);
+			setenv("MIGRACE_SWITCHES", optarg, 1);
+			switches = true;
+			break;
+		}
 		case OPT_CHECK_DET: o.check_det = true; break;
 		case OPT_KEEP_GOING: o.keep_going = true; break;
 		case OPT_TRACE_ALL: o.trace_all = true; break;
@@ -562,6 +580,12 @@ static int cmd_exec(int argc, char **argv)
 		die_usage("exec", "cannot read script '%s': %s", o.script, strerror(errno));
 	if (o.script && strcmp(o.strategy, "random") == 0)
 		o.strategy = "script";
+	if (switches && strcmp(o.strategy, "random") && strcmp(o.strategy, "switches"))
+		die_usage("exec", "--switches needs the switches strategy, not %s", o.strategy);
+	if (switches)
+		o.strategy = "switches";
+	else if (strcmp(o.strategy, "switches") == 0)
+		unsetenv("MIGRACE_SWITCHES");   /* no list: the non-preemptive schedule */
 	check_dfs_jobs("exec", &o);
 
 	struct outcome out;

@@ -44,6 +44,10 @@ switches() {
 sw=$(switches "$T")
 expect "strategy switches: the trace's switches '$sw' reproduce the lost update" 1 'assert:atomic_load' \
 	env MIGRACE_PREEMPT=mem MIGRACE_STRATEGY=switches MIGRACE_SWITCHES="$sw" build/tsan/testprogs/lost_update
+expect "exec --switches: the same list from the command line" 1 'assert:atomic_load' \
+	$M exec --preempt mem --switches "$sw" -- build/tsan/testprogs/lost_update
+expect "exec --switches with another strategy is refused" 2 'needs the switches strategy' \
+	$M exec --strategy pct:2 --switches "$sw" -- build/tsan/testprogs/lost_update
 expect "strategy switches with no switch: the non-preemptive schedule is clean" 0 'counter 2' \
 	env MIGRACE_PREEMPT=mem MIGRACE_STRATEGY=switches MIGRACE_SWITCHES= build/tsan/testprogs/lost_update
 
