@@ -488,8 +488,8 @@ void *rt_thread_trampoline(void *arg)
 	int tid = (int)(th - rt.th);
 
 	self_tid = tid;
-	rt_note_stack();
 	baton_wait(&th->baton);
+	rt_note_stack();         /* holding the baton: its allocations happen in a fixed order */
 	model_exec(&rt.m, tid);  /* start */
 	others_changed();
 	void *ret = th->fn(th->arg);
