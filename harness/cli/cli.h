@@ -55,6 +55,7 @@ struct outcome {
 	bool config_error, lost_worker;
 	struct { char sig[160]; uint64_t count; } sigs[16];   /* distinct failure signatures */
 	int nsigs;
+	uint64_t other_sigs;         /* runs whose signature came after the 16th distinct one */
 };
 
 /* The races (scenarios/scenarios.def): each built for tsan and asan against
@@ -82,6 +83,8 @@ uint64_t worker_stride(const struct exec_opts *o);
 /* Runs argv (a migrace-cc program) under o over o->jobs workers and
  * collects every run's outcome. 0, or -1 when workers cannot start. */
 int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out);
+/* Counts sig in out->sigs (a histogram of distinct signatures; beyond 16 of
+ * them, in out->other_sigs). */
 void count_signature(struct outcome *out, const char *sig);
 void print_file(const char *path);
 /* Replays a trace with this migrace: true if it gave its recorded signature. */

@@ -218,8 +218,10 @@ void count_signature(struct outcome *out, const char *sig)
 			out->sigs[i].count++;
 			return;
 		}
-	if (out->nsigs == 16)
+	if (out->nsigs == 16) {
+		out->other_sigs++;
 		return;
+	}
 	snprintf(out->sigs[out->nsigs].sig, sizeof(out->sigs[0].sig), "%s", sig);
 	out->sigs[out->nsigs++].count = 1;
 }

@@ -721,45 +721,23 @@ bool has_fork_server(const char *prog)
 	return found;
 }
 
-struct tally {
-	char sig[16][160];
-	unsigned count[16];
-	int n;
-	unsigned other;
-};
-
-static void tally_add(struct tally *t, const char *sig)
-{
-	for (int i = 0; i < t->n; i++)
-		if (strcmp(t->sig[i], sig) == 0) {
-			t->count[i]++;
-			return;
-		}
-	if (t->n == 16) {
-		t->other++;
-		return;
-	}
-	snprintf(t->sig[t->n], sizeof(t->sig[0]), "%s", sig);
-	t->count[t->n++] = 1;
-}
-
 /* The verdict on one failure: 0 confirmed, 1 refuted. */
-static int verdict(const char *claim, const struct tally *t, uint64_t runs, const char *detail)
+static int verdict(const char *claim, const struct outcome *t, uint64_t runs, const char *detail)
 {
-	unsigned same = 0;
-	for (int i = 0; i < t->n; i++)
-		if (strcmp(t->sig[i], claim) == 0)
-			same = t->count[i];
+	uint64_t same = 0;
+	for (int i = 0; i < t->nsigs; i++)
+		if (strcmp(t->sigs[i].sig, claim) == 0)
+			same = t->sigs[i].count;
 	if (same == runs) {
-		printf("confirmed: %s reproduced %u/%" PRIu64 "\n", claim, same, runs);
+		printf("confirmed: %s reproduced %" PRIu64 "/%" PRIu64 "\n", claim, same, runs);
 		return 0;
 	}
-	printf("refuted: %s reproduced %u/%" PRIu64 "; the reruns gave", claim, same, runs);
-	for (int i = 0; i < t->n; i++)
-		if (strcmp(t->sig[i], claim))
-			printf(" %s x%u", t->sig[i], t->count[i]);
-	if (t->other)
-		printf(" and %u others", t->other);
+	printf("refuted: %s reproduced %" PRIu64 "/%" PRIu64 "; the reruns gave", claim, same, runs);
+	for (int i = 0; i < t->nsigs; i++)
+		if (strcmp(t->sigs[i].sig, claim))
+			printf(" %s x%" PRIu64, t->sigs[i].sig, t->sigs[i].count);
+	if (t->other_sigs)
+		printf(" and %" PRIu64 " others", t->other_sigs);
 	putchar('\n');
 	if (detail && detail[0])
 		printf("  (%s)\n", detail);
@@ -793,7 +771,7 @@ static int rerun_trace(const struct item *it, uint64_t runs)
 	const char *claim = it->claim[0] ? it->claim : outcome;
 	if (it->claim[0] && strcmp(it->claim, outcome))
 		printf("note: the report claims %s; the trace recorded %s\n", it->claim, outcome);
-	struct tally tl = { .n = 0 };
+	struct outcome tl = { .nsigs = 0 };   /* only its signature histogram */
 	for (uint64_t r = 0; r < runs; r++) {
 		int rc = replay_run(it->path, sig, sizeof(sig), d, sizeof(d));
 		if (rc == 2) {
@@ -802,7 +780,7 @@ static int rerun_trace(const struct item *it, uint64_t runs)
 		}
 		if (!detail[0] && strcmp(sig, claim))
 			snprintf(detail, sizeof(detail), "%s", d);
-		tally_add(&tl, sig);
+		count_signature(&tl, sig);
 	}
 	return verdict(claim, &tl, runs, detail);
 }
@@ -854,7 +832,7 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 	set_or_unset("MIGRACE_FAULTS", it->faults);
 	set_or_unset("MIGRACE_FAULT_POINTS", it->fault_points);
 
-	struct tally tl = { .n = 0 };
+	struct outcome tl = { .nsigs = 0 };   /* only its signature histogram */
 	char trace[PATH_MAX] = "";
 	int rc = 0;
 	for (uint64_t r = 0; r < runs && !rc; r++) {
@@ -864,7 +842,7 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 			rc = 2;
 			break;
 		}
-		tally_add(&tl, out.have_first ? out.first_sig : "clean");
+		count_signature(&tl, out.have_first ? out.first_sig : "clean");
 		if (out.have_first && !trace[0])
 			snprintf(trace, sizeof(trace), "%s", out.first_trace);
 	}
@@ -875,7 +853,7 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 	const char *claim = it->claim;
 	char any[160];
 	if (!claim[0]) {         /* no claim: the run must fail, the same way each time */
-		snprintf(any, sizeof(any), "%s", tl.n == 1 && strcmp(tl.sig[0], "clean") ? tl.sig[0] : "a failure");
+		snprintf(any, sizeof(any), "%s", tl.nsigs == 1 && strcmp(tl.sigs[0].sig, "clean") ? tl.sigs[0].sig : "a failure");
 		printf("note: the report states no signature; any one failure, every time, confirms it\n");
 		claim = any;
 	}
