@@ -29,19 +29,9 @@ check "... 20 of 20 times ($ok)" test "$ok" -eq 20
 sed -E '0,/ from=T([0-9]) e=0x[0-9a-f]+ t=0 d=m([0-9]+)/s// from=T\1 e=0x6 t=0 d=m9\2/' "$T" > "$OUTDIR/moved.trace"
 expect "a trace whose memory decision moved diverges, naming the access" 1 'expected a decision at T[0-9].s memory access #9' \
 	$M replay "$OUTDIR/moved.trace"
-# the trace's switches (every step whose thread is not the non-preemptive
-# default: the current thread if it can run, else the lowest enabled one)
-# as a list for the switches strategy reproduce it
-switches() {
-	local n t op obj pc from e time d cur def
-	sed '1,/^---$/d' "$1" | while read -r n t op obj pc from e time d _; do
-		case $op in fault-*) continue ;; esac
-		cur=${from#from=T}; e=$((${e#e=})); t=${t#T}
-		if (( e >> cur & 1 )); then def=$cur; else def=0; while (( !(e >> def & 1) )); do def=$((def + 1)); done; fi
-		[ "$t" != "$def" ] && printf '%s.%s>%s ' "$cur" "${d#d=}" "$t"
-	done
-}
-sw=$(switches "$T")
+# the trace's switches (minimize.sh checks this extraction against an
+# independent one) reproduce it under the switches strategy
+sw=$($M minimize --switches "$T" | head -1)
 expect "strategy switches: the trace's switches '$sw' reproduce the lost update" 1 'assert:atomic_load' \
 	env MIGRACE_PREEMPT=mem MIGRACE_STRATEGY=switches MIGRACE_SWITCHES="$sw" build/tsan/testprogs/lost_update
 expect "exec --switches: the same list from the command line" 1 'assert:atomic_load' \
