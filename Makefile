@@ -81,6 +81,7 @@ BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
 .PHONY: all check run bench results clean bootstrap unit accept bisect-vars FORCE
+.DEFAULT_GOAL := all
 FORCE:
 MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
@@ -103,6 +104,8 @@ $(MIGRATE_VM_asan): core/migrate-vm/migrate_vm.c $(CORE_LIB_asan)
 MONCLIENT := $(B)/tests/monclient
 MGMT_P2P := $(B)/tests/mgmt_p2p
 all: $(MONCLIENT) $(MGMT_P2P)
+# the acceptance tests' programs and the unit tests are part of everything
+all: $(TESTPROG_BINS) $(UNIT_TESTS)
 $(MGMT_P2P): tests/accept/tools/mgmt_p2p.c $(CORE_LIB_plain)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
@@ -142,10 +145,20 @@ $(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@MEM_COV@|$(MEM_COV)|' $< > $@ && chmod +x $@
 
-$(CLI): $(wildcard harness/cli/*.c harness/cli/*.h) harness/cli/demos.def scenarios/scenarios.def $(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
+# migrace --version: the release and the commit it was built from, in a
+# header rewritten only when it changes
+VERSION := 0.2.0
+$(B)/cli/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define MIGRACE_VERSION "$(VERSION) ($(shell git describe --always --dirty 2>/dev/null || echo no git))"' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+
+$(CLI): $(wildcard harness/cli/*.c harness/cli/*.h) harness/cli/demos.def scenarios/scenarios.def $(B)/cli/version.h \
+	$(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
-	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -Iharness/rt -Iharness/include $(filter %.c %.o,$^) -o $@
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -Iharness/rt -Iharness/include -include $(B)/cli/version.h \
+		$(filter %.c %.o,$^) -o $@
 
 define flavour_rules
 $(B)/$(1)/demos/%: harness/demos/%.c $(MCC) $(RT_LIB)
@@ -237,7 +250,7 @@ unit: $(UNIT_TESTS)
 accept: all
 
 check: bootstrap
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TESTPROG_BINS)
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run-all $(UNIT_TESTS)
 
 run: bootstrap

@@ -14,12 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "catalog.h"
+#include "commands.h"
+#include "opts.h"
+#include "pool.h"
+#include "rerun.h"
 #include "trace.h"
 
 #define MAX_POINTS 128
 
-const char faults_help[] =
+static const char faults_help[] =
 	"usage: migrace faults PROGRAM|SCENARIO [OPTIONS] [-- ARGS]\n"
 	"\n"
 	"Fault-space sweep over the program's libfiu points (the core's core/<area>/<op>).\n"
@@ -154,7 +158,7 @@ static bool try_one(struct exec_opts *o, char *const av[], const char *base, con
 	return true;
 }
 
-int cmd_faults(int argc, char **argv)
+static int faults_main(int argc, char **argv)
 {
 	const char *glob = "*", *build = "tsan", *outdir = NULL;
 	struct exec_opts o;
@@ -225,3 +229,5 @@ int cmd_faults(int argc, char **argv)
 	       now_s() - t0);
 	return failures ? 1 : 0;
 }
+
+const struct command cmd_faults = { "faults", faults_main, faults_help };

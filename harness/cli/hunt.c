@@ -18,11 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "catalog.h"
+#include "commands.h"
+#include "opts.h"
+#include "pool.h"
+#include "rerun.h"
 #include "strategy.h"
 #include "trace.h"
 
-const char hunt_help[] =
+static const char hunt_help[] =
 	"usage: migrace hunt SCENARIO [--regressed] [--build tsan|asan] [OPTIONS]\n"
 	"       migrace hunt [OPTIONS] -- PROGRAM [ARGS]\n"
 	"\n"
@@ -48,6 +52,9 @@ const char hunt_help[] =
 	"  --seed N            seed of index 0 (default 1)\n"
 	"  --out DIR           traces and hunt.txt (default migrace-hunt/NAME, NAME the\n"
 	"                      scenario [+ .regressed] or the program's file name)\n"
+	"                      a DIR that already holds a hunt keeps it: this hunt goes\n"
+	"                      to DIR/hunt-2 (hunt-3, ...), said on stderr\n"
+	"  --force             replace the hunt already in DIR instead\n"
 	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
 	"  --until-expected    (scenario) stop once the expected signature is found at its\n"
 	"                      lowest index (every lower index has run) and print\n"
@@ -67,7 +74,7 @@ const char hunt_help[] =
 	"anything was found.\n";
 
 enum { H_REGRESSED = 1000, H_BUILD, H_STRATEGY, H_PREEMPT, H_BUDGET, H_TIME, H_JOBS, H_SHARD, H_SEED, H_OUT,
-       H_TIMEOUT, H_UNTIL, H_HELP };
+       H_TIMEOUT, H_UNTIL, H_FORCE, H_HELP };
 
 static const struct option hunt_opts[] = {
 	{ "regressed", no_argument, NULL, H_REGRESSED },
@@ -82,6 +89,7 @@ static const struct option hunt_opts[] = {
 	{ "out", required_argument, NULL, H_OUT },
 	{ "timeout", required_argument, NULL, H_TIMEOUT },
 	{ "until-expected", no_argument, NULL, H_UNTIL },
+	{ "force", no_argument, NULL, H_FORCE },
 	{ "help", no_argument, NULL, H_HELP },
 	{ 0 },
 };
@@ -244,27 +252,6 @@ static bool hunt_tick(void *ctx)
 }
 
 /* An argument as the shell reads it back. */
-static void put_quoted(FILE *f, const char *a)
-{
-	if (*a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@%+,-") == strlen(a)) {
-		fputs(a, f);
-		return;
-	}
-	fputc('\'', f);
-	for (; *a; a++)
-		*a == '\'' ? fputs("'\\''", f) : fputc(*a, f);
-	fputc('\'', f);
-}
-
-static void put_command(FILE *f, char *const *argv)
-{
-	for (int i = 0; argv[i]; i++) {
-		if (i)
-			fputc(' ', f);
-		put_quoted(f, argv[i]);
-	}
-}
-
 static int by_first(const void *a, const void *b)
 {
 	const struct found *x = a, *y = b;
@@ -280,7 +267,7 @@ static int write_summary(const struct hunt *h, const char *stopped)
 	if (!f)
 		return -1;
 	fputs("# migrace hunt\n# program ", f);
-	put_command(f, h->argv);
+	pool_put_command(f, h->argv);
 	fprintf(f, "\n# strategy %s\n# preempt %s\n# seed %" PRIu64 "\n# shard %" PRIu64 "/%" PRIu64 "\n", h->o.strategy,
 		h->o.preempt, h->o.seed, h->o.shard + 1, h->o.nshards);
 	if (h->budget)
@@ -352,21 +339,39 @@ static void summary(struct hunt *h, double secs)
 			fprintf(stderr, "  (dfs: a schedule is a position in the search, it has no seed)\n");
 			continue;
 		}
-		fprintf(stderr, "  %s exec --strategy %s --seed %" PRIu64 " --runs 1 ", self, h->o.strategy, f->seed);
-		if (strcmp(h->o.preempt, "sync"))
-			fprintf(stderr, "--preempt %s ", h->o.preempt);
-		fputs("-- ", stderr);
-		put_command(stderr, h->argv);
-		fputc('\n', stderr);
+		fputs("  ", stderr);
+		pool_seed_repro(stderr, &h->o, f->seed, h->argv);
 	}
 	fprintf(stderr, "summary: %s\n", h->summary);
 }
 
-int cmd_hunt(int argc, char **argv)
+/* Where this hunt writes: DIR itself, unless an earlier hunt's summary is
+ * there (then DIR/hunt-2, hunt-3, ...: a hunt never overwrites another's
+ * findings, unless --force). Absolute, created and writable, else exit 2. */
+static const char *hunt_dir(const char *dir, bool force)
+{
+	static char sub[PATH_MAX];
+	const char *abs = out_dir_ready("hunt", dir);
+	char summary[PATH_MAX + 16];
+	snprintf(summary, sizeof(summary), "%s/hunt.txt", abs);
+	if (force || access(summary, F_OK))
+		return abs;
+	for (unsigned n = 2; n < 100000; n++) {
+		snprintf(sub, sizeof(sub), "%s/hunt-%u", abs, n);
+		if (access(sub, F_OK) == 0)
+			continue;
+		fprintf(stderr, "migrace hunt: %s already holds a hunt; this one goes to %s (--force: replace it)\n",
+			abs, sub);
+		return out_dir_ready("hunt", sub);
+	}
+	die_usage("hunt", "'%s' holds too many hunts", dir);
+}
+
+static int hunt_main(int argc, char **argv)
 {
 	static struct hunt h;
 	const char *outdir = NULL, *target = NULL;
-	bool jobs_set = false, time_set = false, budget_set = false;
+	bool jobs_set = false, time_set = false, budget_set = false, force = false;
 	int c, dd = argc;
 
 	memset(&h, 0, sizeof(h));
@@ -413,6 +418,7 @@ int cmd_hunt(int argc, char **argv)
 		case H_OUT: outdir = optarg; break;
 		case H_TIMEOUT: h.o.timeout = parse_seconds("hunt", optarg); break;
 		case H_UNTIL: h.until_expected = true; break;
+		case H_FORCE: force = true; break;
 		case 'h':
 		case H_HELP: fputs(hunt_help, stdout); return 0;
 		default: die_usage("hunt", "unknown or incomplete option");
@@ -482,12 +488,10 @@ int cmd_hunt(int argc, char **argv)
 		snprintf(out_buf, sizeof(out_buf), "migrace-hunt/%s", name);
 		outdir = out_buf;
 	}
-	static char out_abs[PATH_MAX];
-	if (trace_make_dirs(outdir) || !realpath(outdir, out_abs))
-		die_usage("hunt", "cannot create the --out directory '%s': %s", outdir, strerror(errno));
+	const char *out_abs = hunt_dir(outdir, force);
 	snprintf(h.summary, sizeof(h.summary), "%s/hunt.txt", out_abs);
-	if (access(out_abs, W_OK) || write_summary(&h, "running"))
-		die_usage("hunt", "cannot write into the --out directory '%s': %s", outdir, strerror(errno));
+	if (write_summary(&h, "running"))
+		die_usage("hunt", "cannot write into the --out directory '%s': %s", out_abs, strerror(errno));
 
 	struct pool_hooks hooks = { .ctx = &h, .run = hunt_run, .note = hunt_note, .tick = hunt_tick, .tick_ms = 250 };
 	h.o.runs = h.budget ? h.budget : UINT64_MAX / 4;
@@ -539,3 +543,5 @@ int cmd_hunt(int argc, char **argv)
 		return 1;
 	return strcmp(h.stop, "interrupted") == 0 ? 130 : 0;
 }
+
+const struct command cmd_hunt = { "hunt", hunt_main, hunt_help };

@@ -23,11 +23,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "commands.h"
+#include "opts.h"
+#include "pool.h"
+#include "rerun.h"
 #include "strategy.h"
 #include "trace.h"
 
-const char minimize_help[] =
+static const char minimize_help[] =
 	"usage: migrace minimize TRACE [--out FILE] [--budget N] [--runs-check N]\n"
 	"                              [--timeout SEC] [--switches]\n"
 	"\n"
@@ -411,7 +414,7 @@ static int finish(struct mctx *m, const struct cand *before, struct cand *best, 
 	return same == runs_check ? 0 : 1;
 }
 
-int cmd_minimize(int argc, char **argv)
+static int minimize_main(int argc, char **argv)
 {
 	const char *out_opt = NULL;
 	uint64_t budget = 500, runs_check = 3;
@@ -578,3 +581,5 @@ out:
 	trace_free(&t);
 	return rc;
 }
+
+const struct command cmd_minimize = { "minimize", minimize_main, minimize_help };

@@ -25,13 +25,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "commands.h"
+#include "opts.h"
+#include "pool.h"
+#include "rerun.h"
 #include "strategy.h"
 #include "trace.h"
 
 #define MAX_WORDS 300
 
-const char reproduce_help[] =
+static const char reproduce_help[] =
 	"usage: migrace reproduce FILE [--runs N] [--max N] [--out DIR]\n"
 	"\n"
 	"Reruns the failure that FILE describes and says whether it is real. FILE is a\n"
@@ -106,125 +109,6 @@ struct scan {
 	unsigned skipped_exec;               /* exec lines that are no single run */
 	char hunt_prog[PATH_MAX], hunt_strategy[32], hunt_preempt[16];   /* hunt.txt's headers */
 };
-
-/* ---- replaying a trace with its output captured -------------------------- */
-
-/* Reads all of fd into a NUL-terminated buffer (caller frees). */
-static char *slurp_fd(int fd)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	ssize_t r;
-	if (!buf)
-		return NULL;
-	for (;;) {
-		if (len + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* The line of text starting at p, copied into out. */
-static void copy_line(char *out, size_t len, const char *p)
-{
-	size_t n = strcspn(p, "\n");
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
-int replay_run(const char *trace, char *sig, size_t len, char *detail, size_t dlen)
-{
-	int p[2];
-	if (detail && dlen)
-		detail[0] = '\0';
-	snprintf(sig, len, "?");
-	if (pipe2(p, O_CLOEXEC)) {
-		snprintf(sig, len, "cannot make a pipe: %s", strerror(errno));
-		return 2;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(sig, len, "cannot fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return 2;
-	}
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		unsetenv("MIGRACE_CTL_FD");
-		execl(self, self, "replay", trace, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	char *out = slurp_fd(p[0]);
-	close(p[0]);
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	int rc = WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? WEXITSTATUS(st) : 2;
-	const char *ok = out ? strstr(out, "migrace: replay reproduced ") : NULL;
-	const char *gave = out ? strstr(out, "migrace: replay gave ") : NULL;
-	char line[1024];
-	if (rc == 0 && ok) {
-		copy_line(line, sizeof(line), ok + strlen("migrace: replay reproduced "));
-		char *in = NULL;                          /* "SIG in N steps": the last " in " */
-		for (char *q = strstr(line, " in "); q; q = strstr(q + 1, " in "))
-			in = q;
-		if (in)
-			*in = '\0';
-		snprintf(sig, len, "%s", line);
-	} else if (rc == 1 && gave) {
-		copy_line(line, sizeof(line), gave + strlen("migrace: replay gave "));
-		char *rec = strstr(line, ", the trace recorded ");
-		if (rec)
-			*rec = '\0';
-		snprintf(sig, len, "%s", line);
-		/* the runtime's detail: the line after the run line */
-		const char *run = strstr(out, " steps): ");
-		const char *nl = run ? strchr(run, '\n') : NULL;
-		if (nl && strncmp(nl + 1, "migrace: ", 9) == 0 && strncmp(nl + 1, "migrace: replay ", 16) && detail)
-			copy_line(detail, dlen, nl + 10);
-	} else {
-		/* no verdict: the replay could not run; its last message says why */
-		rc = 2;
-		const char *last = NULL;
-		for (const char *q = out; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : q + strlen(q))
-			if (strncmp(q, "migrace", 7) == 0)
-				last = q;
-		if (last)
-			copy_line(sig, len, last);
-		else
-			snprintf(sig, len, "migrace replay exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	}
-	/* a program rebuilt since the trace: the likely reason for what follows */
-	const char *warn = out ? strstr(out, "was recorded with another build") : NULL;
-	if (warn && detail) {
-		char rest[600], w[400];
-		while (warn > out && warn[-1] != '\n')
-			warn--;
-		copy_line(w, sizeof(w), strncmp(warn, "migrace: ", 9) ? warn : warn + 9);
-		snprintf(rest, sizeof(rest), "%s", detail);
-		snprintf(detail, dlen, "%s%s%s", w, rest[0] ? "; " : "", rest);
-	}
-	free(out);
-	return rc;
-}
 
 /* ---- cleaning a line of a log --------------------------------------------- */
 
@@ -681,6 +565,10 @@ static void scan_line(struct scan *sc, unsigned ln, char *line)
 	}
 	if (!strstr(line, "migrace"))
 		return;
+	/* exec's seed line right after the trace it printed: the same failure */
+	struct item *last = sc->nitems ? &sc->items[sc->nitems - 1] : NULL;
+	if (strstr(line, "repro (seed): ") && last && !last->is_seed && ln - last->line <= 2)
+		return;
 	char *w[MAX_WORDS];
 	int n = split_words(line, w, MAX_WORDS);
 	for (int i = 0; i + 1 < n; i++) {
@@ -700,26 +588,6 @@ static void scan_line(struct scan *sc, unsigned ln, char *line)
 
 /* ---- rerunning ----------------------------------------------------------------- */
 
-/* Whether prog carries migrace's fork server (so that running it runs a
- * schedule under the harness, not whatever a log names). */
-bool has_fork_server(const char *prog)
-{
-	static const char mark[] = "MIGRACE_CTL_FD";
-	int fd = open(prog, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	bool found = false;
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
-			found = memmem(m, (size_t)st.st_size, mark, sizeof(mark) - 1) != NULL;
-			munmap(m, (size_t)st.st_size);
-		}
-	}
-	close(fd);
-	return found;
-}
 
 /* The verdict on one failure: 0 confirmed, 1 refuted. */
 static int verdict(const char *claim, const struct outcome *t, uint64_t runs, const char *detail)
@@ -875,7 +743,7 @@ static void looked_for(const char *file, const struct scan *sc)
 		file, sc->skipped_exec ? "; the exec lines it has are no single run (see above)" : "");
 }
 
-int cmd_reproduce(int argc, char **argv)
+static int reproduce_main(int argc, char **argv)
 {
 	uint64_t runs = 10, max = 20;
 	const char *outdir = NULL;
@@ -982,3 +850,5 @@ int cmd_reproduce(int argc, char **argv)
 	free(sc.items);
 	return worst;
 }
+
+const struct command cmd_reproduce = { "reproduce", reproduce_main, reproduce_help };

@@ -143,7 +143,7 @@ expect "no program after --" 2 'no program after --' $M hunt --budget 3 --
 expect "a missing program" 2 "cannot run '/nonexistent'" $M hunt -- /nonexistent
 expect "a program not built with migrace-cc" 2 'built with migrace-cc' $M hunt --budget 2 --out "$OUTDIR/true" -- /bin/true
 touch "$OUTDIR/file"
-expect "an --out that is a file" 2 "cannot write into the --out directory" $M hunt $S --out "$OUTDIR/file"
+expect "an --out that is a file" 2 "--out .* is not a directory" $M hunt $S --out "$OUTDIR/file"
 expect "an --out that cannot be created" 2 "cannot create the --out directory" $M hunt $S --out "$OUTDIR/file/sub"
 expect "a bad --preempt (hunt)" 2 "--preempt must be sync or mem, not 'fast'" $M hunt $S --preempt fast
 expect "a bad --preempt (exec)" 2 "--preempt must be sync or mem, not 'fast'" $M exec --preempt fast -- $P

@@ -1,0 +1,153 @@
+/*
+ * migrace exec: explores a program built with migrace-cc over --jobs workers
+ * and reports the first failing run (signature, trace, repro lines).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <time.h>
+
+#include "commands.h"
+#include "opts.h"
+#include "pool.h"
+#include "strategy.h"
+
+static const char exec_help[] =
+	"usage: migrace exec [OPTIONS] -- PROGRAM [ARGS]\n"
+	"\n"
+	"Runs PROGRAM (built with migrace-cc) once per schedule, each run in a forked\n"
+	"child, and stops at the first failing run: a sanitizer report, a failed\n"
+	"assertion, a crash, a deadlock, a hang, a pthread misuse or a nonzero exit.\n"
+	"\n"
+	"  --strategy S        script | random | pct:D | dfs:B     (default random)\n"
+	"                      script: ordering constraints (--script) + default order\n"
+	"                      pct:D: PCT of depth D (D-1 priority change points)\n"
+	"                      dfs:B: every schedule within B preemptions, then stops\n"
+	"                      switches: the --switches list, else no preemption\n"
+	"  --switches LIST     the thread switches `migrace minimize` prints (\"1.m2>2\n"
+	"                      0.s3>1\": at thread 1's 2nd memory decision run thread 2,\n"
+	"                      at thread 0's 3rd scheduling decision run thread 1);\n"
+	"                      implies --strategy switches\n"
+	"  --seed N            first seed (default 1); run i uses seed N+i\n"
+	"  --runs N            schedules to try (default 1; dfs: at most N)\n"
+	"  --jobs J            parallel workers, each pinned to a CPU (default 1)\n"
+	"  --script FILE       ordering constraints, one \"A -> B\" per line\n"
+	"  --schedule TEXT     force a compact schedule (\"0*5 1*3 0\") first\n"
+	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
+	"  --max-steps N       per-run scheduling steps, then `hang` (default 200000;\n"
+	"                      5000000 with --preempt mem)\n"
+	"  --preempt sync|mem  scheduling points at synchronisation only (sync, the\n"
+	"                      default) or also before loads and stores of non-stack\n"
+	"                      memory (mem)\n"
+	"  --check-determinism run every schedule twice and compare the traces\n"
+	"  --keep-going        do not stop at the first failing run\n"
+	"  --trace-all         write the trace of every run, not only failing ones\n"
+	"  --out DIR           where traces go (default $MIGRACE_OUT, else migrace-out)\n"
+	"\n"
+	"exit: 0 no run failed; 1 a run failed (signature, trace path, repro line); 2 bad\n"
+	"arguments.\n";
+
+/* ---- exec --------------------------------------------------------------- */
+
+static int exec_main(int argc, char **argv)
+{
+	struct exec_opts o;
+	bool switches = false;
+	int c;
+
+	exec_defaults(&o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", common_opts, NULL)) != -1) {
+		if (exec_option("exec", c, &o))
+			continue;
+		switch (c) {
+		case OPT_SCRIPT: o.script = optarg; break;
+		case OPT_SCHEDULE: o.schedule = optarg; break;
+		case OPT_SWITCHES: {
+			struct switch_ent *sw;
+			uint32_t n;
+			char err[160];
+			if (switches_parse(optarg, &sw, &n, err, sizeof(err)))
+				die_usage("exec", "--switches: %s", err + strlen("switches: "));
+			free(sw);
+			setenv("MIGRACE_SWITCHES", optarg, 1);
+			switches = true;
+			break;
+		}
+		case OPT_CHECK_DET: o.check_det = true; break;
+		case OPT_KEEP_GOING: o.keep_going = true; break;
+		case OPT_TRACE_ALL: o.trace_all = true; break;
+		case OPT_OUT: o.out = optarg; break;
+		case 'h':
+		case OPT_HELP: fputs(exec_help, stdout); return 0;
+		case '?': die_usage("exec", "unknown or incomplete option");
+		default: die_usage("exec", "option %s is not for exec", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		die_usage("exec", "no program given: migrace exec [OPTIONS] -- PROGRAM [ARGS]");
+	o.out = out_dir_ready("exec", o.out);
+	if (o.script && access(o.script, R_OK))
+		die_usage("exec", "cannot read script '%s': %s", o.script, strerror(errno));
+	if (o.script && strcmp(o.strategy, "random") == 0)
+		o.strategy = "script";
+	if (switches && strcmp(o.strategy, "random") && strcmp(o.strategy, "switches"))
+		die_usage("exec", "--switches needs the switches strategy, not %s", o.strategy);
+	if (switches)
+		o.strategy = "switches";
+	else if (strcmp(o.strategy, "switches") == 0)
+		unsetenv("MIGRACE_SWITCHES");   /* no list: the non-preemptive schedule */
+	check_dfs_jobs("exec", &o);
+
+	struct outcome out;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (pool_run(&o, argv + optind, &out))
+		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (out.config_error)
+		return 2;
+	if (out.have_first) {
+		char log[PATH_MAX + 8];
+		snprintf(log, sizeof(log), "%s.log", out.first_trace);
+		print_file(log);
+		fprintf(stderr, "migrace: exec: %" PRIu64 " run%s, %" PRIu64 " failed; first failure: run %" PRIu64
+			" (seed %" PRIu64 "): %s\n", out.runs, out.runs == 1 ? "" : "s", out.failures,
+			out.first_index, out.first_seed, out.first_sig);
+		if (out.nsigs > 1 || out.failures > 1) {
+			fprintf(stderr, "migrace: signatures:");
+			for (int i = 0; i < out.nsigs; i++)
+				fprintf(stderr, " %s x%" PRIu64, out.sigs[i].sig, out.sigs[i].count);
+			fputc('\n', stderr);
+		}
+		fprintf(stderr, "migrace: trace: %s\n", out.first_trace);
+		fprintf(stderr, "migrace: repro: %s replay %s\n", self, out.first_trace);
+		if (strncmp(o.strategy, "dfs:", 4)) {
+			fputs("migrace: repro (seed): ", stderr);
+			pool_seed_repro(stderr, &o, out.first_seed, argv + optind);
+		}
+		return 1;
+	}
+	if (out.lost_worker)
+		return 2;
+	fprintf(stderr, "migrace: exec: %" PRIu64 " run%s (strategy %s), no failure, %.2f s\n", out.runs,
+		out.runs == 1 ? "" : "s", o.strategy, secs);
+	return 0;
+}
+
+
+const struct command cmd_exec = { "exec", exec_main, exec_help };
