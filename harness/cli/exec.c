@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "pool.h"
+#include "rerun.h"
 #include "strategy.h"
 
 static const char exec_help[] =
@@ -57,10 +58,29 @@ static const char exec_help[] =
 	"  --trace-all         write the trace of every run, not only failing ones\n"
 	"  --out DIR           where traces go (default $MIGRACE_OUT, else migrace-out)\n"
 	"\n"
-	"exit: 0 no run failed; 1 a run failed (signature, trace path, repro line); 2 bad\n"
-	"arguments.\n";
+	"Ctrl-C (or SIGTERM) stops the runs and reports what the finished ones gave:\n"
+	"their count, the first failure with its trace and repro lines.\n"
+	"\n"
+	"exit: 0 no run failed; 1 a run failed (signature, trace path, repro lines: the\n"
+	"replay and the seed form); 2 bad arguments or a program not built with\n"
+	"migrace-cc; 128+N interrupted by signal N with no failure found.\n";
 
 /* ---- exec --------------------------------------------------------------- */
+
+/* Ctrl-C or SIGTERM: the pool stops its workers (each ends its current run
+ * unreported) and exec reports what the finished runs gave. */
+static volatile sig_atomic_t exec_signal;
+
+static void on_exec_signal(int sig)
+{
+	exec_signal = sig;
+}
+
+static bool exec_interrupted(void *ctx)
+{
+	(void)ctx;
+	return exec_signal != 0;
+}
 
 static int exec_main(int argc, char **argv)
 {
@@ -99,6 +119,7 @@ static int exec_main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		die_usage("exec", "no program given: migrace exec [OPTIONS] -- PROGRAM [ARGS]");
+	check_program("exec", argv[optind]);
 	o.out = out_dir_ready("exec", o.out);
 	if (o.script && access(o.script, R_OK))
 		die_usage("exec", "cannot read script '%s': %s", o.script, strerror(errno));
@@ -113,14 +134,24 @@ static int exec_main(int argc, char **argv)
 	check_dfs_jobs("exec", &o);
 
 	struct outcome out;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (pool_run(&o, argv + optind, &out))
+	struct pool_hooks hooks = { .tick = exec_interrupted, .tick_ms = 250 };
+	struct sigaction sa = { .sa_handler = on_exec_signal }, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	o.hooks = &hooks;
+	double t0 = now_s();
+	int rc = pool_run(&o, argv + optind, &out);
+	double secs = now_s() - t0;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc)
 		return 2;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (out.config_error)
 		return 2;
+	if (exec_signal)      /* what ran before the interrupt is kept and said */
+		fprintf(stderr, "migrace: exec: interrupted (%s) after %" PRIu64 " run%s, %" PRIu64 " failed, %.2f s\n",
+			strsignal(exec_signal), out.runs, out.runs == 1 ? "" : "s", out.failures, secs);
 	if (out.have_first) {
 		char log[PATH_MAX + 8];
 		snprintf(log, sizeof(log), "%s.log", out.first_trace);
@@ -142,6 +173,8 @@ static int exec_main(int argc, char **argv)
 		}
 		return 1;
 	}
+	if (exec_signal)
+		return 128 + exec_signal;
 	if (out.lost_worker)
 		return 2;
 	fprintf(stderr, "migrace: exec: %" PRIu64 " run%s (strategy %s), no failure, %.2f s\n", out.runs,

@@ -106,13 +106,10 @@ static int count_hits(struct exec_opts *o, char *const av[], const char *name, s
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s-script-seed1-run0.trace", dir, name);
-	FILE *f = fopen(path, "r");
-	if (!f || trace_parse(f, &t, err, sizeof(err))) {
-		fprintf(stderr, "migrace faults: cannot read the counting run's trace %s: %s\n", path,
-			f ? err : strerror(errno));
+	if (read_trace_file(path, &t, err, sizeof(err))) {
+		fprintf(stderr, "migrace faults: cannot read the counting run's trace %s: %s\n", path, err);
 		exit(2);
 	}
-	fclose(f);
 	int n = 0;
 	for (uint32_t i = 0; i < t.nsteps; i++) {
 		if (t.steps[i].objk != 'f')

@@ -461,7 +461,8 @@ static int hunt_main(int argc, char **argv)
 			die_usage("hunt", "--regressed is for a scenario, not a program");
 		if (h.until_expected)
 			die_usage("hunt", "--until-expected is for a scenario (a program has no expected signature)");
-		if (access(argv[dd + 1], X_OK) || !realpath(argv[dd + 1], prog))
+		check_program("hunt", argv[dd + 1]);
+		if (!realpath(argv[dd + 1], prog))
 			die_usage("hunt", "cannot run '%s': %s", argv[dd + 1], strerror(errno));
 		argv[dd + 1] = prog;
 		h.argv = argv + dd + 1;

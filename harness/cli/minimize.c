@@ -172,17 +172,6 @@ static const char *counts(const struct cand *c, char *buf, size_t len)
 	return buf;
 }
 
-static int read_trace(const char *path, struct trace *t, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
-		return -1;
-	}
-	int rc = trace_parse(f, t, err, errlen);
-	fclose(f);
-	return rc;
-}
 
 static void drop_trace(const char *path)
 {
@@ -221,7 +210,7 @@ static bool run_candidate(struct mctx *m, const struct cand *from, unsigned skip
 	/* with trace_all every run leaves a trace: a clean one is not reported, find it by name */
 	snprintf(res->trace, sizeof(res->trace), "%s/%s-switches-seed%" PRIu64 "-run0.trace", m->tmp, name, m->o.seed);
 	snprintf(res->sig, sizeof(res->sig), "%s", out.have_first ? out.first_sig : "clean");
-	if (read_trace(res->trace, &t, err, sizeof(err))) {
+	if (read_trace_file(res->trace, &t, err, sizeof(err))) {
 		fprintf(stderr, "migrace minimize: the trace of run %" PRIu64 " (%s): %s\n", m->runs, res->trace, err);
 		drop_trace(res->trace);
 		res->trace[0] = '\0';
@@ -443,7 +432,7 @@ static int minimize_main(int argc, char **argv)
 	char path[PATH_MAX], out_path[PATH_MAX], out_show[PATH_MAX], err[600];
 	absolute(argv[optind], path, sizeof(path));
 	struct trace t;
-	if (read_trace(path, &t, err, sizeof(err))) {
+	if (read_trace_file(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "migrace minimize: %s: %s\n", argv[optind], err);
 		return 2;
 	}

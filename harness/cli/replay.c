@@ -23,6 +23,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "rerun.h"
 #include "trace.h"
 
 static const char replay_help[] =
@@ -123,19 +124,12 @@ static int replay_main(int argc, char **argv)
 		}
 	}
 	const char *path = argv[optind];
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "migrace replay: cannot read %s: %s\n", path, strerror(errno));
-		return 2;
-	}
 	struct trace t;
 	char err[512];
-	if (trace_parse(f, &t, err, sizeof(err))) {
+	if (read_trace_file(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "migrace replay: %s: %s\n", path, err);
-		fclose(f);
 		return 2;
 	}
-	fclose(f);
 	if (access(t.program, X_OK)) {
 		fprintf(stderr, "migrace replay: %s: the traced program %s cannot be run: %s\n", path, t.program,
 			strerror(errno));

@@ -617,14 +617,10 @@ static int rerun_trace(const struct item *it, uint64_t runs)
 {
 	struct trace t;
 	char err[600], sig[400], detail[600] = "", d[600];
-	FILE *f = fopen(it->path, "r");
-	if (!f || trace_parse(f, &t, err, sizeof(err))) {
-		printf("error: trace %s cannot be read: %s\n", it->path, f ? err : strerror(errno));
-		if (f)
-			fclose(f);
+	if (read_trace_file(it->path, &t, err, sizeof(err))) {
+		printf("error: trace %s cannot be read: %s\n", it->path, err);
 		return 2;
 	}
-	fclose(f);
 	bool runnable = has_fork_server(t.program);
 	char outcome[160];
 	snprintf(outcome, sizeof(outcome), "%s", t.outcome);

@@ -16,6 +16,7 @@
 
 #include "opts.h"
 #include "rerun.h"
+#include "trace.h"
 
 /* Reads all of fd into a NUL-terminated buffer (caller frees). */
 static char *slurp_fd(int fd)
@@ -161,4 +162,44 @@ bool has_fork_server(const char *prog)
 	}
 	close(fd);
 	return found;
+}
+
+int read_trace_file(const char *path, struct trace *t, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "it is a directory, not a trace file");
+		return -1;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
+		return -1;
+	}
+	int rc = trace_parse(f, t, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+void check_program(const char *cmd, const char *prog)
+{
+	char path[PATH_MAX];
+	const char *found = prog;
+	if (!strchr(prog, '/')) {            /* a bare name: where execvp would find it */
+		const char *dirs = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
+		found = NULL;
+		for (const char *d = dirs; d && !found; d = strchr(d, ':') ? strchr(d, ':') + 1 : NULL) {
+			int n = (int)strcspn(d, ":");
+			snprintf(path, sizeof(path), "%.*s/%s", n, n ? d : ".", prog);
+			if (access(path, X_OK) == 0)
+				found = path;
+		}
+		if (!found)
+			die_usage(cmd, "cannot run '%s': not found on PATH", prog);
+	}
+	if (access(found, X_OK))
+		die_usage(cmd, "cannot run '%s': %s", prog, strerror(errno));
+	if (!has_fork_server(found))
+		die_usage(cmd, "'%s' was not built with migrace-cc (it has no fork server): build it with "
+			  "build/bin/migrace-cc --tsan|--asan|--plain", prog);
 }

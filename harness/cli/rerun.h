@@ -20,4 +20,13 @@ bool replay_ok(const char *trace);
  * checked before running a program some file names. */
 bool has_fork_server(const char *prog);
 
+/* A usage error (exit 2) unless prog (a path, or a name on PATH) can be run
+ * and was built with migrace-cc: checked before anything runs it. */
+void check_program(const char *cmd, const char *prog);
+
+struct trace;
+/* Reads and parses the trace file path: 0, or -1 with the reason in err (a
+ * directory, a file that cannot be opened, "line N: ..." of the parser). */
+int read_trace_file(const char *path, struct trace *t, char *err, size_t errlen);
+
 #endif

@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "pool.h"
+#include "rerun.h"
 
 static const char stress_help[] =
 	"usage: migrace stress [OPTIONS] -- PROGRAM [ARGS]\n"
@@ -95,8 +96,7 @@ static int stress_main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		die_usage("stress", "no program given: migrace stress [OPTIONS] -- PROGRAM [ARGS]");
-	if (access(argv[optind], X_OK))
-		die_usage("stress", "cannot run '%s': %s", argv[optind], strerror(errno));
+	check_program("stress", argv[optind]);
 
 	struct stress_slot slots[MAX_JOBS] = { { 0 } };
 	struct outcome out = { 0 };

@@ -19,8 +19,8 @@ expect "exec --strategy pct:0" 2 "pct needs a depth from 1 to 16" $M exec --stra
 expect "exec --strategy dfs" 2 "dfs needs a preemption bound" $M exec --strategy dfs -- $D
 expect "exec --strategy bogus" 2 "unknown strategy" $M exec --strategy bogus -- $D
 expect "exec --bogus-option" 2 "unknown or incomplete option" $M exec --bogus-option -- $D
-expect "exec of a program that does not exist" 2 'cannot run /nonexistent' $M exec -- /nonexistent
-expect "exec of a program not built with migrace-cc" 2 'was the program built with migrace-cc' $M exec -- /bin/true
+expect "exec of a program that does not exist" 2 "cannot run '/nonexistent'" $M exec -- /nonexistent
+expect "exec of a program not built with migrace-cc" 2 'not built with migrace-cc' $M exec -- /bin/true
 expect "exec --script that does not exist" 2 "cannot read script" $M exec --script /nonexistent -- $D
 printf 'a -> b\nthis is not a constraint\n' > "$OUTDIR/bad.script"
 expect "a malformed script names its line" 2 'bad.script:2: expected "<point> -> <point>"' \

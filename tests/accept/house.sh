@@ -28,6 +28,28 @@ expect "exec refuses an --out it cannot write, before any run" 2 "cannot (create
 touch "$OUTDIR/afile"
 expect "exec refuses an --out that is a file" 2 "out" $M exec --out "$OUTDIR/afile/x" --runs 1 -- $D
 
+# bad input, refused before anything runs
+printf '#!/bin/sh\ntouch "%s/ran"\n' "$OUTDIR" > "$OUTDIR/plain.sh"; chmod +x "$OUTDIR/plain.sh"
+expect "exec refuses a program not built with migrace-cc" 2 "not built with migrace-cc" \
+	$M exec --runs 1 -- "$OUTDIR/plain.sh"
+check "  ... before running it" test ! -e "$OUTDIR/ran"
+expect "exec of a bare name not on PATH" 2 "not found on PATH" $M exec -- no-such-program-here
+expect "replay of a directory says it is one" 2 "is a directory, not a trace" $M replay "$OUTDIR"
+expect "minimize of a directory says it is one" 2 "is a directory, not a trace" $M minimize "$OUTDIR"
+
+# an interrupted exec says what its finished runs gave and keeps their traces
+$M exec --strategy random --keep-going --runs 1000000 --out "$OUTDIR/int" -- $D > "$OUTDIR/int.log" 2>&1 &
+pid=$!
+# a second run's log means the first run was reported (a run is announced before the next starts)
+for _ in $(seq 600); do [ "$(ls "$OUTDIR"/int/*.trace.log 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+rc=$?
+OUT=$(cat "$OUTDIR/int.log")
+check "an interrupted exec reports its runs and failures" grep -Eq 'interrupted \(Interrupt\) after [0-9]+ runs?, [1-9][0-9]* failed' "$OUTDIR/int.log"
+check "  ... exits 1 for the failure it found" test "$rc" = 1
+check "  ... and its first failure's trace is kept and named" test -s "$(sed -n 's/^migrace: trace: //p' "$OUTDIR/int.log")"
+
 # two hunts into one directory: both summaries are kept
 H="$OUTDIR/hunts"
 run $M hunt --strategy random --budget 20 --jobs 1 --out "$H" -- $D
