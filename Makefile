@@ -1,10 +1,12 @@
 # migrace: deterministic race reproduction for live-migration code.
 #
-#   make            build the runtime, the CLI and the demos (all flavours)
+#   make            build everything (the default goal, all): runtime, CLI, migrace-cc,
+#                   cores, scenarios, demos, test programs, unit tests
 #   make check      bootstrap dependencies, build, unit tests + acceptance tests
 #   make run        bootstrap, build, run every scenario and print the matrix
-#   make bench      measure the handoff and the fork server (writes build/bench/*.txt)
-#   make results    regenerate RESULTS.md from a bench run (hours: BENCH_CLEAN=0,
+#   make bench      measure the handoff, the fork server, the scenarios, exploration and
+#                   faithfulness under load (writes build/bench/*.txt)
+#   make results    regenerate RESULTS.md from a bench run (hours: BENCH_CLEAN=0, BENCH_LOAD=0,
 #                   BENCH_EXPLORE=0, BENCH_SCENARIOS=0 skip its long parts)
 #   V=1             show full commands; CC= is respected (default clang)
 
