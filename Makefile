@@ -257,7 +257,8 @@ check: bootstrap
 
 run: bootstrap
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(CLI) run --all
+	$(Q)rm -rf $(B)/run && mkdir -p $(B)/run
+	$(Q)$(CLI) run --all --out $(B)/run/traces --junit $(B)/run/junit.xml
 
 bench: bootstrap
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
