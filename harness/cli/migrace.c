@@ -28,6 +28,7 @@
 
 #include "classify.h"
 #include "cli.h"
+#include "show.h"
 #include "strategy.h"
 #include "trace.h"
 
@@ -89,6 +90,8 @@ static const char main_help[] =
 	"  stress -- PROGRAM ARGS   run it with real threads, no scheduler (the baseline)\n"
 	"  replay TRACE             replay a recorded run step by step\n"
 	"  minimize TRACE           shrink a failing trace, keeping its signature\n"
+	"  show TRACE               draw a trace as lanes, one column per thread\n"
+	"                           (--json: the Chrome trace-event format)\n"
 	"  reproduce FILE           rerun the failure a report, CI log or trace names,\n"
 	"                           confirm or refute its signature\n"
 	"  faults PROGRAM           fail every hit of every fault point, check the end\n"
@@ -1395,7 +1398,8 @@ int main(int argc, char **argv)
 		      : strcmp(topic, "replay") == 0 ? replay_help : strcmp(topic, "list") == 0 ? list_help
 		      : strcmp(topic, "stress") == 0 ? stress_help : strcmp(topic, "faults") == 0 ? faults_help
 		      : strcmp(topic, "hunt") == 0 ? hunt_help : strcmp(topic, "reproduce") == 0 ? reproduce_help
-		      : strcmp(topic, "minimize") == 0 ? minimize_help : main_help, stdout);
+		      : strcmp(topic, "minimize") == 0 ? minimize_help : strcmp(topic, "show") == 0 ? show_help
+		      : main_help, stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "exec") == 0)
@@ -1416,5 +1420,7 @@ int main(int argc, char **argv)
 		return cmd_reproduce(argc - 1, argv + 1);
 	if (strcmp(cmd, "minimize") == 0)
 		return cmd_minimize(argc - 1, argv + 1);
+	if (strcmp(cmd, "show") == 0)
+		return cmd_show(argc - 1, argv + 1);
 	die_usage(NULL, "unknown command '%s'", cmd);
 }
