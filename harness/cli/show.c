@@ -100,6 +100,8 @@ struct show_view {
 	bool failed;             /* the outcome is not clean */
 	unsigned switches, preempts, syncs, faults;
 	bool color;
+	char *waits[MODEL_MAX_THREADS];  /* from TRACE.log: what each thread waits for at the end */
+	char cycle[160];                 /* ... and the wait-for cycle ("" none) */
 };
 
 /* A usage error: exit 2 with a pointer to the help. */
@@ -227,8 +229,34 @@ static void show_outcome(struct show_view *v)
 	const struct trace *t = v->t;
 	v->failed = strcmp(t->outcome, "clean") != 0;
 	v->fail_thread = -1;
-	if (t->nsteps && strcmp(t->outcome, "deadlock") != 0)
+	if (v->failed && t->nsteps && strcmp(t->outcome, "deadlock") != 0)
 		v->fail_thread = t->steps[t->nsteps - 1].chosen;
+}
+
+/* The waits the run's log (TRACE.log, beside the trace) lists at a deadlock
+ * or a hang: "  T1 waits: lock m2 (held by T2) at f.c:25 one". No log, none. */
+static void show_waits(struct show_view *v)
+{
+	char path[PATH_MAX + 8], *line = NULL;
+	size_t cap = 0;
+	snprintf(path, sizeof(path), "%s.log", v->path);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) >= 0) {
+		unsigned k;
+		int off = 0;
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "  T%u waits: %n", &k, &off) == 1 && off > 0 && k < MODEL_MAX_THREADS && !v->waits[k]) {
+			if (asprintf(&v->waits[k], "waits: %s", line + off) < 0)
+				v->waits[k] = NULL;
+			if (k + 1 > v->nthreads)
+				v->nthreads = k + 1;
+		} else if (strncmp(line, "wait-for cycle: ", 16) == 0 && !v->cycle[0])
+			snprintf(v->cycle, sizeof(v->cycle), "%s", line);
+	}
+	free(line);
+	fclose(f);
 }
 
 /* ---- the lanes ---- */
@@ -386,7 +414,8 @@ static void show_geometry(const struct show_view *v, int width, struct show_geom
 static bool show_alive(const struct show_view *v, unsigned k, uint32_t i)
 {
 	const struct show_thread *th = &v->th[k];
-	return th->first >= 0 && (int64_t)i >= th->first && (th->exited < 0 || (int64_t)i <= th->exited);
+	int64_t from = k == 0 ? 0 : th->first;      /* the main thread runs from the start */
+	return from >= 0 && (int64_t)i >= from && (th->exited < 0 || (int64_t)i <= th->exited);
 }
 
 /* Colour of a step's text (ANSI), "" none. */
@@ -482,6 +511,35 @@ static void show_row(FILE *out, const struct show_view *v, const struct show_geo
 	line_end(&l, out);
 }
 
+/* A row past the steps in thread who's column, wrapped at spaces to stay
+ * in it. */
+static void show_wrapped(FILE *out, const struct show_view *v, const struct show_geom *g, int who, const char *text,
+			 const char *color)
+{
+	int avail = g->compact ? g->width - (g->lanew ? g->textcol : g->gutter + 4)
+			       : g->width - g->gutter - who * g->colw;
+	char piece[1024];
+	if (avail < 10)
+		avail = 10;
+	while (show_chars(text) > avail) {
+		int cut = 0, chars = 0, lastsp = -1;
+		for (; text[cut] && chars < avail; cut++) {
+			chars += ((unsigned char)text[cut] & 0xc0) != 0x80;
+			if (text[cut] == ' ')
+				lastsp = cut;
+		}
+		if (lastsp > 0)
+			cut = lastsp;
+		snprintf(piece, sizeof(piece), "%.*s", cut, text);
+		show_row(out, v, g, v->t->nsteps, "", ' ', who, piece, color);
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+	if (*text)
+		show_row(out, v, g, v->t->nsteps, "", ' ', who, text, color);
+}
+
 /* The lanes' title row: each thread's name over its column or lane. */
 static void show_title(FILE *out, const struct show_view *v, const struct show_geom *g)
 {
@@ -542,7 +600,7 @@ static void show_header(FILE *out, const struct show_view *v, const struct show_
 		if (k == 0)
 			fputs(" the main thread", out);
 		else if (th->created >= 0)
-			fprintf(out, " created by T%d at step %" PRId64, th->creator, th->created);
+			fprintf(out, " created by T%d (its create: step %" PRId64 ")", th->creator, th->created);
 		if (th->first >= 0)
 			fprintf(out, ", steps %" PRId64 "-%" PRId64, th->first, th->last);
 		else
@@ -583,9 +641,14 @@ static void show_lanes_print(FILE *out, const struct show_view *v, const struct 
 	}
 	if (!t->nsteps)
 		fputs("(no steps)\n", out);
-	snprintf(text, sizeof(text), "%s %s", v->failed ? "==>" : "end:", t->outcome[0] ? t->outcome : "?");
+	snprintf(text, sizeof(text), "%s %s", v->failed ? "==>" : "---", t->outcome[0] ? t->outcome : "?");
 	show_row(out, v, g, t->nsteps, "end", v->failed ? '!' : ' ', v->fail_thread, text,
 		 v->failed ? "\033[1;31m" : "");
+	for (unsigned k = 0; k < v->nthreads; k++)
+		if (v->waits[k])
+			show_wrapped(out, v, g, (int)k, v->waits[k], "\033[31m");
+	if (v->cycle[0])
+		show_row(out, v, g, t->nsteps, "", ' ', -1, v->cycle, "\033[31m");
 }
 
 /* ---- the Chrome trace-event format ---- */
@@ -684,7 +747,16 @@ static void show_json(FILE *out, const struct show_view *v)
 	fprintf(out, ", \"s\": \"%s\", \"cat\": \"%s\", \"args\": {\"outcome\": ", v->fail_thread >= 0 ? "t" : "g",
 		v->failed ? "failure" : "end");
 	json_str(out, t->outcome);
-	fputs("}}\n], \"displayTimeUnit\": \"ms\", \"otherData\": {\"clock\": \"one microsecond per step\", "
+	fputs("}}", out);
+	for (unsigned k = 0; k < v->nthreads; k++) {
+		if (!v->waits[k])
+			continue;
+		json_event(out, &first, v->waits[k], "i", t->nsteps, k);
+		fputs(", \"s\": \"t\", \"cat\": \"failure\", \"args\": {\"cycle\": ", out);
+		json_str(out, v->cycle);
+		fputs("}}", out);
+	}
+	fputs("\n], \"displayTimeUnit\": \"ms\", \"otherData\": {\"clock\": \"one microsecond per step\", "
 	      "\"program\": ", out);
 	json_str(out, t->program);
 	fputs(", \"build\": ", out);
@@ -794,6 +866,7 @@ int cmd_show(int argc, char **argv)
 		goto out;
 	}
 	show_threads(&v);
+	show_waits(&v);
 	show_classify(&v, fold);
 	show_outcome(&v);
 	v.color = !json && !out_path && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -813,6 +886,8 @@ int cmd_show(int argc, char **argv)
 out:
 	if (out != stdout)
 		fclose(out);
+	for (unsigned k = 0; k < MODEL_MAX_THREADS; k++)
+		free(v.waits[k]);
 	free(v.flags);
 	free(v.fold_len);
 	trace_free(&t);
