@@ -461,49 +461,65 @@ static void show_lanes(struct show_line *l, const struct show_view *v, const str
 	}
 }
 
-/* One row: text in thread who's column; who -1 (the outcome of a deadlock):
- * across the lanes. The outcome's row (i past the steps) draws no lanes and
- * may run to the line's end. */
+/* Compact lanes: a mark per thread ('o' the step's, '!' the outcome's),
+ * then the text. */
+static void show_row_compact(struct show_line *l, const struct show_view *v, const struct show_geom *g,
+			     uint32_t i, int who)
+{
+	bool end = i >= v->t->nsteps;
+	if (g->lanew && (!end || who >= 0))
+		show_lanes(l, v, g, i, who, end ? '!' : 'o');
+	line_pad(l, g->lanew && (!end || who >= 0) ? g->textcol : g->gutter);
+	if (who >= 0 && !g->lanew) {
+		char tn[8];
+		snprintf(tn, sizeof(tn), "T%d ", who);
+		line_put(l, tn, 8);
+	}
+}
+
+/* Columns: the lanes left of who's column, its text, the lanes right of it;
+ * the last column may run to the line's end. */
+static void show_row_columns(struct show_line *l, const struct show_view *v, const struct show_geom *g,
+			     uint32_t i, int who, const char *text, const char *color)
+{
+	bool hi = v->color && *color;
+	for (unsigned k = 0; k < v->nthreads; k++) {
+		line_pad(l, g->gutter + (int)k * g->colw);
+		if ((int)k != who) {
+			line_put(l, show_alive(v, k, i) ? ":" : " ", 1);
+			continue;
+		}
+		int w = k + 1 == v->nthreads ? g->width - l->col : g->colw - 1;
+		line_esc(l, hi, color);
+		line_put(l, text, w);
+		line_esc(l, hi, "\033[0m");
+	}
+}
+
+/*
+ * One row: the gutter (num, mark), then text in thread who's column or
+ * lane. A row past the steps (the outcome, the waits) draws no lanes in
+ * columns and starts in who's column, or earlier when the text would not
+ * fit; who -1 (a deadlock's outcome): right after the gutter.
+ */
 static void show_row(FILE *out, const struct show_view *v, const struct show_geom *g, uint32_t i, const char *num,
 		     char mark, int who, const char *text, const char *color)
 {
 	struct show_line l = { .n = 0 };
-	bool end = i >= v->t->nsteps;
 	bool hi = v->color && *color;
 	show_gutter(&l, g, num, mark, v->color);
-	if (g->compact) {
-		if (g->lanew && !end)
-			show_lanes(&l, v, g, i, who, 'o');
-		if (g->lanew && end && who >= 0)
-			show_lanes(&l, v, g, i, who, '!');
-		line_pad(&l, g->lanew && (!end || who >= 0) ? g->textcol : g->gutter);
-		char tn[8] = "";
-		if (who >= 0 && !g->lanew)
-			snprintf(tn, sizeof(tn), "T%d ", who);
-		line_put(&l, tn, 8);
-	} else if (end || who < 0) {
-		int start = who < 0 ? g->gutter : g->gutter + who * g->colw;
-		int len = show_chars(text);
+	if (!g->compact && who >= 0 && i < v->t->nsteps) {
+		show_row_columns(&l, v, g, i, who, text, color);
+		line_end(&l, out);
+		return;
+	}
+	if (g->compact)
+		show_row_compact(&l, v, g, i, who);
+	else {
+		int start = who < 0 ? g->gutter : g->gutter + who * g->colw, len = show_chars(text);
 		if (start + len > g->width)
 			start = g->width - len < g->gutter ? g->gutter : g->width - len;
 		line_pad(&l, start);
-	} else {
-		for (unsigned k = 0; k < (unsigned)who; k++) {
-			line_pad(&l, g->gutter + (int)k * g->colw);
-			line_put(&l, show_alive(v, k, i) ? ":" : " ", 1);
-		}
-		line_pad(&l, g->gutter + who * g->colw);
-		/* the last column may run to the line's end */
-		int w = who == (int)v->nthreads - 1 ? g->width - l.col : g->colw - 1;
-		line_esc(&l, hi, color);
-		line_put(&l, text, w);
-		line_esc(&l, hi, "\033[0m");
-		for (unsigned k = (unsigned)who + 1; k < v->nthreads; k++) {
-			line_pad(&l, g->gutter + (int)k * g->colw);
-			line_put(&l, show_alive(v, k, i) ? ":" : " ", 1);
-		}
-		line_end(&l, out);
-		return;
 	}
 	line_esc(&l, hi, color);
 	line_put(&l, text, g->width - l.col);
@@ -540,40 +556,38 @@ static void show_wrapped(FILE *out, const struct show_view *v, const struct show
 		show_row(out, v, g, v->t->nsteps, "", ' ', who, text, color);
 }
 
-/* The lanes' title row: each thread's name over its column or lane. */
+/* The lanes' title: each thread's name (with the function it starts in,
+ * when its column has room) over its column or lane, then a rule. */
 static void show_title(FILE *out, const struct show_view *v, const struct show_geom *g)
 {
-	struct show_line l = { .n = 0 };
+	struct show_line l = { .n = 0 }, rule = { .n = 0 };
+	static const char dashes[] = "--------------------------------------------------------------------------------";
 	char buf[96];
 	snprintf(buf, sizeof(buf), "%*s", g->stepw, "step");
 	line_put(&l, buf, g->stepw);
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned k = 0; k < v->nthreads && (!g->compact || g->lanew); k++) {
-			int c0 = g->gutter + (int)k * (g->compact ? g->lanew : g->colw);
-			const char *e = v->th[k].entry;
-			if (pass == 0 && g->compact)
-				snprintf(buf, sizeof(buf), "T%u", k);
-			else if (pass == 0)
-				snprintf(buf, sizeof(buf), "T%u%s%s", k, e[0] ? " " : "", e);
-			else
-				snprintf(buf, sizeof(buf), "%s", "----------------------------------------------------");
-			line_pad(&l, c0);
-			int w = g->compact ? g->lanew - 1 : k + 1 == v->nthreads ? g->width - c0 : g->colw - 1;
-			if (pass == 0 && !g->compact && show_chars(buf) > w)
-				snprintf(buf, sizeof(buf), "T%u", k);
-			line_put(&l, buf, pass == 1 && !g->compact ? (show_chars(buf) < w ? show_chars(buf) : w)
-				 : w);
-		}
-		if (g->compact) {
-			line_pad(&l, g->lanew ? g->textcol : g->gutter);
-			line_put(&l, pass == 0 ? "step" : "----", 4);
-		}
-		line_end(&l, out);
-		if (pass == 0) {
-			snprintf(buf, sizeof(buf), "%.*s", g->stepw, "--------------------");
-			line_put(&l, buf, g->stepw);
-		}
+	line_put(&rule, dashes, g->stepw);
+	unsigned lanes = g->compact && !g->lanew ? 0 : v->nthreads;
+	for (unsigned k = 0; k < lanes; k++) {
+		int c0 = g->gutter + (int)k * (g->compact ? g->lanew : g->colw);
+		int w = g->compact ? g->lanew - 1 : k + 1 == v->nthreads ? g->width - c0 : g->colw - 1;
+		const char *e = v->th[k].entry;
+		snprintf(buf, sizeof(buf), "T%u%s%s", k, e[0] && !g->compact ? " " : "", g->compact ? "" : e);
+		if (show_chars(buf) > w)
+			snprintf(buf, sizeof(buf), "T%u", k);
+		line_pad(&l, c0);
+		line_put(&l, buf, w);
+		line_pad(&rule, c0);
+		line_put(&rule, dashes, g->compact ? show_chars(buf) : w);
 	}
+	if (g->compact) {
+		const char *what = g->lanew ? "op object file:line function" : "thread op object file:line function";
+		line_pad(&l, g->lanew ? g->textcol : g->gutter);
+		line_put(&l, what, g->width - l.col);
+		line_pad(&rule, g->lanew ? g->textcol : g->gutter);
+		line_put(&rule, dashes, show_chars(what) < g->width - rule.col ? show_chars(what) : g->width - rule.col);
+	}
+	line_end(&l, out);
+	line_end(&rule, out);
 }
 
 /* What the trace is: program, settings, outcome, counts, threads, marks. */

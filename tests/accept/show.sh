@@ -69,6 +69,7 @@ check "scenario: the failure is in T5's lane (the thread that ran last)" \
 check "scenario: a long stretch of one thread is folded" grep -qE '^ +o +\.\.\. [0-9]+ steps of T0 \.\.\.$' <<<"$OUT"
 check "scenario: ... to fewer rows than steps" \
 	test "$(grep -cE '^ *[0-9]+ [>*! ] ' <<<"$OUT")" -lt "$(header "$SCEN" steps)"
+check "scenario: compact lanes, a mark per thread" grep -qE '^ *step +T0 T1 T2 T3 T4 T5 T6 +op object' <<<"$OUT"
 check "scenario: switches are marked" grep -qE '^ +[0-9]+ > ' <<<"$OUT"
 expect "random: 3 threads get full columns, switches and preemptions marked" 0 \
 	'^ +[0-9]+ \* +create T2 counter_race\.c:[0-9]+' $M show "$RAND"
@@ -88,7 +89,47 @@ check "... no lane line wider than 60 columns" test "$(wide_lines 60)" -eq 0
 expect "COLUMNS=72" 0 '' env COLUMNS=72 $M show "$RAND"
 check "... no lane line wider than 72 columns" test "$(wide_lines 72)" -eq 0
 check "... and the columns are narrower than at 100" test "$(wide_lines 71)" -lt 100
-expect "3 threads at --width 50: compact lanes" 0 '^ *step +T0 T1 T2 +step$' $M show --width 50 "$RAND"
+expect "3 threads at --width 50: compact lanes" 0 '^ *step +T0 T1 T2 +op object file:line function$' $M show --width 50 "$RAND"
+
+# many threads: 24 of them (a trace written here) leave no room for lanes:
+# each row names its thread
+python3 - "$OUTDIR/many.trace" <<'EOF'
+import sys
+rows, en, prev = [], 1, 0
+def step(t, op, obj, frm, loc=""):
+    rows.append("%d T%d %s %s +0x10 from=T%d e=0x%x t=0 d=s%d%s" % (len(rows), t, op, obj, frm, en, len(rows) + 1,
+                                                                    " @ " + loc if loc else ""))
+for k in range(1, 24):
+    en |= 1 << k
+    step(0, "create", "T%d" % k, 0, "many.c:%d main" % (10 + k))
+for k in range(1, 24):
+    step(k, "start", "-", prev)
+    step(k, "lock", "m1", k, "many.c:40 worker")
+    step(k, "unlock", "m1", k, "many.c:42 worker")
+    step(k, "exit", "-", k)
+    en &= ~(1 << k)
+    prev = k
+head = ["migrace-trace 1", "program /nowhere/many", "cwd /nowhere", "build tsan", "strategy random", "seed 3",
+        "pct-k 0", "code-version none", "outcome tsan:data-race@worker", "steps %d" % len(rows), "---"]
+open(sys.argv[1], "w").write("\n".join(head + rows) + "\n")
+EOF
+expect "24 threads: each row names its thread" 0 '^ +[0-9]+ +T17 lock m1 many\.c:40 worker$' $M show "$OUTDIR/many.trace"
+check "... the failure names the thread that ran last" grep -qE '^ *end ! T23 ==> tsan:data-race@worker$' <<<"$OUT"
+check "... no lane line wider than 100 columns" test "$(wide_lines 100)" -eq 0
+expect "24 threads: --json, a track per thread" 0 '^ok: .* 24 threads' \
+	bash -c "$M show --json '$OUTDIR/many.trace' > '$OUTDIR/many.json' && python3 $CHECK '$OUTDIR/many.json' --steps 115"
+
+# on a terminal: its width (ioctl) and colours, none with NO_COLOR
+if command -v script >/dev/null; then
+	expect "a terminal of 70 columns: lanes that fit, colours" 0 $'\033\\[1;31m==> tsan:data-race@incr' \
+		script -qec "stty cols 70; $M show $RAND" /dev/null
+	OUT=$(tr -d '\r' <<<"$OUT" | sed 's/\x1b\[[0-9;]*m//g')
+	check "... no lane line wider than 70 columns" test "$(wide_lines 70)" -eq 0
+	t1=$(grep -m1 '^step ' <<<"$OUT" | awk '{ print index($0, "T1") }')
+	check "... three columns of 21 characters after the gutter: T1's at 29 ($t1)" test "$t1" = 29
+	expect "NO_COLOR: no colours on a terminal" 0 '' script -qec "NO_COLOR=1 $M show $RAND" /dev/null
+	check "... none" test -z "$(grep -F $'\033[' <<<"$OUT")"
+fi
 
 # -- the Chrome trace-event format ---------------------------------------------
 json_ok() {
