@@ -658,7 +658,7 @@ static void show_lanes_print(FILE *out, const struct show_view *v, const struct 
 		if (v->flags[i] & SF_HIDDEN)
 			continue;
 		snprintf(num, sizeof(num), "%u", i);
-		show_text(v, i, wi, g->compact, text, sizeof(text));
+		show_text(v, i, wi, true, text, sizeof(text));
 		show_row(out, v, g, i, num, show_mark(v->flags[i]), who, text, show_color(v, i));
 	}
 	if (!t->nsteps)
