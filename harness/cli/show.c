@@ -1,7 +1,8 @@
 /*
  * migrace show: prints a trace as lanes, one column per thread, each step in
  * its thread's column with its operation, object and source line; or, with
- * --json, writes it in the Chrome trace-event format. Reads the trace only.
+ * --json, writes it in the Chrome trace-event format. Reads the trace (and
+ * the run's log beside it, for a deadlock's waits); runs nothing.
  */
 #define _GNU_SOURCE
 #include "show.h"
@@ -880,6 +881,12 @@ int cmd_show(int argc, char **argv)
 	int rc = 2;
 	if (!v.flags || !v.fold_len) {
 		fprintf(stderr, "migrace show: out of memory for %u steps\n", t.nsteps);
+		goto out;
+	}
+	struct stat a, b;
+	if (out_path && stat(out_path, &a) == 0 && stat(argv[optind], &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino) {
+		fprintf(stderr, "migrace show: --out %s is the trace itself\n", out_path);
 		goto out;
 	}
 	if (out_path && !(out = fopen(out_path, "w"))) {

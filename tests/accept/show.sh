@@ -194,6 +194,10 @@ expect "a malformed step: exit 2, naming the line" 2 'line 20: bad field "from=X
 expect "an unknown option: exit 2" 2 'unknown or incomplete option' $M show --bogus "$SCEN"
 expect "--width out of range: exit 2" 2 '--width 5: expected a number' $M show --width 5 "$SCEN"
 expect "--out in a missing directory: exit 2" 2 'cannot write' $M show --json --out "$OUTDIR/no/such/x.json" "$SCEN"
+cp "$RAND" "$OUTDIR/keep.trace"
+expect "--out the trace itself: exit 2, the trace kept" 2 'is the trace itself' \
+	$M show --json --out "$OUTDIR/keep.trace" "$OUTDIR/keep.trace"
+check "... intact" cmp -s "$RAND" "$OUTDIR/keep.trace"
 expect "--help tells the options" 0 '--json .*Chrome trace-event' $M show --help
 check "... and --width, --out, --all" grep -q -- '--width N' <<<"$OUT"
 finish
