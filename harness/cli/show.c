@@ -187,6 +187,14 @@ static void show_threads(struct show_view *v)
 	}
 }
 
+/* A step a fold may hide: its thread runs on, nothing to mark, not a
+ * thread's creation, start or end. */
+static bool show_plain(const struct show_view *v, uint32_t i)
+{
+	uint8_t op = v->t->steps[i].op;
+	return !v->flags[i] && op != OP_START && op != OP_EXIT && op != OP_CREATE;
+}
+
 /* Marks switches, preemptions, sync points and faults, and the folds. */
 static void show_classify(struct show_view *v, bool fold)
 {
@@ -208,12 +216,9 @@ static void show_classify(struct show_view *v, bool fold)
 	}
 	if (!fold)
 		return;
-	/* a plain step: its thread runs on, nothing to mark, not a thread's start or end */
-#define PLAIN(i) (!v->flags[i] && t->steps[i].op != OP_START && t->steps[i].op != OP_EXIT && \
-		  t->steps[i].op != OP_CREATE)
 	for (uint32_t i = 0; i < t->nsteps;) {
 		uint32_t j = i;
-		while (j < t->nsteps && PLAIN(j) && t->steps[j].chosen == t->steps[i].chosen)
+		while (j < t->nsteps && show_plain(v, j) && t->steps[j].chosen == t->steps[i].chosen)
 			j++;
 		if (j == i) {
 			i++;
@@ -228,7 +233,6 @@ static void show_classify(struct show_view *v, bool fold)
 		}
 		i = j;
 	}
-#undef PLAIN
 }
 
 /* Which thread the outcome belongs to: the one that ran last, unless nothing
