@@ -603,14 +603,24 @@ static void show_title(FILE *out, const struct show_view *v, const struct show_g
 	line_end(&rule, out);
 }
 
+/* s with its control characters (an argument's newline) as '?'. */
+static void show_put_clean(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
 /* What the trace is: program, settings, outcome, counts, threads, marks. */
 static void show_header(FILE *out, const struct show_view *v, const struct show_geom *g)
 {
 	const struct trace *t = v->t;
 	fprintf(out, "trace    %s\n", v->path);
-	fprintf(out, "program  %s", t->program);
-	for (int i = 0; i < t->nargs; i++)
-		fprintf(out, " %s", t->args[i]);
+	fputs("program  ", out);
+	show_put_clean(out, t->program);
+	for (int i = 0; i < t->nargs; i++) {
+		fputc(' ', out);
+		show_put_clean(out, t->args[i]);
+	}
 	fprintf(out, "\n         build %s, strategy %s, seed %" PRIu64 "%s%s%s\n", t->build, t->strategy, t->seed,
 		strcmp(t->preempt, "mem") == 0 ? ", memory points on" : "", t->faults[0] ? ", faults " : "",
 		t->faults);
@@ -680,17 +690,33 @@ static void show_lanes_print(FILE *out, const struct show_view *v, const struct 
 
 /* ---- the Chrome trace-event format ---- */
 
+/* The length of the valid UTF-8 sequence at s, 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		: s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	for (int k = 1; k < n; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* s as a JSON string; a byte that is not UTF-8 becomes U+FFFD. */
 static void json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int n = *p >= 0x80 ? utf8_len(p) : 1;
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\u%04x", *p);
+		else if (n == 0)
+			fputs("\\ufffd", out);
+		else {
+			fwrite(p, 1, (size_t)n, out);
+			p += n - 1;
+		}
 	}
 	fputc('"', out);
 }
