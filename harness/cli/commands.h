@@ -13,6 +13,6 @@ struct command {
 };
 
 extern const struct command cmd_list, cmd_run, cmd_exec, cmd_hunt, cmd_stress, cmd_replay,
-	cmd_minimize, cmd_reproduce, cmd_faults;
+	cmd_minimize, cmd_reproduce, cmd_faults, cmd_show;
 
 #endif

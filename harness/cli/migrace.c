@@ -33,6 +33,8 @@ static const char main_help[] =
 	"  stress -- PROGRAM ARGS   run it with real threads, no scheduler (the baseline)\n"
 	"  replay TRACE             replay a recorded run step by step\n"
 	"  minimize TRACE           shrink a failing trace, keeping its signature\n"
+	"  show [--json] TRACE      draw a trace as lanes, one column per thread (or\n"
+	"                           write it for Perfetto / chrome://tracing)\n"
 	"  reproduce FILE           rerun the failure a report, CI log or trace names,\n"
 	"                           confirm or refute its signature\n"
 	"  faults PROGRAM           fail every hit of every fault point, check the end\n"
@@ -46,7 +48,7 @@ static const char main_help[] =
 
 static const struct command *const commands[] = {
 	&cmd_list, &cmd_run, &cmd_exec, &cmd_hunt, &cmd_stress, &cmd_replay, &cmd_minimize, &cmd_reproduce,
-	&cmd_faults,
+	&cmd_faults, &cmd_show,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -52,10 +52,13 @@ static const char minimize_help[] =
 	"                   (default 3)\n"
 	"  --timeout SEC    per-run wall-clock limit, then `hang` (default 10)\n"
 	"  --switches       print the trace's switch list (as MIGRACE_SWITCHES takes\n"
-	"                   it) and its counts; run nothing\n"
+	"                   it, on one line), its counts, then a line per switch: its\n"
+	"                   step, the thread that stops and where (file:line when the\n"
+	"                   trace has it), the thread that runs and where; run nothing\n"
 	"\n"
-	"Prints the switches, preemptions and steps before and after, the new trace and\n"
-	"its repro line (`migrace replay NEW`).\n"
+	"Prints the switches, preemptions and steps before and after, the new trace's\n"
+	"switches (up to 40, each with its step and file:line as --switches shows\n"
+	"them), the new trace and its repro line (`migrace replay NEW`).\n"
 	"exit: 0 minimized (or already minimal); 1 the signature could not be kept (the\n"
 	"trace cannot be expressed as switches, or the result does not replay to it);\n"
 	"2 bad input (an unreadable trace: the error names the line; a clean trace).\n";
@@ -76,6 +79,7 @@ static const struct option minimize_opts[] = {
  * run `to`. */
 struct sw {
 	uint32_t key;
+	uint32_t step;                     /* the trace's step it was read from */
 	uint8_t from, to;
 	bool mem, preempt;
 };
@@ -140,7 +144,7 @@ static int extract(const struct trace *t, bool spell_out, struct cand *c, char *
 		bool sw = r->chosen != strategy_default(r->enabled, r->cur);
 		if (!sw && !(spell_out && r->chosen != r->cur))
 			continue;
-		c->sw[c->n++] = (struct sw){ .key = key, .from = r->cur, .to = r->chosen, .mem = r->key_mem,
+		c->sw[c->n++] = (struct sw){ .key = key, .step = i, .from = r->cur, .to = r->chosen, .mem = r->key_mem,
 					     .preempt = sw && cur_on };
 		c->preempt += sw && cur_on;
 	}
@@ -162,6 +166,59 @@ static char *format_switches(const struct sw *sw, unsigned n, unsigned skip_b, u
 				      sw[i].mem ? 'm' : 's', sw[i].key, sw[i].to);
 	}
 	return s;
+}
+
+/* "lock m1 @ file.c:12 fn" of step i ("" past the trace's end) */
+static void step_text(const struct trace *t, int64_t i, char *buf, size_t len)
+{
+	if (i < 0 || i >= t->nsteps) {
+		snprintf(buf, len, "(no step)");
+		return;
+	}
+	const struct step_rec *r = &t->steps[i];
+	const char *op = op_kind_name((enum op_kind)r->op), *loc = t->locs ? t->locs[i] : NULL;
+	int n;
+	if (r->objk == '-')
+		n = snprintf(buf, len, "%s", op);
+	else if (r->objk == 'p' || r->objk == 'f')
+		n = snprintf(buf, len, "%s %c:%s", op, r->objk, r->name ? r->name : "?");
+	else
+		n = snprintf(buf, len, "%s %c%d", op, r->objk, r->obj);
+	if (loc && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " @ %s", loc);
+}
+
+/*
+ * One line per switch of c (read from t), with where it happens: the step,
+ * the thread that stops and the operation it stops at (a preempted thread:
+ * the one it was about to do, its next step; a blocked or finished one: the
+ * last it did), and what the thread that runs does, with file:line when the
+ * trace has locations.
+ */
+static void print_located(const struct trace *t, const struct cand *c, unsigned max)
+{
+	for (unsigned k = 0; k < c->n && k < max; k++) {
+		const struct sw *w = &c->sw[k];
+		char from[400], to[400], key[48];
+		int64_t j = w->step;
+		if (w->step >= t->nsteps)
+			continue;
+		if (w->preempt)
+			do
+				j++;
+			while (j < t->nsteps && t->steps[j].chosen != w->from);
+		else
+			do
+				j--;
+			while (j >= 0 && t->steps[j].chosen != w->from);
+		step_text(t, j, from, sizeof(from));
+		step_text(t, w->step, to, sizeof(to));
+		snprintf(key, sizeof(key), "%u.%c%" PRIu32 ">%u", w->from, w->mem ? 'm' : 's', w->key, w->to);
+		printf("    %-12s step %-6" PRIu32 " T%u %s %s -> T%u %s\n", key, w->step, w->from,
+		       w->preempt ? "preempted at" : "stops after", from, w->to, to);
+	}
+	if (c->n > max)
+		printf("    ... and %u more\n", c->n - max);
 }
 
 /* "N switches (P preemptions), S steps" */
@@ -382,8 +439,13 @@ static int finish(struct mctx *m, const struct cand *before, struct cand *best, 
 	       fixpoint ? "a fixpoint: no switch can go" : "--budget ran out: the best so far");
 	if (best->n && best->n <= 40) {
 		char *list = format_switches(best->sw, best->n, 0, 0);
+		struct trace t;
 		printf("  switches: %s\n", list ? list : "?");
 		free(list);
+		if (read_trace_file(out_path, &t, err, sizeof(err)) == 0) {
+			print_located(&t, best, 40);
+			trace_free(&t);
+		}
 	}
 	unsigned same = 0;
 	for (unsigned i = 0; i < runs_check; i++) {
@@ -452,6 +514,7 @@ static int minimize_main(int argc, char **argv)
 		if (script && full.n != orig.n)
 			printf("  (strategy script: the list also spells out %u choices its ordering constraints made)\n",
 			       full.n - orig.n);
+		print_located(&t, &full, UINT_MAX);
 		trace_free(&t);
 		free(orig.sw);
 		free(full.sw);

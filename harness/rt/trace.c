@@ -186,7 +186,11 @@ void trace_free(struct trace *t)
 	if (t->names)
 		for (uint32_t i = 0; i < t->nsteps; i++)
 			free(t->names[i]);
+	if (t->locs)
+		for (uint32_t i = 0; i < t->nsteps; i++)
+			free(t->locs[i]);
 	free(t->names);
+	free(t->locs);
 	free(t->steps);
 	memset(t, 0, sizeof(*t));
 }
@@ -241,8 +245,10 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 {
 	struct step_rec *r = &t->steps[idx];
 	char *loc = strstr(line, " @ ");
-	if (loc)
+	if (loc) {
 		*loc = '\0';
+		t->locs[idx] = strdup(loc + 3);
+	}
 	char *f[9];
 	int nf = 0;
 	for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " "))
@@ -403,7 +409,8 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 				body = true;
 				t->steps = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->steps));
 				t->names = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->names));
-				if (!t->steps || !t->names) {
+				t->locs = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->locs));
+				if (!t->steps || !t->names || !t->locs) {
 					fail(err, errlen, ln, "out of memory for %u steps", t->nsteps);
 					goto out;
 				}

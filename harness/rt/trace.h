@@ -31,6 +31,7 @@ struct trace {
 	uint32_t nsteps;
 	struct step_rec *steps;          /* owned */
 	char **names;                    /* owned sync point names, one per step or NULL */
+	char **locs;                     /* owned: each step's location after " @ " or NULL */
 };
 
 /* Writes t; locs[i] (may be NULL) is a readable location for step i. */

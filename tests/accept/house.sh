@@ -8,7 +8,7 @@ D=build/tsan/demos/counter_race
 check "make's default goal is all (make alone builds everything)" \
 	bash -c "make -pq -f Makefile 2>/dev/null | grep -q '^.DEFAULT_GOAL := all\$'"
 expect "migrace --version" 0 '^migrace [0-9]+\.[0-9]+\.[0-9]+ \(' $M --version
-for c in list run exec hunt stress replay minimize reproduce faults; do
+for c in list run exec hunt stress replay minimize reproduce faults show; do
 	expect "help $c is that command's usage" 0 "^usage: migrace $c" $M help $c
 done
 expect "help of an unknown command: exit 2" 2 "no command named 'dance'" $M help dance
