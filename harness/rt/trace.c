@@ -361,6 +361,28 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 	return 0;
 }
 
+/* Room for more steps, up to the header's count: the arrays grow with the
+ * step lines read, so a header that claims millions of steps costs nothing
+ * until they are there. Zeroes the new part; 0, or -1 out of memory. */
+static int grow_steps(struct trace *t, uint32_t *cap)
+{
+	uint32_t n = *cap ? *cap * 2 : 256;
+	if (n > t->nsteps || n < *cap)
+		n = t->nsteps ? t->nsteps : 1;     /* never NULL, even for no steps */
+	struct step_rec *steps = realloc(t->steps, (size_t)n * sizeof(*steps));
+	if (steps)
+		t->steps = steps;
+	char **names = realloc(t->names, (size_t)n * sizeof(*names));
+	if (names)
+		t->names = names;
+	if (!steps || !names)
+		return -1;
+	memset(steps + *cap, 0, (size_t)(n - *cap) * sizeof(*steps));
+	memset(names + *cap, 0, (size_t)(n - *cap) * sizeof(*names));
+	*cap = n;
+	return 0;
+}
+
 int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 {
 	char *line = NULL;
@@ -368,7 +390,7 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 	ssize_t n;
 	unsigned ln = 0;
 	bool body = false, seen_steps = false;
-	uint32_t idx = 0;
+	uint32_t idx = 0, room = 0;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
@@ -401,10 +423,8 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 					goto out;
 				}
 				body = true;
-				t->steps = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->steps));
-				t->names = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->names));
-				if (!t->steps || !t->names) {
-					fail(err, errlen, ln, "out of memory for %u steps", t->nsteps);
+				if (grow_steps(t, &room)) {
+					fail(err, errlen, ln, "out of memory for the steps");
 					goto out;
 				}
 				continue;
@@ -421,6 +441,10 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 		}
 		if (idx >= t->nsteps) {
 			fail(err, errlen, ln, "more step lines than the header's steps %u", t->nsteps);
+			goto out;
+		}
+		if (idx == room && grow_steps(t, &room)) {
+			fail(err, errlen, ln, "out of memory for %u steps", idx + 1);
 			goto out;
 		}
 		if (parse_step(line, t, idx, err, errlen, ln))
@@ -443,8 +467,7 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 out:
 	free(line);
 	if (rc) {
-		uint32_t keep = t->nsteps;
-		t->nsteps = t->names ? keep : 0;
+		t->nsteps = room;                  /* the names allocated so far */
 		trace_free(t);
 	}
 	return rc;
