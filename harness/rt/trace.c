@@ -261,17 +261,18 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	if (op < 0 || op == OP_NONE)
 		return fail(err, errlen, ln, "unknown operation \"%s\"", f[2]);
 	r->op = (uint8_t)op;
+	char *hash = strrchr(f[3], '#');     /* of f:name#hit */
 	if (strcmp(f[3], "-") == 0)
 		r->objk = '-';
 	else if (strncmp(f[3], "p:", 2) == 0 && f[3][2]) {
 		r->objk = 'p';
 		t->names[idx] = strdup(f[3] + 2);
 		r->name = t->names[idx];
-	} else if (strncmp(f[3], "f:", 2) == 0 && strrchr(f[3], '#') > f[3] + 2 &&
-		   parse_u64(strrchr(f[3], '#') + 1, &v, 10) == 0 && v >= 1 && v < INT32_MAX) {
+	} else if (strncmp(f[3], "f:", 2) == 0 && hash && hash > f[3] + 2 &&
+		   parse_u64(hash + 1, &v, 10) == 0 && v >= 1 && v < INT32_MAX) {
 		r->objk = 'f';
 		r->obj = (int32_t)v;
-		*strrchr(f[3], '#') = '\0';
+		*hash = '\0';
 		t->names[idx] = strdup(f[3] + 2);
 		r->name = t->names[idx];
 	} else if (strchr("mcsroT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
