@@ -18,6 +18,13 @@ static const char *line_end(const char *p)
 	return e ? e : p + strlen(p);
 }
 
+/* The first s in [b, e), or NULL: a search that stops at the line's end,
+ * where strstr would go on through the rest of the output. */
+static const char *find_in(const char *b, const char *e, const char *s)
+{
+	return b < e ? memmem(b, (size_t)(e - b), s, strlen(s)) : NULL;
+}
+
 static bool is_ident(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -195,11 +202,9 @@ static bool is_plumbing_loc(const char *loc, const char *e)
 		RT_SOURCE_DIR, "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
 		"ld-linux", "libasan.so", "libtsan.so", "libubsan.so", "liblsan.so", "<unknown module>",
 	};
-	for (size_t i = 0; i < N_OF(where); i++) {
-		const char *w = strstr(loc, where[i]);
-		if (w && w < e)
+	for (size_t i = 0; i < N_OF(where); i++)
+		if (find_in(loc, e, where[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -248,8 +253,8 @@ static void parse_frame(const char *p, const char *e, char *fn, size_t len, cons
 	fn[0] = '\0';
 	*loc = f;
 	if (strncmp(f, "0x", 2) == 0) {          /* ASan style: "#1 0xADDR in FUNC" */
-		const char *in = strstr(f, " in ");
-		if (!in || in > e)
+		const char *in = find_in(f, e, " in ");
+		if (!in)
 			return;                      /* "#0 0x0  (<unknown module>)" */
 		f = in + 4;
 	}
@@ -274,8 +279,7 @@ static bool program_frame(const char *from, char *fn, size_t len)
 	for (const char *p = from; *p; p = *line_end(p) ? line_end(p) + 1 : line_end(p)) {
 		const char *e = line_end(p);
 		if (!is_frame_line(p)) {
-			const char *c = strstr(p, " created ");
-			skip_stack = c && c < e;
+			skip_stack = find_in(p, e, " created ") != NULL;
 			continue;
 		}
 		if (skip_stack)
@@ -313,7 +317,7 @@ static void summary_parts(const char *out, const char *b, const char *e, char *k
 	const char *in = NULL, *start = report_start(out, b);
 
 	fn[0] = '\0';
-	if (strstr(b, "leaked in") && strstr(b, "leaked in") < e) {
+	if (find_in(b, e, "leaked in")) {
 		const char *leak = strstr(out, "Direct leak of");
 		snprintf(kind, klen, "memory-leak");
 		if (!leak)
@@ -323,7 +327,7 @@ static void summary_parts(const char *out, const char *b, const char *e, char *k
 		return;
 	}
 	/* the last " in " separates the function */
-	for (const char *q = strstr(b, " in "); q && q < e; q = strstr(q + 1, " in "))
+	for (const char *q = find_in(b, e, " in "); q; q = find_in(q + 1, e, " in "))
 		in = q;
 	summary_kind(kind, klen, b, in ? in : e);
 	if (in)

@@ -11,7 +11,9 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 
@@ -485,6 +487,36 @@ static void test_ubsan_prefix(void **state)
 	assert_true(strncmp(sig, "ubsan:signed-integer-overflow@x.c:5", 35) == 0);
 }
 
+/* A report of many megabytes (a run's whole output is kept): classified in
+ * one pass, not a scan of the rest of the output for every line. */
+static void test_huge_report_is_linear(void **state)
+{
+	static const char head[] = "WARNING: ThreadSanitizer: data race (pid=1)\n";
+	static const char noise[] = "  progress: 12 pages sent, 3 dirty\n";
+	static const char frame[] = "    #0 free <null> (libc.so.6+0x9a1f3) (BuildId: 0a)\n";
+	static const char tail[] = "    #1 worker /x.c:3:1 (p+0x1)\n\n"
+				   "SUMMARY: ThreadSanitizer: data race (/tmp/p+0x51314) in free\n";
+	size_t n = 40000, len = sizeof(head) + n * (sizeof(noise) + sizeof(frame)) + sizeof(tail);
+	char *out = malloc(len), *o = out;
+	assert_non_null(out);
+	o = stpcpy(o, head);
+	for (size_t i = 0; i < n; i++) {
+		o = stpcpy(o, noise);
+		o = stpcpy(o, frame);
+	}
+	strcpy(o, tail);
+
+	const struct run_end end = { out, EXITED(66), false, NULL };
+	char sig[160];
+	clock_t t0 = clock();
+	assert_true(classify(&end, sig, sizeof(sig)));
+	double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	assert_string_equal(sig, "tsan:data-race@worker");
+	if (secs > 0.5)             /* one pass takes ~0.01 s; a scan per line, seconds */
+		fail_msg("classifying a %zu-byte report took %.1f s", strlen(out), secs);
+	free(out);
+}
+
 static void test_classify_truncates(void **state)
 {
 	const struct run_end end = { tsan_race, EXITED(66), false, NULL };
@@ -540,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_plumbing_frames),
 		cmocka_unit_test(test_ubsan_kinds),
 		cmocka_unit_test(test_ubsan_prefix),
+		cmocka_unit_test(test_huge_report_is_linear),
 		cmocka_unit_test(test_classify_truncates),
 		cmocka_unit_test(test_signature_matches),
 	};
