@@ -4,7 +4,7 @@
 #   make check      bootstrap dependencies, build, unit tests + acceptance tests
 #   make run        bootstrap, build, run every scenario and print the matrix
 #   make bench      measure the handoff and the fork server (writes build/bench/*.txt)
-#   make fuzz       fuzz every parser of user files for FUZZ_SECONDS each (default 180)
+#   make fuzz       fuzz each parser of user files FUZZ_SECONDS (default 180; check: 20)
 #   make results    regenerate RESULTS.md from a bench run (hours: BENCH_CLEAN=0,
 #                   BENCH_EXPLORE=0, BENCH_SCENARIOS=0 skip its long parts)
 #   V=1             show full commands; CC= is respected (default clang)
