@@ -6,6 +6,7 @@
 #   make run        bootstrap, build, run every scenario and print the matrix
 #   make bench      measure the handoff, the fork server, the scenarios, exploration and
 #                   faithfulness under load (writes build/bench/*.txt)
+#   make fuzz       fuzz each parser of user files FUZZ_SECONDS (default 180; check: 20)
 #   make results    regenerate RESULTS.md from a bench run (hours: BENCH_CLEAN=0, BENCH_LOAD=0,
 #                   BENCH_EXPLORE=0, BENCH_SCENARIOS=0 skip its long parts)
 #   V=1             show full commands; CC= is respected (default clang)
@@ -82,7 +83,7 @@ UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
-.PHONY: all check run bench results clean bootstrap unit accept bisect-vars FORCE
+.PHONY: all check run bench results clean bootstrap unit accept bisect-vars fuzz FORCE
 .DEFAULT_GOAL := all
 FORCE:
 MIGRATE_VM := $(B)/bin/migrate-vm
@@ -252,7 +253,7 @@ unit: $(UNIT_TESTS)
 accept: all
 
 check: bootstrap
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(FUZZ_BINS)
 	$(Q)tests/run-all $(UNIT_TESTS)
 
 run: bootstrap
@@ -267,6 +268,32 @@ bench: bootstrap
 results: bench
 	$(Q)scripts/gen-results > RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
 	@echo "RESULTS.md regenerated"
+
+# libFuzzer targets of the parsers that read what users hand us (tests/fuzz):
+# tests/fuzz/fuzz_NAME.c with its seed corpus tests/fuzz/corpus/NAME. The
+# parsers are compiled into each target with the fuzzer's instrumentation;
+# the log scanner of `reproduce` comes with the rest of the command line.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 180
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer $(WARN) -Iharness/rt -Iharness/include
+FUZZ_RT := harness/rt/trace.c harness/rt/strategy.c harness/rt/model.c harness/rt/classify.c
+FUZZ_CLI := $(filter-out harness/cli/reproduce.c,$(wildcard harness/cli/*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_RT) $(wildcard harness/rt/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_RT) -o $@
+
+$(B)/fuzz/fuzz_reproduce: tests/fuzz/fuzz_reproduce.c $(FUZZ_RT) $(wildcard harness/rt/*.h harness/cli/*.c harness/cli/*.h) \
+		harness/cli/demos.def scenarios/scenarios.def
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Dmain=migrace_cli_main $< $(FUZZ_CLI) $(FUZZ_RT) -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)tests/fuzz/run $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(B) migrace-out

@@ -18,6 +18,18 @@ static const char *line_end(const char *p)
 	return e ? e : p + strlen(p);
 }
 
+/* The first s in [b, e), or NULL: a search that stops at the line's end,
+ * where strstr would go on through the rest of the output. */
+static const char *find_in(const char *b, const char *e, const char *s)
+{
+	return b < e ? memmem(b, (size_t)(e - b), s, strlen(s)) : NULL;
+}
+
+static bool is_ident(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
 /* Copies [b, e) into out, trimming blanks at both ends. */
 static void copy_trim(char *out, size_t len, const char *b, const char *e)
 {
@@ -67,6 +79,56 @@ static void summary_kind(char *out, size_t len, const char *b, const char *e)
 	out[o] = '\0';
 }
 
+/* A word of a UBSan message that is a value of this run: a number (signed,
+ * hexadecimal, floating, "32-bit"), inf or nan. */
+static bool is_value_word(const char *w, size_t n)
+{
+	size_t i = w[0] == '-' || w[0] == '+' ? 1 : 0;
+	if (i < n && ((w[i] >= '0' && w[i] <= '9') || w[i] == '.'))
+		return true;
+	return n - i >= 3 && (strncmp(w + i, "inf", 3) == 0 || strncmp(w + i, "nan", 3) == 0) &&
+	       (n - i == 3 || !is_ident(w[i + 3]));
+}
+
+/* The kind of the UBSan message at k: its leading words up to the first value
+ * of this run (a number, a quoted type, a parenthesis) or the end of a phrase
+ * (':', ',', ';'), joined by '-'. "index 5 out of bounds" and "index -1 out of
+ * bounds" are both "index"; a message that starts with a value ("1e+10 is
+ * outside the range ...") takes the words after it. */
+static void ubsan_kind(char *out, size_t len, const char *k)
+{
+	const char *e = line_end(k), *p = k;
+	size_t o = 0;
+
+	while (p < e) {
+		while (p < e && *p == ' ')
+			p++;
+		const char *w = p;
+		while (p < e && *p != ' ')
+			p++;
+		size_t n = (size_t)(p - w);
+		if (!n)
+			break;
+		if (is_value_word(w, n)) {
+			if (o)
+				break;
+			continue;
+		}
+		if (*w == '\'' || *w == '(')
+			break;
+		size_t m = 0;
+		while (m < n && !strchr(":,;('", w[m]))
+			m++;
+		if (m && o && o < len - 1)
+			out[o++] = '-';
+		for (size_t i = 0; i < m && o < len - 1; i++)
+			out[o++] = w[i];
+		if (m < n)
+			break;
+	}
+	out[o] = '\0';
+}
+
 static bool ubsan_signature(const char *out, char *sig, size_t len)
 {
 	const char *re = strstr(out, ": runtime error: ");
@@ -85,76 +147,195 @@ static bool ubsan_signature(const char *out, char *sig, size_t len)
 	char *c = strrchr(loc, ':');
 	if (c && strchr(loc, ':') != c)
 		*c = '\0';
-	const char *k = re + strlen(": runtime error: ");
-	const char *ke = k;
-	/* the kind is the leading words, before any value of this run (an
-	 * address, a number, a quoted type) that would make it unstable */
-	while (*ke && *ke != ':' && *ke != '\n' && *ke != '(' && *ke != '\'' &&
-	       !(*ke >= '0' && *ke <= '9') && *ke != ',')
-		ke++;
 	char kind[96];
-	copy_trim(kind, sizeof(kind), k, ke);
-	for (char *q = kind; *q; q++)
-		if (*q == ' ')
-			*q = '-';
+	ubsan_kind(kind, sizeof(kind), re + strlen(": runtime error: "));
 	snprintf(sig, len, "ubsan:%s@%s", kind, loc);
 	return true;
 }
 
 #define RT_SOURCE_DIR "/harness/rt/"   /* frames of libmigrace-rt itself */
 
-/* Frames of the sanitizer, libc's pthread or migrace's wrappers: a report
- * that ends in one (TSan's lock-order inversion does) is about its caller. */
-static bool is_runtime_frame(const char *fn)
+static bool has_prefix(const char *s, const char *const *list, size_t n)
 {
-	static const char *const prefixes[] = { "__interceptor_", "__wrap_", "__tsan", "__asan", "__sanitizer",
-						"pthread_", "sem_", "<null>" };
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (strncmp(fn, prefixes[i], strlen(prefixes[i])) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(s, list[i], strlen(list[i])) == 0)
 			return true;
 	return false;
 }
 
-static bool is_allocator_frame(const char *fn)
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Functions that are plumbing, not the program: the sanitizers and their
+ * interceptors, migrace's wrappers and runtime, libc, libstdc++ and the
+ * allocator. A report that ends in one is about the first frame below it. */
+static bool is_plumbing_fn(const char *fn)
 {
-	static const char *const alloc[] = { "malloc", "calloc", "realloc", "free", "strdup", "strndup",
-					     "operator new", "posix_memalign", "aligned_alloc", "__libc_" };
-	for (size_t i = 0; i < sizeof(alloc) / sizeof(alloc[0]); i++)
-		if (strncmp(fn, alloc[i], strlen(alloc[i])) == 0)
+	static const char *const prefixes[] = {
+		"__interceptor_", "__wrap_", "__real_", "__tsan", "__asan", "__lsan", "__ubsan", "__msan",
+		"__sanitizer", "__interception", "ubsan_", "__libc_", "__GI_", "_dl_", "__pthread", "pthread_",
+		"sem_", "operator new", "operator delete", "std::", "__gnu_cxx::", "__cxa_", "__cxxabiv1",
+		"_Unwind_", "<null>", "rt_thread_trampoline",
+	};
+	static const char *const names[] = {
+		"malloc", "calloc", "realloc", "reallocarray", "free", "cfree", "strdup", "strndup",
+		"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "memcpy", "memmove",
+		"memset", "memcmp", "bcmp", "memchr", "memrchr", "strlen", "strnlen", "strcpy", "strncpy",
+		"stpcpy", "strcat", "strncat", "strcmp", "strncmp", "strcasecmp", "strchr", "strrchr",
+		"strstr", "strtok", "strtok_r", "sprintf", "snprintf", "vsprintf", "vsnprintf", "printf",
+		"fprintf", "vfprintf", "puts", "fputs", "fwrite", "fread", "qsort", "bsearch", "abort",
+		"raise", "exit", "_exit", "__assert_fail", "start_thread", "clone", "clone3", "__clone",
+		"_start",
+	};
+	if (!fn[0] || has_prefix(fn, prefixes, N_OF(prefixes)))
+		return true;
+	for (size_t i = 0; i < N_OF(names); i++)
+		if (strcmp(fn, names[i]) == 0)
 			return true;
-	return is_runtime_frame(fn);
+	return false;
 }
 
-/* The first stack frame ("#N [0xADDR in ]FUNC ...") of the report, from
- * `from` on, whose function `skip` does not reject and which is not in the
- * runtime's own sources. Returns false, leaving fn alone, when there is none. */
-static bool first_frame(const char *from, bool (*skip)(const char *), char *fn, size_t len)
+/* A frame's location that is not the program's: migrace's runtime sources,
+ * a shared library of the system or of the sanitizers, no module at all. */
+static bool is_plumbing_loc(const char *loc, const char *e)
 {
-	for (const char *p = strstr(from, "    #"); p; p = strstr(p + 1, "    #")) {
-		const char *e = line_end(p);
-		const char *f = p + 5;
-		while (f < e && *f != ' ')
-			f++;                     /* past "#N" */
-		while (f < e && *f == ' ')
-			f++;
-		if (strncmp(f, "0x", 2) == 0) {  /* ASan style: "#1 0xADDR in FUNC" */
-			const char *in = strstr(f, " in ");
-			if (!in || in > e)
-				continue;
-			f = in + 4;
+	static const char *const where[] = {
+		RT_SOURCE_DIR, "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
+		"ld-linux", "libasan.so", "libtsan.so", "libubsan.so", "liblsan.so", "<unknown module>",
+	};
+	for (size_t i = 0; i < N_OF(where); i++)
+		if (find_in(loc, e, where[i]))
+			return true;
+	return false;
+}
+
+/* The end of a function name that starts at f: a demangled C++ name holds
+ * spaces inside its brackets ("ns::f(int, char*)"), after "operator" ("operator
+ * new(unsigned long)") and before a qualifier ("C::get() const"). */
+static const char *func_end(const char *f, const char *e)
+{
+	int depth = 0;
+	const char *q = f;
+
+	while (q < e) {
+		if (strncmp(q, "operator", 8) == 0 && (q == f || !is_ident(q[-1])) && (q + 8 >= e || !is_ident(q[8]))) {
+			q += 8;
+			if (q < e && *q == ' ')
+				q++;                      /* operator new, operator bool */
+			while (q < e && strchr("<>=!+-*/%^&|~,", *q))
+				q++;                      /* operator<<, operator->, ... */
+			continue;
 		}
-		const char *fe = f;
-		while (fe < e && *fe != ' ')
-			fe++;
-		char cand[128];
-		copy_trim(cand, sizeof(cand), f, fe);
-		bool in_rt = strstr(fe, RT_SOURCE_DIR) && strstr(fe, RT_SOURCE_DIR) < e;
-		if (cand[0] && !in_rt && !skip(cand)) {
+		if (*q == '(' || *q == '<' || *q == '[')
+			depth++;
+		else if ((*q == ')' || *q == '>' || *q == ']') && depth > 0)
+			depth--;
+		else if (*q == ' ' && depth == 0) {
+			if (strncmp(q, " const", 6) == 0 && (q + 6 >= e || q[6] == ' ')) {
+				q += 6;
+				continue;
+			}
+			break;
+		}
+		q++;
+	}
+	return q;
+}
+
+/* Parses the frame line at p ("    #N [0xADDR in ]FUNC LOCATION"): its
+ * function (empty when unknown) into fn, and where its location starts. */
+static void parse_frame(const char *p, const char *e, char *fn, size_t len, const char **loc)
+{
+	const char *f = p + 5;
+	while (f < e && *f != ' ')
+		f++;                             /* past "#N" */
+	while (f < e && *f == ' ')
+		f++;
+	fn[0] = '\0';
+	*loc = f;
+	if (strncmp(f, "0x", 2) == 0) {          /* ASan style: "#1 0xADDR in FUNC" */
+		const char *in = find_in(f, e, " in ");
+		if (!in)
+			return;                      /* "#0 0x0  (<unknown module>)" */
+		f = in + 4;
+	}
+	const char *fe = func_end(f, e);
+	copy_trim(fn, len, f, fe);
+	*loc = fe;
+}
+
+static bool is_frame_line(const char *p)
+{
+	return strncmp(p, "    #", 5) == 0 && p[5] >= '0' && p[5] <= '9';
+}
+
+/* The first frame of the program in the stacks of the report from `from` on
+ * (a stack's frames are consecutive "    #N" lines), skipping the stacks of
+ * thread and mutex creation (TSan's "created by ... at:"), which say where a
+ * thread came from, not where the bug is. False, fn untouched, when none. */
+static bool program_frame(const char *from, char *fn, size_t len)
+{
+	bool skip_stack = false;
+
+	for (const char *p = from; *p; p = *line_end(p) ? line_end(p) + 1 : line_end(p)) {
+		const char *e = line_end(p);
+		if (!is_frame_line(p)) {
+			skip_stack = find_in(p, e, " created ") != NULL;
+			continue;
+		}
+		if (skip_stack)
+			continue;
+		char cand[256];
+		const char *loc;
+		parse_frame(p, e, cand, sizeof(cand), &loc);
+		if (!is_plumbing_fn(cand) && !is_plumbing_loc(loc, e)) {
 			snprintf(fn, len, "%s", cand);
 			return true;
 		}
 	}
 	return false;
+}
+
+/* Where the report that ends in the SUMMARY at p starts: its "WARNING: " or
+ * "ERROR: " line (the last one before p), else the start of the output. */
+static const char *report_start(const char *out, const char *p)
+{
+	const char *start = out;
+	for (const char *q = strstr(out, "ERROR: "); q && q < p; q = strstr(q + 1, "ERROR: "))
+		start = q;
+	for (const char *q = strstr(out, "WARNING: "); q && q < p; q = strstr(q + 1, "WARNING: "))
+		if (q > start)
+			start = q;
+	return start;
+}
+
+/* The kind and function of a SUMMARY line's text [b, e) ("data race
+ * /x.c:3:4 in f", "40 byte(s) leaked in 1 allocation(s)."); the function is
+ * the program's first frame when the summary names plumbing or none. */
+static void summary_parts(const char *out, const char *b, const char *e, char *kind, size_t klen,
+			  char *fn, size_t flen)
+{
+	const char *in = NULL, *start = report_start(out, b);
+
+	fn[0] = '\0';
+	if (find_in(b, e, "leaked in")) {
+		const char *leak = strstr(out, "Direct leak of");
+		snprintf(kind, klen, "memory-leak");
+		if (!leak)
+			leak = strstr(out, "Indirect leak of");
+		if (leak)
+			program_frame(leak, fn, flen);
+		return;
+	}
+	/* the last " in " separates the function */
+	for (const char *q = find_in(b, e, " in "); q; q = find_in(q + 1, e, " in "))
+		in = q;
+	summary_kind(kind, klen, b, in ? in : e);
+	if (in)
+		copy_trim(fn, flen, in + 4, e);
+	if (is_plumbing_fn(fn) || is_plumbing_loc(b, in ? in : e)) {
+		fn[0] = '\0';
+		program_frame(start, fn, flen);
+	}
 }
 
 static bool sanitizer_signature(const char *out, char *sig, size_t len)
@@ -166,34 +347,15 @@ static bool sanitizer_signature(const char *out, char *sig, size_t len)
 
 	for (const char *p = strstr(out, "SUMMARY: "); p; p = strstr(p + 1, "SUMMARY: ")) {
 		const char *rest = p + 9;
-		for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		for (size_t i = 0; i < N_OF(tools); i++) {
 			size_t tl = strlen(tools[i].tool);
 			if (strncmp(rest, tools[i].tool, tl) != 0)
 				continue;
 			if (strcmp(tools[i].prefix, "ubsan") == 0 && ubsan_signature(out, sig, len))
 				return true;
-			const char *b = rest + tl, *e = line_end(b);
-			char kind[96], fn[128] = "";
-			/* the last " in " separates the function */
-			const char *in = NULL;
-			for (const char *q = b; q && q < e; q = strstr(q + 1, " in "))
-				if (q > b && q + 4 <= e && strncmp(q, " in ", 4) == 0)
-					in = q;
-			if (strstr(b, "leaked in") && strstr(b, "leaked in") < e) {
-				const char *leak = strstr(out, "Direct leak of");
-				snprintf(kind, sizeof(kind), "memory-leak");
-				if (!leak)
-					leak = strstr(out, "Indirect leak of");
-				if (leak)
-					first_frame(leak, is_allocator_frame, fn, sizeof(fn));
-			} else {
-				summary_kind(kind, sizeof(kind), b, in ? in : e);
-				if (in)
-					copy_trim(fn, sizeof(fn), in + 4, e);
-			}
-			const char *loc_rt = strstr(b, RT_SOURCE_DIR);
-			if (is_runtime_frame(fn) || (loc_rt && loc_rt < e))
-				first_frame(out, is_runtime_frame, fn, sizeof(fn));
+			const char *b = rest + tl;
+			char kind[96], fn[256];
+			summary_parts(out, b, line_end(b), kind, sizeof(kind), fn, sizeof(fn));
 			if (fn[0])
 				snprintf(sig, len, "%s:%s@%s", tools[i].prefix, kind, fn);
 			else

@@ -168,15 +168,12 @@ static void fnv_file(const char *path, char *out, size_t len)
  * blank lines are skipped. `where` names the line in errors. */
 static void add_constraint(struct server *s, char *line, const char *where)
 {
-	char *h = strchr(line, '#');
-	if (h)
-		*h = '\0';
-	char a[256], arrow[16], b[256], extra[8];
-	int n = sscanf(line, "%255s %15s %255s %7s", a, arrow, b, extra);
-	if (n <= 0)
+	char a[256], b[256], why[128];
+	int n = script_parse_line(line, a, b, sizeof(a), why, sizeof(why));
+	if (n < 0)
+		usage_error("%s: %s", where, why);
+	if (n == 0)
 		return;
-	if (n != 3 || (strcmp(arrow, "->") && strcmp(arrow, "before")))
-		usage_error("%s: expected \"<point> -> <point>\"", where);
 	if (s->cfg.nscript == RT_MAX_SCRIPT)
 		usage_error("%s: more than %d constraints", where, RT_MAX_SCRIPT);
 	s->cfg.script_before[s->cfg.nscript] = strdup(a);

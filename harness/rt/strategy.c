@@ -100,6 +100,47 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 	return -EINVAL;
 }
 
+/* The next blank-separated word of *p, up to '#' or the end: its length and
+ * start; moves *p past it. */
+static size_t script_word(const char **p, const char **w)
+{
+	const char *s = *p;
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	*w = s;
+	while (*s && *s != '#' && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+		s++;
+	*p = s;
+	return (size_t)(s - *w);
+}
+
+int script_parse_line(const char *line, char *a, char *b, size_t len, char *err, size_t errlen)
+{
+	const char *p = line, *w[4];
+	size_t n[4];
+	int nw = 0;
+
+	while (nw < 4 && (n[nw] = script_word(&p, &w[nw])) > 0)
+		nw++;
+	if (nw == 0)
+		return 0;
+	bool arrow = nw >= 2 && ((n[1] == 2 && strncmp(w[1], "->", 2) == 0) ||
+				 (n[1] == 6 && strncmp(w[1], "before", 6) == 0));
+	if (nw != 3 || !arrow) {
+		snprintf(err, errlen, "expected \"<point> -> <point>\"");
+		return -1;
+	}
+	if (n[0] >= len || n[2] >= len) {
+		snprintf(err, errlen, "a sync point name longer than %zu characters", len - 1);
+		return -1;
+	}
+	memcpy(a, w[0], n[0]);
+	a[n[0]] = '\0';
+	memcpy(b, w[2], n[2]);
+	b[n[2]] = '\0';
+	return 1;
+}
+
 void strat_format(const struct strat_spec *spec, char *buf, int len)
 {
 	switch (spec->kind) {

@@ -69,6 +69,11 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why);
 /* Parses "T.sN>U T.mN>U ..." (space separated) into a malloc'ed array;
  * 0, or -1 with a reason in err. */
 int switches_parse(const char *text, struct switch_ent **out, uint32_t *n, char *err, size_t len);
+/* One line of a script (--script FILE, a scenario's order): "A -> B" or "A
+ * before B", sync point A before B; '#' starts a comment. Returns 1 with the
+ * names in a and b (each of `len` bytes), 0 for a blank or comment line, -1
+ * with a reason in err. */
+int script_parse_line(const char *line, char *a, char *b, size_t len, char *err, size_t errlen);
 /* Writes the canonical text of spec (e.g. "pct:2") into buf. */
 void strat_format(const struct strat_spec *spec, char *buf, int len);
 

@@ -267,17 +267,18 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	if (op < 0 || op == OP_NONE)
 		return fail(err, errlen, ln, "unknown operation \"%s\"", f[2]);
 	r->op = (uint8_t)op;
+	char *hash = strrchr(f[3], '#');     /* of f:name#hit */
 	if (strcmp(f[3], "-") == 0)
 		r->objk = '-';
 	else if (strncmp(f[3], "p:", 2) == 0 && f[3][2]) {
 		r->objk = 'p';
 		t->names[idx] = strdup(f[3] + 2);
 		r->name = t->names[idx];
-	} else if (strncmp(f[3], "f:", 2) == 0 && strrchr(f[3], '#') > f[3] + 2 &&
-		   parse_u64(strrchr(f[3], '#') + 1, &v, 10) == 0 && v >= 1 && v < INT32_MAX) {
+	} else if (strncmp(f[3], "f:", 2) == 0 && hash && hash > f[3] + 2 &&
+		   parse_u64(hash + 1, &v, 10) == 0 && v >= 1 && v < INT32_MAX) {
 		r->objk = 'f';
 		r->obj = (int32_t)v;
-		*strrchr(f[3], '#') = '\0';
+		*hash = '\0';
 		t->names[idx] = strdup(f[3] + 2);
 		r->name = t->names[idx];
 	} else if (strchr("mcsroT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
@@ -367,6 +368,32 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 	return 0;
 }
 
+/* Room for more steps, up to the header's count: the arrays grow with the
+ * step lines read, so a header that claims millions of steps costs nothing
+ * until they are there. Zeroes the new part; 0, or -1 out of memory. */
+static int grow_steps(struct trace *t, uint32_t *cap)
+{
+	uint32_t n = *cap ? *cap * 2 : 256;
+	if (n > t->nsteps || n < *cap)
+		n = t->nsteps ? t->nsteps : 1;     /* never NULL, even for no steps */
+	struct step_rec *steps = realloc(t->steps, (size_t)n * sizeof(*steps));
+	if (steps)
+		t->steps = steps;
+	char **names = realloc(t->names, (size_t)n * sizeof(*names));
+	if (names)
+		t->names = names;
+	char **locs = realloc(t->locs, (size_t)n * sizeof(*locs));
+	if (locs)
+		t->locs = locs;
+	if (!steps || !names || !locs)
+		return -1;
+	memset(steps + *cap, 0, (size_t)(n - *cap) * sizeof(*steps));
+	memset(names + *cap, 0, (size_t)(n - *cap) * sizeof(*names));
+	memset(locs + *cap, 0, (size_t)(n - *cap) * sizeof(*locs));
+	*cap = n;
+	return 0;
+}
+
 int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 {
 	char *line = NULL;
@@ -374,7 +401,7 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 	ssize_t n;
 	unsigned ln = 0;
 	bool body = false, seen_steps = false;
-	uint32_t idx = 0;
+	uint32_t idx = 0, room = 0;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
@@ -407,11 +434,8 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 					goto out;
 				}
 				body = true;
-				t->steps = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->steps));
-				t->names = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->names));
-				t->locs = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->locs));
-				if (!t->steps || !t->names || !t->locs) {
-					fail(err, errlen, ln, "out of memory for %u steps", t->nsteps);
+				if (grow_steps(t, &room)) {
+					fail(err, errlen, ln, "out of memory for the steps");
 					goto out;
 				}
 				continue;
@@ -428,6 +452,10 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 		}
 		if (idx >= t->nsteps) {
 			fail(err, errlen, ln, "more step lines than the header's steps %u", t->nsteps);
+			goto out;
+		}
+		if (idx == room && grow_steps(t, &room)) {
+			fail(err, errlen, ln, "out of memory for %u steps", idx + 1);
 			goto out;
 		}
 		if (parse_step(line, t, idx, err, errlen, ln))
@@ -450,8 +478,7 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 out:
 	free(line);
 	if (rc) {
-		uint32_t keep = t->nsteps;
-		t->nsteps = t->names ? keep : 0;
+		t->nsteps = room;                  /* the names allocated so far */
 		trace_free(t);
 	}
 	return rc;

@@ -343,6 +343,17 @@ int __wrap_pthread_mutex_destroy(pthread_mutex_t *mx)
 	return REAL(pthread_mutex_destroy)(mx);
 }
 
+/* glibc marks a destroyed mutex (kind -1) and refuses it with EINVAL. Using
+ * one is the program's misuse: reported as such (slug) before the model, the
+ * real mutex or TSan see the call. */
+static bool mutex_destroyed(pthread_mutex_t *mx, const char *slug, uintptr_t pc)
+{
+	if (mx->__data.__kind != -1)
+		return false;
+	rt_misuse(slug, rt_self(), mutex_obj(mx), pc);
+	return true;
+}
+
 /* Takes the real mutex once the model granted it. A blocking lock, not a
  * trylock, so that TSan records the lock order (its deadlock detector skips
  * trylocks); it cannot block, which the check before it makes sure of. */
@@ -374,6 +385,8 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
 	TSAN_FRAME();
 	if (!rt_managed())
 		return REAL(pthread_mutex_lock)(mx);
+	if (mutex_destroyed(mx, "lock-destroyed", RETADDR))
+		return EINVAL;
 	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
 	return mutex_acquire(mx, &op);
 }
@@ -383,6 +396,8 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mx)
 	TSAN_FRAME();
 	if (!rt_managed())
 		return REAL(pthread_mutex_trylock)(mx);
+	if (mutex_destroyed(mx, "lock-destroyed", RETADDR))
+		return EINVAL;
 	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
 	op.try = true;
 	return mutex_acquire(mx, &op);
@@ -393,6 +408,8 @@ int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *a
 	TSAN_FRAME();
 	if (!rt_managed())
 		return REAL(pthread_mutex_timedlock)(mx, abstime);
+	if (mutex_destroyed(mx, "lock-destroyed", RETADDR))
+		return EINVAL;
 	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
 	op.deadline = abs_deadline(CLOCK_REALTIME, abstime);
 	return mutex_acquire(mx, &op);
@@ -403,6 +420,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
 	TSAN_FRAME();
 	if (!rt_managed())
 		return REAL(pthread_mutex_unlock)(mx);
+	if (mutex_destroyed(mx, "unlock-destroyed", RETADDR))
+		return EINVAL;
 	struct op op = mkop(OP_UNLOCK, mutex_obj(mx), RETADDR);
 	struct op_result r = rt_point(&op);
 	if (r.misuse) {
@@ -443,6 +462,8 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 static int cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime,
 		     uintptr_t pc)
 {
+	if (mutex_destroyed(mx, "cond-wait-destroyed", pc))
+		return EINVAL;
 	struct op op = mkop(OP_COND_WAIT, cond_obj(cv), pc);
 	op.obj2 = mutex_obj(mx);
 	if (abstime)

@@ -11,7 +11,9 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 
@@ -215,13 +217,245 @@ static const struct ccase clean_cases[] = {
 	{ "clean, empty verdict", { "", 0, false, "" }, "clean", false },
 };
 
+/* ---- plumbing: reports whose top frames are not the program's ---------- */
+
+/* a free in the program races with a read: TSan's top frame is free itself */
+static const char tsan_race_free[] =
+	"==================\n"
+	"WARNING: ThreadSanitizer: data race (pid=26441)\n"
+	"  Write of size 8 at 0x7b0400000000 by main thread:\n"
+	"    #0 free <null> (racefree_tsan+0x51314) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"    #1 release /tmp/sigw/racefree.c:8:38 (racefree_tsan+0xd12a6) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"    #2 main /tmp/sigw/racefree.c:14:2 (racefree_tsan+0xd12a6)\n"
+	"\n"
+	"  Previous read of size 4 at 0x7b0400000000 by thread T1:\n"
+	"    #0 reader /tmp/sigw/racefree.c:7:52 (racefree_tsan+0xd1324) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"    #1 rt_thread_trampoline /src/migrace/harness/rt/rt.c:495:14 (racefree_tsan+0xd5fe8) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"\n"
+	"  Thread T1 (tid=26447, running) created by main thread at:\n"
+	"    #0 pthread_create <null> (racefree_tsan+0x524dd) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"    #1 __wrap_pthread_create /src/migrace/harness/rt/wrap.c:229:11 (racefree_tsan+0xdae1b) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"    #2 main /tmp/sigw/racefree.c:12:2 (racefree_tsan+0xd1280) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e)\n"
+	"\n"
+	"SUMMARY: ThreadSanitizer: data race (/tmp/sigw/racefree_tsan+0x51314) (BuildId: ce817382403c12b532a3476d0b5188d43abf7c8e) in free\n"
+	"==================\n";
+
+/* a C++ leak through operator new[]: the name has a space and brackets */
+static const char asan_leak_new[] =
+	"\n"
+	"=================================================================\n"
+	"==5297==ERROR: LeakSanitizer: detected memory leaks\n"
+	"\n"
+	"Direct leak of 16 byte(s) in 1 object(s) allocated from:\n"
+	"    #0 0x564125c4e02d in operator new[](unsigned long) (/tmp/sigw/leak_asan+0xdf02d) (BuildId: "
+	"b473b310d47633678bf9cf4e182ca9d0493b6c11)\n"
+	"    #1 0x564125c505ed in Counter::bump() /tmp/sigw/leak.cc:2:61\n"
+	"    #2 0x564125c50545 in main /tmp/sigw/leak.cc:3:43\n"
+	"    #3 0x7f969fd65249 in __libc_start_call_main csu/../sysdeps/nptl/libc_start_call_main.h:58:16\n"
+	"\n"
+	"SUMMARY: AddressSanitizer: 16 byte(s) leaked in 1 allocation(s).\n";
+
+static const char asan_leak_new_scalar[] =
+	"==61==ERROR: LeakSanitizer: detected memory leaks\n"
+	"\n"
+	"Direct leak of 4 byte(s) in 1 object(s) allocated from:\n"
+	"    #0 0x55d0c1b2e8ad in operator new(unsigned long) (/tmp/p+0xdf8ad) (BuildId: 1a)\n"
+	"    #1 0x55d0c1b30f12 in (anonymous namespace)::Pool::grow(unsigned long, bool) /tmp/p.cc:14:9\n"
+	"\n"
+	"SUMMARY: AddressSanitizer: 4 byte(s) leaked in 1 allocation(s).\n";
+
+static const char tsan_race_cxx[] =
+	"WARNING: ThreadSanitizer: data race (pid=11267)\n"
+	"  Write of size 8 at 0x5576ce4a5668 by thread T1:\n"
+	"    #0 Counter::bump() /tmp/sigw/race.cc:2:45 (race_tsan+0xd44b1) (BuildId: 73120e52f8a09cf6cd779def54f2f48debeafb8f)\n"
+	"    #1 main::$_0::operator()() const /tmp/sigw/race.cc:4:35 (race_tsan+0xd44b1)\n"
+	"    #7 <null> <null> (libstdc++.so.6+0xd44a2) (BuildId: 289ee39f8c07bd4fa48102dfeeb7e6f9c76158b4)\n"
+	"\n"
+	"  Previous read of size 8 at 0x5576ce4a5668 by main thread:\n"
+	"    #0 Counter::get() const /tmp/sigw/race.cc:2:77 (race_tsan+0xd43e8) (BuildId: 73120e52f8a09cf6cd779def54f2f48debeafb8f)\n"
+	"    #1 main /tmp/sigw/race.cc:4:58 (race_tsan+0xd43e8)\n"
+	"\n"
+	"SUMMARY: ThreadSanitizer: data race /tmp/sigw/race.cc:2:45 in Counter::bump()\n";
+
+/* the same report, had the write been in memcpy called from a const member */
+static const char tsan_race_memcpy_const[] =
+	"WARNING: ThreadSanitizer: data race (pid=11267)\n"
+	"  Write of size 8 at 0x5576ce4a5668 by thread T1:\n"
+	"    #0 __tsan_memcpy <null> (race_tsan+0x5ab20) (BuildId: 73120e52f8a09cf6cd779def54f2f48debeafb8f)\n"
+	"    #1 Buffer::copy_to(char*, unsigned long) const /tmp/sigw/buf.cc:9:5 (race_tsan+0xd44b1)\n"
+	"    #2 main /tmp/sigw/buf.cc:20:3 (race_tsan+0xd43e8)\n"
+	"\n"
+	"SUMMARY: ThreadSanitizer: data race (/tmp/sigw/race_tsan+0x5ab20) (BuildId: 73120e52f8a09cf6cd779def54f2f48debeafb8f) in __tsan_memcpy\n";
+
+static const char asan_memcpy[] =
+	"=================================================================\n"
+	"==7773==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000014 at pc 0x55b7bef9b52a "
+	"bp 0x7ffdcd4990a0 sp 0x7ffdcd498870\n"
+	"WRITE of size 12 at 0x602000000014 thread T0\n"
+	"    #0 0x55b7bef9b529 in __asan_memcpy (/tmp/sigw/ub2+0xa3529) (BuildId: 791c2af3ee2613665b424970d612288045329198)\n"
+	"    #1 0x55b7befd70ea in copy_name /tmp/sigw/ub2.c:8:46\n"
+	"    #2 0x55b7befd70ea in main /tmp/sigw/ub2.c:16:35\n"
+	"    #3 0x7fab34bf8249 in __libc_start_call_main csu/../sysdeps/nptl/libc_start_call_main.h:58:16\n"
+	"\n"
+	"0x602000000014 is located 0 bytes to the right of 4-byte region [0x602000000010,0x602000000014)\n"
+	"allocated by thread T0 here:\n"
+	"    #0 0x55b7bef9c14e in __interceptor_malloc (/tmp/sigw/ub2+0xa414e) (BuildId: 791c2af3ee2613665b424970d612288045329198)\n"
+	"    #1 0x55b7befd70ca in main /tmp/sigw/ub2.c:16:24\n"
+	"\n"
+	"SUMMARY: AddressSanitizer: heap-buffer-overflow (/tmp/sigw/ub2+0xa3529) (BuildId: "
+	"791c2af3ee2613665b424970d612288045329198) in __asan_memcpy\n";
+
+/* a thread jumps through a null function pointer: nothing of the program
+ * on its stack, the runtime's trampoline below; never "@rt_thread_trampoline" */
+static const char asan_wild_jump[] =
+	"AddressSanitizer:DEADLYSIGNAL\n"
+	"=================================================================\n"
+	"==15628==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000000 (pc 0x000000000000 bp "
+	"0x7fcc92e5ede0 sp 0x7fcc92e5edd8 T1)\n"
+	"==15628==Hint: pc points to the zero page.\n"
+	"==15628==The signal is caused by a READ memory access.\n"
+	"==15628==Hint: address points to the zero page.\n"
+	"    #0 0x0  (<unknown module>)\n"
+	"    #1 0x55fcdabb1ff8 in rt_thread_trampoline /src/migrace/harness/rt/rt.c:495:14\n"
+	"\n"
+	"AddressSanitizer can not provide additional info.\n"
+	"SUMMARY: AddressSanitizer: SEGV (<unknown module>) \n"
+	"Thread T1 created by T0 here:\n"
+	"    #0 0x55fcdab5b8ec in pthread_create (/tmp/sigw/wild_asan+0x8e8ec) (BuildId: 679aa36f8bb31f69013b1b2d337017ffff17966f)\n"
+	"    #1 0x55fcdabb6e2b in __wrap_pthread_create /src/migrace/harness/rt/wrap.c:229:11\n"
+	"    #2 0x55fcdabb0a42 in main /tmp/sigw/wild.c:6:35\n"
+	"\n"
+	"==15628==ABORTING\n";
+
+static const char asan_wild_jump_caller[] =
+	"==15628==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000010 (pc 0x000000000010 bp "
+	"0x7fcc92e5ede0 sp 0x7fcc92e5edd8 T1)\n"
+	"    #0 0x10  (<unknown module>)\n"
+	"    #1 0x55fcdabb1e21 in dispatch /tmp/sigw/table.c:31:9\n"
+	"    #2 0x55fcdabb1ff8 in rt_thread_trampoline /src/migrace/harness/rt/rt.c:495:14\n"
+	"\n"
+	"SUMMARY: AddressSanitizer: SEGV (<unknown module>) \n";
+
+static const char tsan_wild_jump[] =
+	"ThreadSanitizer:DEADLYSIGNAL\n"
+	"==18368==ERROR: ThreadSanitizer: SEGV on unknown address 0x000000000000 (pc 0x000000000000 bp "
+	"0x000000000001 sp 0x7fb74865c5d8 T18375)\n"
+	"==18368==Hint: pc points to the zero page.\n"
+	"    #0 <null> <null> (0x000000000000)\n"
+	"    #1 __sanitizer::BufferedStackTrace::UnwindImpl(unsigned long, unsigned long, void*, bool, unsigned int) "
+	"<null> (wild_tsan+0xcc8d1) (BuildId: 0a5b679da076c9fc8c65c2892fb210a0b084d5f1)\n"
+	"    #2 __sanitizer::ReportDeadlySignal(__sanitizer::SignalContext const&, unsigned int, void "
+	"(*)(__sanitizer::SignalContext const&, void const*, __sanitizer::BufferedStackTrace*), void const*) <null> "
+	"(wild_tsan+0x46616) (BuildId: 0a5b679da076c9fc8c65c2892fb210a0b084d5f1)\n"
+	"    #4 <null> <null> (libc.so.6+0x3c04f) (BuildId: 93ac61ec5a8eb1396f9fbd350e3169a558528a40)\n"
+	"\n"
+	"ThreadSanitizer can not provide additional info.\n"
+	"SUMMARY: ThreadSanitizer: SEGV (<unknown module>) \n"
+	"==18368==ABORTING\n";
+
+static const char ubsan_wild_jump[] =
+	"UndefinedBehaviorSanitizer:DEADLYSIGNAL\n"
+	"==24672==ERROR: UndefinedBehaviorSanitizer: SEGV on unknown address 0x000000000000 (pc 0x000000000000 "
+	"bp 0x000000000001 sp 0x7fa27285ee18 T24673)\n"
+	"    #0 0x0  (<unknown module>)\n"
+	"    #1 0x561287bc3592 in ubsan_GetStackTrace(__sanitizer::BufferedStackTrace*, unsigned long, unsigned long, "
+	"unsigned long, void*, bool) (/tmp/sigw/wild2_plain+0x2a592) (BuildId: 8975b3c580296819692aa7f0afcede83d9fbb186)\n"
+	"\n"
+	"UndefinedBehaviorSanitizer can not provide additional info.\n"
+	"SUMMARY: UndefinedBehaviorSanitizer: SEGV (<unknown module>) \n"
+	"==24672==ABORTING\n";
+
+/* TSan's lock-order inversion ends in the interceptor, below it migrace's wrapper */
+static const char tsan_lock_order_wrapped[] =
+	"WARNING: ThreadSanitizer: lock-order-inversion (potential deadlock) (pid=13926)\n"
+	"  Cycle in lock order graph: M0 (0x55621eb8d300) => M1 (0x55621eb8d2d8) => M0\n"
+	"\n"
+	"  Mutex M1 acquired here while holding mutex M0 in thread T2:\n"
+	"    #0 pthread_mutex_lock <null> (lock_order+0x7006a) (BuildId: 73d46cccaf9caa36b999107e74517aa5489a8824)\n"
+	"    #1 real_lock /src/migrace/harness/rt/wrap.c:354:51 (lock_order+0xdb65d) (BuildId: 73d46cccaf9caa36b999107e74517aa5489a8824)\n"
+	"    #2 mutex_acquire /src/migrace/harness/rt/wrap.c:369:9 (lock_order+0xdb65d)\n"
+	"    #3 two /src/migrace/harness/demos/lock_order.c:36:2 (lock_order+0xd1363) (BuildId: 73d46cccaf9caa36b999107e74517aa5489a8824)\n"
+	"    #4 rt_thread_trampoline /src/migrace/harness/rt/rt.c:495:14 (lock_order+0xd6038) (BuildId: 73d46cccaf9caa36b999107e74517aa5489a8824)\n"
+	"\n"
+	"  Mutex M0 created at:\n"
+	"    #0 pthread_mutex_init <null> (lock_order+0x70100)\n"
+	"    #1 setup /src/migrace/harness/demos/lock_order.c:12:2 (lock_order+0xd1200)\n"
+	"\n"
+	"SUMMARY: ThreadSanitizer: lock-order-inversion (potential deadlock) (/src/migrace/build/tsan/demos/lock_order+0x7006a) "
+	"(BuildId: 73d46cccaf9caa36b999107e74517aa5489a8824) in __interceptor_pthread_mutex_lock\n";
+
+static const struct ccase plumbing_cases[] = {
+	{ "tsan race at free: the program's caller of free", { tsan_race_free, EXITED(66), false, NULL },
+	  "tsan:data-race@release", true },
+	{ "asan leak through operator new[]: the whole demangled caller", { asan_leak_new, EXITED(23), false, NULL },
+	  "asan:memory-leak@Counter::bump()", true },
+	{ "asan leak through operator new, anonymous namespace",
+	  { asan_leak_new_scalar, EXITED(23), false, NULL },
+	  "asan:memory-leak@(anonymous namespace)::Pool::grow(unsigned long, bool)", true },
+	{ "tsan race, C++ name in the summary", { tsan_race_cxx, EXITED(66), false, NULL },
+	  "tsan:data-race@Counter::bump()", true },
+	{ "tsan race in __tsan_memcpy, const member below", { tsan_race_memcpy_const, EXITED(66), false, NULL },
+	  "tsan:data-race@Buffer::copy_to(char*, unsigned long) const", true },
+	{ "asan overflow in __asan_memcpy", { asan_memcpy, EXITED(1), false, NULL },
+	  "asan:heap-buffer-overflow@copy_name", true },
+	{ "asan wild jump, nothing of the program", { asan_wild_jump, EXITED(1), false, NULL }, "asan:SEGV", true },
+	{ "asan wild jump from a program function", { asan_wild_jump_caller, EXITED(1), false, NULL },
+	  "asan:SEGV@dispatch", true },
+	{ "tsan wild jump: sanitizer frames only", { tsan_wild_jump, EXITED(66), false, NULL }, "tsan:SEGV", true },
+	{ "ubsan wild jump (plain build)", { ubsan_wild_jump, EXITED(1), false, NULL }, "ubsan:SEGV", true },
+	{ "tsan lock order in the interceptor and migrace's wrapper", { tsan_lock_order_wrapped, EXITED(66), false, NULL },
+	  "tsan:lock-order-inversion@two", true },
+};
+
+/* UBSan's messages carry values of the run; the kind must not */
+static const struct ccase ubsan_kind_cases[] = {
+	{ "index past the end",
+	  { "ub2.c:5:25: runtime error: index 5 out of bounds for type 'int[4]'\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ub2.c:5:25 in \n", EXITED(1), false, NULL },
+	  "ubsan:index@ub2.c:5", true },
+	{ "negative index",
+	  { "ub2.c:5:25: runtime error: index -2 out of bounds for type 'int[4]'\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ub2.c:5:25 in \n", EXITED(1), false, NULL },
+	  "ubsan:index@ub2.c:5", true },
+	{ "negative shift exponent",
+	  { "ub2.c:6:34: runtime error: shift exponent -2 is negative\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ub2.c:6:34 in \n", EXITED(1), false, NULL },
+	  "ubsan:shift-exponent@ub2.c:6", true },
+	{ "shift exponent too large",
+	  { "ub2.c:6:34: runtime error: shift exponent 40 is too large for 32-bit type 'int'\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ub2.c:6:34 in \n", EXITED(1), false, NULL },
+	  "ubsan:shift-exponent@ub2.c:6", true },
+	{ "float to int out of range, a value first",
+	  { "ub2.c:7:29: runtime error: 2e+10 is outside the range of representable values of type 'int'\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ub2.c:7:29 in \n", EXITED(1), false, NULL },
+	  "ubsan:is-outside-the-range-of-representable-values-of-type@ub2.c:7", true },
+	{ "float to int out of range, -inf",
+	  { "ub2.c:7:29: runtime error: -inf is outside the range of representable values of type 'int'\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ub2.c:7:29 in \n", EXITED(1), false, NULL },
+	  "ubsan:is-outside-the-range-of-representable-values-of-type@ub2.c:7", true },
+	{ "negation of INT_MIN",
+	  { "n.c:2:10: runtime error: negation of -2147483648 cannot be represented in type 'int'; cast to an "
+	    "unsigned type to negate this value to itself\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior n.c:2:10 in \n", EXITED(1), false, NULL },
+	  "ubsan:negation-of@n.c:2", true },
+	{ "load of a bad bool",
+	  { "b.c:4:9: runtime error: load of value 5, which is not a valid value for type 'bool'\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior b.c:4:9 in \n", EXITED(1), false, NULL },
+	  "ubsan:load-of-value@b.c:4", true },
+	{ "misaligned load",
+	  { "m.c:3:12: runtime error: load of misaligned address 0x55f1c2a1e2a1 for type 'int', which requires 4 byte "
+	    "alignment\n"
+	    "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior m.c:3:12 in \n", EXITED(1), false, NULL },
+	  "ubsan:load-of-misaligned-address@m.c:3", true },
+};
+
 /* Classifies every case, reports each mismatch, fails if there was one. */
 static void run_cases(const struct ccase *cases, size_t n)
 {
 	int bad = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct ccase *c = &cases[i];
-		char sig[160];
+		char sig[200];
 
 		memset(sig, 'x', sizeof(sig));
 		bool failed = classify(&c->end, sig, sizeof(sig));
@@ -241,6 +475,8 @@ static void test_assertions(void **state) { RUN_CASES(assert_cases); }
 static void test_runtime_verdicts(void **state) { RUN_CASES(verdict_cases); }
 static void test_signals_and_exits(void **state) { RUN_CASES(exit_cases); }
 static void test_clean(void **state) { RUN_CASES(clean_cases); }
+static void test_plumbing_frames(void **state) { RUN_CASES(plumbing_cases); }
+static void test_ubsan_kinds(void **state) { RUN_CASES(ubsan_kind_cases); }
 
 /* The brief's form: UBSan signatures start with kind@file:line. */
 static void test_ubsan_prefix(void **state)
@@ -249,6 +485,36 @@ static void test_ubsan_prefix(void **state)
 	char sig[128];
 	assert_true(classify(&end, sig, sizeof(sig)));
 	assert_true(strncmp(sig, "ubsan:signed-integer-overflow@x.c:5", 35) == 0);
+}
+
+/* A report of many megabytes (a run's whole output is kept): classified in
+ * one pass, not a scan of the rest of the output for every line. */
+static void test_huge_report_is_linear(void **state)
+{
+	static const char head[] = "WARNING: ThreadSanitizer: data race (pid=1)\n";
+	static const char noise[] = "  progress: 12 pages sent, 3 dirty\n";
+	static const char frame[] = "    #0 free <null> (libc.so.6+0x9a1f3) (BuildId: 0a)\n";
+	static const char tail[] = "    #1 worker /x.c:3:1 (p+0x1)\n\n"
+				   "SUMMARY: ThreadSanitizer: data race (/tmp/p+0x51314) in free\n";
+	size_t n = 40000, len = sizeof(head) + n * (sizeof(noise) + sizeof(frame)) + sizeof(tail);
+	char *out = malloc(len), *o = out;
+	assert_non_null(out);
+	o = stpcpy(o, head);
+	for (size_t i = 0; i < n; i++) {
+		o = stpcpy(o, noise);
+		o = stpcpy(o, frame);
+	}
+	strcpy(o, tail);
+
+	const struct run_end end = { out, EXITED(66), false, NULL };
+	char sig[160];
+	clock_t t0 = clock();
+	assert_true(classify(&end, sig, sizeof(sig)));
+	double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	assert_string_equal(sig, "tsan:data-race@worker");
+	if (secs > 0.5)             /* one pass takes ~0.01 s; a scan per line, seconds */
+		fail_msg("classifying a %zu-byte report took %.1f s", strlen(out), secs);
+	free(out);
 }
 
 static void test_classify_truncates(void **state)
@@ -303,7 +569,10 @@ int main(void)
 		cmocka_unit_test(test_runtime_verdicts),
 		cmocka_unit_test(test_signals_and_exits),
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_plumbing_frames),
+		cmocka_unit_test(test_ubsan_kinds),
 		cmocka_unit_test(test_ubsan_prefix),
+		cmocka_unit_test(test_huge_report_is_linear),
 		cmocka_unit_test(test_classify_truncates),
 		cmocka_unit_test(test_signature_matches),
 	};
