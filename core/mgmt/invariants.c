@@ -69,11 +69,21 @@ void mgmt_inv_before_lock(enum mgmt_rank rank, const void *obj, const char *file
 	for (int i = 0; i < n; i++) {
 		if (held[i].rank > rank) {
 			mgmt_inv_fail("lock-rank", file, line,
-				      "blocking on a %s lock while holding a %s lock",
+				      "blocking on a %s lock (held by another thread) while holding a %s lock",
 				      rank_name(rank), rank_name(held[i].rank));
 			return;
 		}
 	}
+}
+
+bool mgmt_inv_rank_inverted(enum mgmt_rank rank)
+{
+	int n = nheld < MGMT_INV_MAX_HELD ? nheld : MGMT_INV_MAX_HELD;
+
+	for (int i = 0; i < n; i++)
+		if (held[i].rank > rank)
+			return true;
+	return false;
 }
 
 void mgmt_inv_locked(enum mgmt_rank rank, const void *obj)

@@ -8,7 +8,10 @@
  * a mutex. Invariant names (the run's signature is `invariant:<name>`):
  *
  *   lock-rank                never block on a lower rank while holding a higher
- *                            one (driver < domain-list < domain < monitor)
+ *                            one (driver < domain-list < domain < monitor):
+ *                            reported when the lock is held by another thread
+ *                            (the thread really blocks, R1); taken free, an
+ *                            out-of-order lock is the race's first half only
  *   blocking-under-lock      monitor command, remote call, job wait on another
  *                            domain, thread join or sleep with a domain or the
  *                            driver lock held
@@ -55,6 +58,13 @@ void mgmt_inv_fail(const char *name, const char *file, int line, const char *fmt
 
 /* About to block on lock obj of rank: checks lock-rank against this thread's stack. */
 void mgmt_inv_before_lock(enum mgmt_rank rank, const void *obj, const char *file, int line);
+/*
+ * Does this thread hold a lock of a rank higher than rank? The lock helpers
+ * then try the lock first and call mgmt_inv_before_lock only when that fails:
+ * lock-rank names a thread that blocks out of order, which depends on the
+ * schedule, not every out-of-order acquisition (see MGMT_INV_TOOK_FREE).
+ */
+bool mgmt_inv_rank_inverted(enum mgmt_rank rank);
 /* obj (of rank) is now held by this thread / was released by it. */
 void mgmt_inv_locked(enum mgmt_rank rank, const void *obj);
 void mgmt_inv_unlocked(const void *obj);
@@ -93,9 +103,12 @@ void mgmt_inv_ref_zero(atomic_int *transit, const char *what, const char *file, 
 /* Check cond; report invariant name with the message when it does not hold. */
 #define MGMT_INV_CHECK(cond, name, ...) \
 	do { if (!(cond)) mgmt_inv_fail(name, __FILE__, __LINE__, __VA_ARGS__); } while (0)
+/* Out of rank order, and trylock (0 on success) took the lock without blocking. */
+#define MGMT_INV_TOOK_FREE(rank, trylock) (mgmt_inv_rank_inverted(rank) && (trylock) == 0)
 #else
 #define MGMT_INV(call) ((void)0)
 #define MGMT_INV_CHECK(cond, name, ...) ((void)0)
+#define MGMT_INV_TOOK_FREE(rank, trylock) false
 #endif
 
 #endif

@@ -328,10 +328,39 @@ static void test_inv_phase_backwards(void **state)
 	mgmt_domain_end_api(dom);
 }
 
+/* A thread that holds dom's lock until the main thread reported a violation
+ * (it is then blocked on that lock), so that a lock really blocks. */
+struct holder {
+	struct mgmt_domain *dom;
+	atomic_bool held;
+	pthread_t t;
+};
+
+static void *holder_thread(void *arg)
+{
+	struct holder *h = arg;
+
+	mgmt_domain_lock(h->dom);
+	atomic_store(&h->held, true);
+	while (violations(NULL, 0) == 0)
+		usleep(1000);
+	mgmt_domain_unlock(h->dom);
+	return NULL;
+}
+
+static void hold_domain(struct holder *h, struct mgmt_domain *dom)
+{
+	*h = (struct holder){ .dom = dom };
+	assert_int_equal(pthread_create(&h->t, NULL, holder_thread, h), 0);
+	while (!atomic_load(&h->held))
+		usleep(1000);
+}
+
 static void test_inv_lock_rank(void **state)
 {
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
+	struct holder h;
 
 	start_vm(fx);
 	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
@@ -341,10 +370,17 @@ static void test_inv_lock_rank(void **state)
 	mgmt_monitor_unlock(dom->mon);
 	assert_int_equal(violations(NULL, 0), 0);
 	mgmt_domain_unlock(dom);
-	/* wrong: monitor, then domain (the 2011 documented ExitMonitor) */
+	/* out of order but free: taken without blocking, not reported */
 	mgmt_monitor_lock(dom->mon);
 	mgmt_domain_lock(dom);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_domain_unlock(dom);
+	/* wrong: monitor held, blocking on the domain held by another thread
+	 * (the 2011 documented ExitMonitor against the EOF handler) */
+	hold_domain(&h, dom);
+	mgmt_domain_lock(dom);
 	expect_violation("lock-rank");
+	pthread_join(h.t, NULL);
 	mgmt_monitor_unlock(dom->mon);
 	mgmt_domain_end_api(dom);
 }
@@ -501,15 +537,29 @@ static void test_inv_ref_zero_silent(void **state)
 	channel_unref(b);
 }
 
+static void *hold_forever(void *arg)
+{
+	mgmt_domain_lock(arg);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void lock_rank_default(void *arg)
 {
 	struct mgmt_driver *drv = arg;
 	struct mgmt_domain *dom = mgmt_domain_add(drv, "child", true);
+	pthread_t t;
 
 	mgmt_inv_set_handler(NULL);
 	mgmt_domain_unlock(dom);
+	pthread_create(&t, NULL, hold_forever, dom);
+	while (qemu_mutex_trylock(&dom->lock) == 0) {	/* not held by it yet */
+		qemu_mutex_unlock(&dom->lock);
+		usleep(1000);
+	}
 	mgmt_inv_locked(MGMT_RANK_MONITOR, &dom);	/* as if a monitor were held */
-	mgmt_domain_lock(dom);
+	mgmt_domain_lock(dom);				/* blocks: aborts */
 }
 
 static void test_inv_default_handler_aborts(void **state)
