@@ -22,6 +22,9 @@
  *                            is between unlocking and re-locking it in the
  *                            Enter/Exit helpers
  *   stop-without-job         mgmt_process_stop without a job of the caller's
+ *   stale-event              the event worker, handling an event of one QEMU
+ *                            instance, kills another (the domain restarted
+ *                            since the event was queued)
  */
 #ifndef CORE_MGMT_INVARIANTS_H
 #define CORE_MGMT_INVARIANTS_H
@@ -78,6 +81,14 @@ int mgmt_inv_held_count(void);
  * lock or a domain lock other than except (NULL: none allowed).
  */
 void mgmt_inv_blocking(const char *what, const void *except, const char *file, int line);
+/*
+ * The event worker handles an event of QEMU instance id (the domain's id
+ * when the event was queued) until event_end; event_instance is that id on
+ * this thread, -1 outside. The kill helper checks stale-event with it.
+ */
+void mgmt_inv_event_begin(int id);
+void mgmt_inv_event_end(void);
+int mgmt_inv_event_instance(void);
 /* Forget this thread's stack (tests, between deliberately wrong sequences). */
 void mgmt_inv_reset_thread(void);
 
