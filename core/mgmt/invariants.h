@@ -16,8 +16,16 @@
  *                            domain, thread join or sleep with a domain or the
  *                            driver lock held
  *   monitor-without-job      a monitor command outside a job (nested when an
- *                            async job is active)
+ *                            async job is active; R4, R6)
+ *   monitor-without-domain-lock  EnterMonitor without the domain lock (R4)
+ *   no-recheck-after-job     EnterMonitor on an inactive domain: active not
+ *                            re-checked after the job (R3)
+ *   job-end-not-owned        ending a sync job this thread does not hold, or
+ *                            an async job it does not own (984640211)
+ *   job-wakeup-lost          a job waiter timed out although the job it waited
+ *                            for ended before its deadline (EndJob broadcasts)
  *   phase-backwards          a migration phase stored lower than the current one
+ *   phase-without-job        a migration phase stored without an async job
  *   ref-zero-while-unlocked  an object's last reference dropped while a thread
  *                            is between unlocking and re-locking it in the
  *                            Enter/Exit helpers

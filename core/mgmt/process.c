@@ -287,8 +287,18 @@ static int enter_monitor_locked(struct mgmt_domain *dom)
 		       "monitor-without-job",
 		       "domain %s: the async job's owner enters the monitor without a nested job",
 		       dom->name);
+	MGMT_INV_CHECK(dom->active, "no-recheck-after-job",
+		       "domain %s: entering the monitor of an inactive domain (active not "
+		       "re-checked after the job)", dom->name);
 	if (!mon)
 		return mgmt_error(-ESRCH, "domain is no longer running");
+#ifdef MGMT_INVARIANTS
+	if (!mgmt_inv_holds(dom)) {
+		mgmt_inv_fail("monitor-without-domain-lock", __FILE__, __LINE__,
+			      "domain %s: locking its monitor without the domain lock", dom->name);
+		mgmt_domain_lock(dom);	/* reported; go on as the helper is written */
+	}
+#endif
 	mgmt_monitor_lock(mon);
 	CORE_SYNC_POINT(MGMT_ENTER_AFTER_LOCK_MON);
 	mgmt_inv_transit_begin(mgmt_monitor_transit(mon));
