@@ -466,22 +466,31 @@ void fmon_free(struct fmon *f)
 
 /* ---- the fake QEMU for a driver ------------------------------------------------- */
 
-static int fq_find(struct fmon_qemu *q, const char *name)
+/* The fake of dom's next QEMU (the first registered not started yet), or
+ * with current its running one (the last started), or -1. */
+static int fq_find(struct fmon_qemu *q, const char *name, bool current)
 {
-	for (int i = 0; i < q->n; i++)
-		if (strcmp(q->names[i], name) == 0)
+	int found = -1;
+
+	for (int i = 0; i < q->n; i++) {
+		if (strcmp(q->names[i], name) != 0)
+			continue;
+		if (!current && !q->started[i])
 			return i;
-	return -1;
+		if (current && q->started[i])
+			found = i;
+	}
+	return found;
 }
 
 static int fq_start(void *opaque, const char *dom, bool incoming, struct channel **mon)
 {
 	struct fmon_qemu *q = opaque;
 	struct channel *a, *b;
-	int i = fq_find(q, dom), ret;
+	int i = fq_find(q, dom, false), ret;
 
 	if (i < 0)
-		return -ENOENT;
+		return fq_find(q, dom, true) < 0 ? -ENOENT : -EBUSY;
 	mem_channel_register();
 	ret = mem_channel_pair(&a, &b);
 	if (ret)
@@ -493,6 +502,7 @@ static int fq_start(void *opaque, const char *dom, bool incoming, struct channel
 		return ret;
 	}
 	q->incoming[i] = incoming;
+	q->started[i] = true;
 	*mon = a;
 	return 0;
 }
@@ -500,7 +510,7 @@ static int fq_start(void *opaque, const char *dom, bool incoming, struct channel
 static void fq_kill(void *opaque, const char *dom)
 {
 	struct fmon_qemu *q = opaque;
-	int i = fq_find(q, dom);
+	int i = fq_find(q, dom, true);
 
 	if (i >= 0)
 		fmon_kill(q->mons[i]);

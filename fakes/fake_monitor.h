@@ -90,8 +90,11 @@ const char *fmon_reply_point(const char *cmd);
 
 /*
  * A fake "QEMU" for a driver: struct mgmt_qemu_ops whose start connects the
- * fake registered for the domain's name over an in-memory channel pair, and
- * whose kill is fmon_kill. Register every fake before its domain starts.
+ * next fake registered for the domain's name (in the order of registration:
+ * a restarted domain gets a new QEMU instance, a fake of its own) over an
+ * in-memory channel pair, and whose kill is fmon_kill of the one started
+ * last (the running instance). Register every fake before its start; a start
+ * with none left fails with -EBUSY. Its fields change under the domain's lock.
  */
 #define FMON_QEMU_MAX 8
 struct fmon_qemu {
@@ -99,9 +102,10 @@ struct fmon_qemu {
 	char names[FMON_QEMU_MAX][MGMT_NAME_MAX];
 	struct fmon *mons[FMON_QEMU_MAX];
 	bool incoming[FMON_QEMU_MAX];	/* how it was started */
+	bool started[FMON_QEMU_MAX];
 };
 extern const struct mgmt_qemu_ops fmon_qemu_ops;
-/* Register f as the QEMU of domain name (the caller keeps f). 0 or -ENOSPC. */
+/* Register f as the next QEMU of domain name (the caller keeps f). 0 or -ENOSPC. */
 int fmon_qemu_add(struct fmon_qemu *q, const char *name, struct fmon *f);
 
 #endif

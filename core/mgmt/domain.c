@@ -75,8 +75,10 @@ void mgmt_driver_destroy(struct mgmt_driver *drv)
 
 void mgmt_driver_lock(struct mgmt_driver *drv)
 {
-	MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_DRIVER, drv, __FILE__, __LINE__));
-	qemu_mutex_lock(&drv->lock);
+	if (!MGMT_INV_TOOK_FREE(MGMT_RANK_DRIVER, qemu_mutex_trylock(&drv->lock))) {
+		MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_DRIVER, drv, __FILE__, __LINE__));
+		qemu_mutex_lock(&drv->lock);
+	}
 	MGMT_INV(mgmt_inv_locked(MGMT_RANK_DRIVER, drv));
 }
 
@@ -88,15 +90,19 @@ void mgmt_driver_unlock(struct mgmt_driver *drv)
 
 static void list_rdlock(struct mgmt_driver *drv)
 {
-	MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_LIST, &drv->list_lock, __FILE__, __LINE__));
-	pthread_rwlock_rdlock(&drv->list_lock);
+	if (!MGMT_INV_TOOK_FREE(MGMT_RANK_LIST, pthread_rwlock_tryrdlock(&drv->list_lock))) {
+		MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_LIST, &drv->list_lock, __FILE__, __LINE__));
+		pthread_rwlock_rdlock(&drv->list_lock);
+	}
 	MGMT_INV(mgmt_inv_locked(MGMT_RANK_LIST, &drv->list_lock));
 }
 
 static void list_wrlock(struct mgmt_driver *drv)
 {
-	MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_LIST, &drv->list_lock, __FILE__, __LINE__));
-	pthread_rwlock_wrlock(&drv->list_lock);
+	if (!MGMT_INV_TOOK_FREE(MGMT_RANK_LIST, pthread_rwlock_trywrlock(&drv->list_lock))) {
+		MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_LIST, &drv->list_lock, __FILE__, __LINE__));
+		pthread_rwlock_wrlock(&drv->list_lock);
+	}
 	MGMT_INV(mgmt_inv_locked(MGMT_RANK_LIST, &drv->list_lock));
 }
 
@@ -108,8 +114,11 @@ static void list_unlock(struct mgmt_driver *drv)
 
 void mgmt_domain_lock(struct mgmt_domain *dom)
 {
-	MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_DOMAIN, dom, __FILE__, __LINE__));
-	qemu_mutex_lock(&dom->lock);
+	/* out of rank order but free: taken without blocking (lock-rank) */
+	if (!MGMT_INV_TOOK_FREE(MGMT_RANK_DOMAIN, qemu_mutex_trylock(&dom->lock))) {
+		MGMT_INV(mgmt_inv_before_lock(MGMT_RANK_DOMAIN, dom, __FILE__, __LINE__));
+		qemu_mutex_lock(&dom->lock);
+	}
 	MGMT_INV(mgmt_inv_locked(MGMT_RANK_DOMAIN, dom));
 }
 

@@ -23,6 +23,7 @@ struct held_lock {
 static _Thread_local struct held_lock held[MGMT_INV_MAX_HELD];
 static _Thread_local int nheld;		/* may exceed MGMT_INV_MAX_HELD: counted only */
 
+static _Thread_local int event_instance = -1;	/* the worker's event, or -1 */
 static _Atomic(mgmt_inv_handler) handler;	/* relaxed: set by tests before threads */
 
 static const char *rank_name(enum mgmt_rank r)
@@ -69,11 +70,21 @@ void mgmt_inv_before_lock(enum mgmt_rank rank, const void *obj, const char *file
 	for (int i = 0; i < n; i++) {
 		if (held[i].rank > rank) {
 			mgmt_inv_fail("lock-rank", file, line,
-				      "blocking on a %s lock while holding a %s lock",
+				      "blocking on a %s lock (held by another thread) while holding a %s lock",
 				      rank_name(rank), rank_name(held[i].rank));
 			return;
 		}
 	}
+}
+
+bool mgmt_inv_rank_inverted(enum mgmt_rank rank)
+{
+	int n = nheld < MGMT_INV_MAX_HELD ? nheld : MGMT_INV_MAX_HELD;
+
+	for (int i = 0; i < n; i++)
+		if (held[i].rank > rank)
+			return true;
+	return false;
 }
 
 void mgmt_inv_locked(enum mgmt_rank rank, const void *obj)
@@ -129,9 +140,25 @@ void mgmt_inv_blocking(const char *what, const void *except, const char *file, i
 	}
 }
 
+void mgmt_inv_event_begin(int id)
+{
+	event_instance = id;
+}
+
+void mgmt_inv_event_end(void)
+{
+	event_instance = -1;
+}
+
+int mgmt_inv_event_instance(void)
+{
+	return event_instance;
+}
+
 void mgmt_inv_reset_thread(void)
 {
 	nheld = 0;
+	event_instance = -1;
 }
 
 void mgmt_inv_ref_zero(atomic_int *transit, const char *what, const char *file, int line)

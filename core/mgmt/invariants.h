@@ -8,17 +8,31 @@
  * a mutex. Invariant names (the run's signature is `invariant:<name>`):
  *
  *   lock-rank                never block on a lower rank while holding a higher
- *                            one (driver < domain-list < domain < monitor)
+ *                            one (driver < domain-list < domain < monitor):
+ *                            reported when the lock is held by another thread
+ *                            (the thread really blocks, R1); taken free, an
+ *                            out-of-order lock is the race's first half only
  *   blocking-under-lock      monitor command, remote call, job wait on another
  *                            domain, thread join or sleep with a domain or the
  *                            driver lock held
  *   monitor-without-job      a monitor command outside a job (nested when an
- *                            async job is active)
+ *                            async job is active; R4, R6)
+ *   monitor-without-domain-lock  EnterMonitor without the domain lock (R4)
+ *   no-recheck-after-job     EnterMonitor on an inactive domain: active not
+ *                            re-checked after the job (R3)
+ *   job-end-not-owned        ending a sync job this thread does not hold, or
+ *                            an async job it does not own (984640211)
+ *   job-wakeup-lost          a job waiter timed out although the job it waited
+ *                            for ended before its deadline (EndJob broadcasts)
  *   phase-backwards          a migration phase stored lower than the current one
+ *   phase-without-job        a migration phase stored without an async job
  *   ref-zero-while-unlocked  an object's last reference dropped while a thread
  *                            is between unlocking and re-locking it in the
  *                            Enter/Exit helpers
  *   stop-without-job         mgmt_process_stop without a job of the caller's
+ *   stale-event              the event worker, handling an event of one QEMU
+ *                            instance, kills another (the domain restarted
+ *                            since the event was queued)
  */
 #ifndef CORE_MGMT_INVARIANTS_H
 #define CORE_MGMT_INVARIANTS_H
@@ -55,6 +69,13 @@ void mgmt_inv_fail(const char *name, const char *file, int line, const char *fmt
 
 /* About to block on lock obj of rank: checks lock-rank against this thread's stack. */
 void mgmt_inv_before_lock(enum mgmt_rank rank, const void *obj, const char *file, int line);
+/*
+ * Does this thread hold a lock of a rank higher than rank? The lock helpers
+ * then try the lock first and call mgmt_inv_before_lock only when that fails:
+ * lock-rank names a thread that blocks out of order, which depends on the
+ * schedule, not every out-of-order acquisition (see MGMT_INV_TOOK_FREE).
+ */
+bool mgmt_inv_rank_inverted(enum mgmt_rank rank);
 /* obj (of rank) is now held by this thread / was released by it. */
 void mgmt_inv_locked(enum mgmt_rank rank, const void *obj);
 void mgmt_inv_unlocked(const void *obj);
@@ -68,6 +89,14 @@ int mgmt_inv_held_count(void);
  * lock or a domain lock other than except (NULL: none allowed).
  */
 void mgmt_inv_blocking(const char *what, const void *except, const char *file, int line);
+/*
+ * The event worker handles an event of QEMU instance id (the domain's id
+ * when the event was queued) until event_end; event_instance is that id on
+ * this thread, -1 outside. The kill helper checks stale-event with it.
+ */
+void mgmt_inv_event_begin(int id);
+void mgmt_inv_event_end(void);
+int mgmt_inv_event_instance(void);
 /* Forget this thread's stack (tests, between deliberately wrong sequences). */
 void mgmt_inv_reset_thread(void);
 
@@ -93,9 +122,12 @@ void mgmt_inv_ref_zero(atomic_int *transit, const char *what, const char *file, 
 /* Check cond; report invariant name with the message when it does not hold. */
 #define MGMT_INV_CHECK(cond, name, ...) \
 	do { if (!(cond)) mgmt_inv_fail(name, __FILE__, __LINE__, __VA_ARGS__); } while (0)
+/* Out of rank order, and trylock (0 on success) took the lock without blocking. */
+#define MGMT_INV_TOOK_FREE(rank, trylock) (mgmt_inv_rank_inverted(rank) && (trylock) == 0)
 #else
 #define MGMT_INV(call) ((void)0)
 #define MGMT_INV_CHECK(cond, name, ...) ((void)0)
+#define MGMT_INV_TOOK_FREE(rank, trylock) false
 #endif
 
 #endif

@@ -70,16 +70,42 @@ static bool async_allows(const struct mgmt_job_obj *j, enum mgmt_job job, bool a
 	return job == MGMT_JOB_ASYNC_NESTED || (j->mask & MGMT_JOB_MASK(job));
 }
 
-/* Wait on cond until the deadline; false once it passed. Lock held. */
-static bool wait_until(struct mgmt_domain *dom, QemuCond *cond, int64_t deadline)
+/*
+ * job-wakeup-lost: a wait that timed out, though a job it waited for ended
+ * (ends moved) more than the clocks' rounding before its deadline: that end
+ * did not wake it. An end after the timeout, before the relock, is fine.
+ */
+#ifdef MGMT_INVARIANTS
+static void check_woken(struct mgmt_domain *dom, bool async, unsigned ends, int64_t deadline)
 {
+	const struct mgmt_job_obj *j = &dom->job;
+	unsigned now_ends = async ? j->async_ends : j->ends;
+	int64_t at = async ? j->async_end_ms : j->end_ms;
+
+	MGMT_INV_CHECK(now_ends == ends || at + 2 >= deadline, "job-wakeup-lost",
+		       "domain %s: a job waiter timed out, but the %s job it waited for ended "
+		       "%lld ms before its deadline without waking it", dom->name,
+		       async ? "async" : "sync", (long long)(deadline - at));
+}
+#endif
+
+/* Wait on the sync (async: the async) job's condition until the deadline;
+ * false once it passed. Lock held. */
+static bool wait_until(struct mgmt_domain *dom, bool async, int64_t deadline)
+{
+	struct mgmt_job_obj *j = &dom->job;
+#ifdef MGMT_INVARIANTS
+	unsigned ends = async ? j->async_ends : j->ends;
+#endif
 	int64_t left = deadline - now_ms();
 
 	if (left <= 0)
 		return false;
 	MGMT_INV(mgmt_inv_blocking("job wait", dom, __FILE__, __LINE__));
 	CORE_SYNC_POINT(MGMT_JOB_BEGIN_WAIT);
-	qemu_cond_timedwait(cond, &dom->lock, left > INT32_MAX ? INT32_MAX : (int)left);
+	if (!qemu_cond_timedwait(async ? &j->async_cond : &j->cond, &dom->lock,
+				 left > INT32_MAX ? INT32_MAX : (int)left))
+		MGMT_INV(check_woken(dom, async, ends, deadline));
 	return true;
 }
 
@@ -115,14 +141,14 @@ static int job_begin(struct mgmt_domain *dom, enum mgmt_job job, enum mgmt_async
 retry:
 	/* 3. an async job whose mask excludes this job */
 	while (!async_allows(j, job, is_async)) {
-		if (!wait_until(dom, &j->async_cond, deadline)) {
+		if (!wait_until(dom, true, deadline)) {
 			ret = job_timeout(dom);
 			goto out;
 		}
 	}
 	/* 4. another sync job */
 	while (j->active != MGMT_JOB_NONE) {
-		if (!wait_until(dom, &j->cond, deadline)) {
+		if (!wait_until(dom, false, deadline)) {
 			ret = job_timeout(dom);
 			goto out;
 		}
@@ -165,8 +191,13 @@ void mgmt_job_end_locked(struct mgmt_domain *dom)
 {
 	struct mgmt_job_obj *j = &dom->job;
 
+	MGMT_INV_CHECK(mgmt_job_owned_locked(dom), "job-end-not-owned",
+		       "domain %s: ending a %s job this thread does not hold", dom->name,
+		       mgmt_job_name(j->active));
 	j->active = MGMT_JOB_NONE;
 	j->owner_api = NULL;
+	j->ends++;
+	j->end_ms = now_ms();
 	/* every waiter: taking a job depends on more than this variable */
 	qemu_cond_broadcast(&j->cond);
 	CORE_SYNC_POINT(MGMT_JOB_END);
@@ -183,6 +214,12 @@ void mgmt_job_end_async_locked(struct mgmt_domain *dom)
 {
 	struct mgmt_job_obj *j = &dom->job;
 
+	MGMT_INV_CHECK(j->async != MGMT_ASYNC_NONE && j->async_owned &&
+		       pthread_equal(j->async_owner, pthread_self()), "job-end-not-owned",
+		       "domain %s: ending the %s async job this thread does not own", dom->name,
+		       mgmt_async_job_name(j->async));
+	j->async_ends++;
+	j->async_end_ms = now_ms();
 	j->async = MGMT_ASYNC_NONE;
 	j->async_owned = false;
 	j->async_owner_api = NULL;
@@ -212,6 +249,9 @@ void mgmt_job_store_phase_locked(struct mgmt_domain *dom, enum mgmt_phase phase)
 {
 	struct mgmt_job_obj *j = &dom->job;
 
+	MGMT_INV_CHECK(j->async != MGMT_ASYNC_NONE, "phase-without-job",
+		       "domain %s: migration phase %s stored without an async job", dom->name,
+		       mgmt_phase_name(phase));
 	MGMT_INV_CHECK(phase >= j->phase, "phase-backwards",
 		       "domain %s: migration phase %s -> %s", dom->name,
 		       mgmt_phase_name(j->phase), mgmt_phase_name(phase));

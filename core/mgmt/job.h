@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "thread.h"
 
@@ -65,6 +66,10 @@ struct mgmt_job_obj {
 	int queued;			/* threads in begin (waiting or not) */
 	QemuCond cond;			/* broadcast when the sync job ends */
 	QemuCond async_cond;		/* broadcast when the async job ends */
+	/* for the invariant job-wakeup-lost: how many sync / async jobs ended,
+	 * and when the last did (ms, CLOCK_MONOTONIC) */
+	unsigned ends, async_ends;
+	int64_t end_ms, async_end_ms;
 };
 
 const char *mgmt_job_name(enum mgmt_job job);
@@ -84,7 +89,8 @@ void mgmt_job_obj_destroy(struct mgmt_job_obj *job);
  * (stopped) while this waited: callers re-check active.
  */
 int mgmt_job_begin_locked(struct mgmt_domain *dom, enum mgmt_job job, const char *api);
-/* End this thread's sync job and wake every waiter. Lock held. */
+/* End this thread's sync job and wake every waiter. Lock held; ending a
+ * job this thread does not hold is the invariant job-end-not-owned. */
 void mgmt_job_end_locked(struct mgmt_domain *dom);
 /*
  * Begin the async job (waits for no async and no sync job); mask defaults to
@@ -92,7 +98,8 @@ void mgmt_job_end_locked(struct mgmt_domain *dom);
  * Errors as mgmt_job_begin_locked.
  */
 int mgmt_job_begin_async_locked(struct mgmt_domain *dom, enum mgmt_async_job async, const char *api);
-/* End the async job, reset phase and mask, wake every waiter. Lock held. */
+/* End the async job, reset phase and mask, wake every waiter. Lock held;
+ * this thread must own it (job-end-not-owned otherwise). */
 void mgmt_job_end_async_locked(struct mgmt_domain *dom);
 /*
  * Begin a nested job inside async (which must be the active async job:
@@ -104,7 +111,8 @@ void mgmt_job_set_mask_locked(struct mgmt_domain *dom, unsigned mask);
 /*
  * Store phase as the async job's phase and make this thread its owner. The
  * checker's phase-backwards fires if phase is lower than the current one:
- * refusing that is the caller's business (mgmt_migration_job_*). Lock held.
+ * refusing that is the caller's business (mgmt_migration_job_*); its
+ * phase-without-job if there is no async job. Lock held.
  */
 void mgmt_job_store_phase_locked(struct mgmt_domain *dom, enum mgmt_phase phase);
 /* True if this thread holds a sync job of dom (including a nested one). Lock held. */

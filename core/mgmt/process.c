@@ -73,15 +73,22 @@ static void worker_queue_domain(struct mgmt_domain *dom, enum worker_event ev)
 /*
  * The EOF, in the worker (qemuProcessHandleMonitorEOF): kill, take a DESTROY
  * job (waiting for whoever is inside the monitor), then stop and remove.
+ * The event belongs to QEMU instance id: if the domain was stopped and
+ * started again since it was queued, it is stale and the restarted QEMU is
+ * left alone (libvirt dd2f36d66e: compare before the stop job, which kills).
  */
 static void worker_eof(struct mgmt_domain *dom, int id)
 {
 	CORE_SYNC_POINT(MGMT_WORKER_EOF_BEGIN);
+	mgmt_inv_event_begin(id);
 	mgmt_domain_lock(dom);
+	if (dom->id != id)
+		goto out;
 	CORE_SYNC_POINT(MGMT_WORKER_EOF_BEFORE_STOP_JOB);
 	if (mgmt_process_begin_stop_job_locked(dom, "monitor-eof") < 0)
 		goto out;
 	CORE_SYNC_POINT(MGMT_WORKER_EOF_AFTER_STOP_JOB);
+	/* the job was waited for unlocked: the domain may have restarted since */
 	if (dom->active && dom->id == id) {
 		mgmt_process_stop_locked(dom, dom->got_shutdown ? "shutdown" : "crashed");
 		mgmt_domain_remove_inactive_locked(dom);
@@ -89,6 +96,7 @@ static void worker_eof(struct mgmt_domain *dom, int id)
 	mgmt_job_end_locked(dom);
 out:
 	CORE_SYNC_POINT(MGMT_WORKER_EOF_DONE);
+	mgmt_inv_event_end();
 	mgmt_domain_end_api(dom);	/* the item's reference */
 }
 
@@ -96,9 +104,11 @@ out:
 static void worker_shutdown(struct mgmt_domain *dom, int id)
 {
 	CORE_SYNC_POINT(MGMT_WORKER_SHUTDOWN);
+	mgmt_inv_event_begin(id);
 	mgmt_domain_lock(dom);
 	if (dom->active && dom->id == id && !dom->being_destroyed)
 		mgmt_process_kill_locked(dom);
+	mgmt_inv_event_end();
 	mgmt_domain_end_api(dom);
 }
 
@@ -277,8 +287,18 @@ static int enter_monitor_locked(struct mgmt_domain *dom)
 		       "monitor-without-job",
 		       "domain %s: the async job's owner enters the monitor without a nested job",
 		       dom->name);
+	MGMT_INV_CHECK(dom->active, "no-recheck-after-job",
+		       "domain %s: entering the monitor of an inactive domain (active not "
+		       "re-checked after the job)", dom->name);
 	if (!mon)
 		return mgmt_error(-ESRCH, "domain is no longer running");
+#ifdef MGMT_INVARIANTS
+	if (!mgmt_inv_holds(dom)) {
+		mgmt_inv_fail("monitor-without-domain-lock", __FILE__, __LINE__,
+			      "domain %s: locking its monitor without the domain lock", dom->name);
+		mgmt_domain_lock(dom);	/* reported; go on as the helper is written */
+	}
+#endif
 	mgmt_monitor_lock(mon);
 	CORE_SYNC_POINT(MGMT_ENTER_AFTER_LOCK_MON);
 	mgmt_inv_transit_begin(mgmt_monitor_transit(mon));
@@ -414,7 +434,12 @@ int mgmt_process_start_locked(struct mgmt_domain *dom, bool incoming, enum mgmt_
 
 void mgmt_process_kill_locked(struct mgmt_domain *dom)
 {
-	if (dom->active && dom->drv->qemu.kill)
+	if (!dom->active)
+		return;
+	MGMT_INV_CHECK(mgmt_inv_event_instance() < 0 || mgmt_inv_event_instance() == dom->id,
+		       "stale-event", "domain %s: the event of QEMU instance %d kills instance %d",
+		       dom->name, mgmt_inv_event_instance(), dom->id);
+	if (dom->drv->qemu.kill)
 		dom->drv->qemu.kill(dom->drv->qemu_opaque, dom->name);
 }
 
@@ -482,6 +507,62 @@ int mgmt_domain_create(struct mgmt_driver *drv, const char *name, bool persisten
 		mgmt_job_end_locked(dom);
 	}
 	mgmt_domain_end_api(dom);
+	return ret;
+}
+
+int mgmt_domain_start(struct mgmt_driver *drv, const char *name)
+{
+	struct mgmt_domain *dom = mgmt_domain_lookup(drv, name);
+	int ret;
+
+	if (!dom)
+		return mgmt_last_errno();
+	ret = mgmt_job_begin_locked(dom, MGMT_JOB_MODIFY, "start");
+	if (ret == 0) {
+		ret = mgmt_process_start_locked(dom, false, MGMT_ASYNC_NONE);
+		mgmt_job_end_locked(dom);
+	}
+	mgmt_domain_end_api(dom);
+	CORE_SYNC_POINT(MGMT_START_DONE);
+	return ret;
+}
+
+/*
+ * Stop and start in one MODIFY job. The old QEMU's EOF, if its handler runs
+ * after the stop, finds another monitor and stays out; one queued before is
+ * the worker's, which must leave the new QEMU alone (worker_eof).
+ */
+static int restart_in_job(struct mgmt_domain *dom)
+{
+	int ret;
+
+	if (!dom->active)	/* R3: maybe stopped while we waited */
+		return mgmt_error(-EINVAL, "domain '%s' is not running", dom->name);
+	mgmt_process_kill_locked(dom);
+	mgmt_process_stop_locked(dom, "restarted");
+	CORE_SYNC_POINT(MGMT_RESTART_STOPPED);
+	ret = mgmt_process_start_locked(dom, false, MGMT_ASYNC_NONE);
+	if (ret)
+		mgmt_domain_remove_inactive_locked(dom);
+	return ret;
+}
+
+int mgmt_domain_restart(struct mgmt_driver *drv, const char *name)
+{
+	struct mgmt_domain *dom;
+	int ret;
+
+	CORE_SYNC_POINT(MGMT_RESTART_BEGIN);
+	dom = mgmt_domain_lookup(drv, name);
+	if (!dom)
+		return mgmt_last_errno();
+	ret = mgmt_job_begin_locked(dom, MGMT_JOB_MODIFY, "restart");
+	if (ret == 0) {
+		ret = restart_in_job(dom);
+		mgmt_job_end_locked(dom);
+	}
+	mgmt_domain_end_api(dom);
+	CORE_SYNC_POINT(MGMT_RESTART_DONE);
 	return ret;
 }
 
@@ -621,6 +702,7 @@ int mgmt_domain_get_info(struct mgmt_driver *drv, const char *name, struct mgmt_
 		return mgmt_last_errno();
 	*info = (struct mgmt_domain_info){
 		.active = dom->active, .paused = dom->paused, .got_shutdown = dom->got_shutdown,
+		.id = dom->id,
 		.def_generation = dom->def_generation, .job = dom->job.active,
 		.async = dom->job.async, .phase = dom->job.phase,
 	};

@@ -81,12 +81,18 @@ void mgmt_process_stop_async_locked(struct mgmt_domain *dom, enum mgmt_async_job
  * Domain APIs. Each looks the domain up, takes its job, re-checks active
  * after the job (R3) and returns 0 or -errno with the thread's last error.
  *   create:  add and start (persistent: kept in the list when stopped)
+ *   start:   MODIFY job, start an inactive domain (-EEXIST if running)
+ *   restart: MODIFY job, kill and stop the running QEMU, start a new one
+ *            (a new id); -EINVAL if not running. A transient domain whose
+ *            new QEMU fails to start is removed.
  *   destroy: kill, DESTROY job, stop (-EINVAL if not running)
  *   query:   QUERY job, query-status; the status into status (statuslen)
  *   modify:  MODIFY job, device_add, def_generation++
  *   abort:   ABORT job, migrate_cancel (-EINVAL without an async job)
  */
 int mgmt_domain_create(struct mgmt_driver *drv, const char *name, bool persistent);
+int mgmt_domain_start(struct mgmt_driver *drv, const char *name);
+int mgmt_domain_restart(struct mgmt_driver *drv, const char *name);
 int mgmt_domain_destroy(struct mgmt_driver *drv, const char *name);
 int mgmt_domain_query(struct mgmt_driver *drv, const char *name, char *status, size_t statuslen);
 int mgmt_domain_modify(struct mgmt_driver *drv, const char *name);
@@ -96,6 +102,7 @@ int mgmt_domain_abort_job(struct mgmt_driver *drv, const char *name);
  * -ENOENT if there is no such domain. */
 struct mgmt_domain_info {
 	bool active, paused, got_shutdown;
+	int id;				/* of the running QEMU, -1 when inactive */
 	unsigned def_generation;
 	enum mgmt_job job;
 	enum mgmt_async_job async;

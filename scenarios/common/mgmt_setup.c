@@ -40,6 +40,26 @@ void scen_mgmt_setup(struct scen_mgmt *m)
 		scen_mgmt_die("mgmt_driver_init", ret);
 }
 
+struct fmon *scen_mgmt_next_qemu(struct scen_mgmt *m)
+{
+	struct fmon *f;
+	int ret;
+
+	if (m->nnext == SCEN_MGMT_MAX_QEMUS)
+		scen_mgmt_die("scen_mgmt_next_qemu", -ENOSPC);
+	f = fmon_new("qemu-" SCEN_DOM "-restarted");
+	if (!f)
+		scen_mgmt_die("fmon_new", -ENOMEM);
+	m->next[m->nnext++] = f;
+	ret = fmon_qemu_add(&m->q, SCEN_DOM, f);
+	if (ret)
+		scen_mgmt_die("fmon_qemu_add", ret);
+	ret = fmon_expect(f, "qmp_capabilities", NULL, NULL);
+	if (ret)
+		scen_mgmt_die("fmon_expect", ret);
+	return f;
+}
+
 void scen_mgmt_start(struct scen_mgmt *m, bool persistent)
 {
 	int ret = mgmt_domain_create(&m->drv, SCEN_DOM, persistent);
@@ -66,6 +86,9 @@ static void *scen_mgmt_call_thread(void *arg)
 		break;
 	case SCEN_MGMT_ABORT:
 		c->ret = mgmt_domain_abort_job(drv, SCEN_DOM);
+		break;
+	case SCEN_MGMT_RESTART:
+		c->ret = mgmt_domain_restart(drv, SCEN_DOM);
 		break;
 	}
 	if (c->ret)
@@ -124,5 +147,8 @@ void scen_mgmt_free(struct scen_mgmt *m)
 	mgmt_driver_destroy(&m->drv);	/* stops the worker, reaps the monitors' threads */
 	fmon_free(m->fm);
 	m->fm = NULL;
+	for (int i = 0; i < m->nnext; i++)
+		fmon_free(m->next[i]);
+	m->nnext = 0;
 	MIGRACE_CHECK_THREADS_JOINED();
 }

@@ -26,6 +26,7 @@
 
 #define SCEN_DOM "vm"
 #define SCEN_MGMT_MAX_CALLS 4
+#define SCEN_MGMT_MAX_QEMUS 3
 
 /* The domain APIs a scenario can run in a thread (process.h). */
 enum scen_mgmt_api {
@@ -33,6 +34,7 @@ enum scen_mgmt_api {
 	SCEN_MGMT_MODIFY,	/* mgmt_domain_modify: MODIFY job, device_add */
 	SCEN_MGMT_DESTROY,	/* mgmt_domain_destroy: kill, DESTROY job, stop */
 	SCEN_MGMT_ABORT,	/* mgmt_domain_abort_job: ABORT job, migrate_cancel */
+	SCEN_MGMT_RESTART,	/* mgmt_domain_restart: MODIFY job, stop, start a new QEMU */
 };
 
 /* One API call on its own thread. */
@@ -50,6 +52,8 @@ struct scen_mgmt {
 	struct mgmt_driver drv;
 	struct fmon_qemu q;
 	struct fmon *fm;		/* the domain's QEMU */
+	struct fmon *next[SCEN_MGMT_MAX_QEMUS];	/* the QEMUs of its restarts, in order */
+	int nnext;
 	bool persistent;		/* how scen_mgmt_start created "vm" */
 	int ncalls;
 	struct scen_mgmt_call calls[SCEN_MGMT_MAX_CALLS];
@@ -61,6 +65,12 @@ struct scen_mgmt {
  * appends the rest of the script before scen_mgmt_start. Aborts on failure.
  */
 void scen_mgmt_setup(struct scen_mgmt *m);
+/*
+ * The fake QEMU of the next start of "vm" (a restart: a new instance), its
+ * script started with qmp_capabilities; the scenario appends the rest.
+ * Freed by scen_mgmt_free. Aborts on failure.
+ */
+struct fmon *scen_mgmt_next_qemu(struct scen_mgmt *m);
 /* Create and start "vm" (transient unless persistent) on the calling thread. */
 void scen_mgmt_start(struct scen_mgmt *m, bool persistent);
 /* Run api on "vm" in a new thread. */

@@ -37,6 +37,7 @@ expect "fake peer: a leftover expectation is invariant:fake-peer:unused" 1 \
 expect "core: every sync point of a migration is reached, in order" 0 'no failure' \
 	$M exec --trace-all --out "$OUTDIR/core" -- $P
 points=$(grep ' sync ' "$OUTDIR"/core/*.trace | awk '{print $4}' | tr '\n' ' ')
+check "  ... setup, vm stopped, SHUT, return path closed, files released, shutdown" \
 	grep -q 'p:mig:thread:setup-done .*p:mig:completion:vm-stopped .*p:rp:thread:got-shut .*p:main:cleanup:rp-closed .*p:main:cleanup:files-released .*p:main:shutdown:after-unref' <<<"$points"
 
 finish

@@ -306,6 +306,8 @@ static void test_phases_refuse_backwards(void **state)
 	assert_int_equal(mgmt_migration_job_start_phase_locked(dom, MGMT_PHASE_PERFORM3), -EINVAL);
 	assert_non_null(strstr(mgmt_last_error(), "migration protocol going backwards perform3_done => perform3"));
 	assert_int_equal(dom->job.phase, MGMT_PHASE_PERFORM3_DONE);
+	/* the last step re-attaches (StartPhase), then finishes */
+	assert_int_equal(mgmt_migration_job_start_phase_locked(dom, MGMT_PHASE_CONFIRM3), 0);
 	mgmt_migration_job_finish_locked(dom);
 	assert_int_equal(dom->job.async, MGMT_ASYNC_NONE);
 	mgmt_domain_end_api(dom);
@@ -328,10 +330,52 @@ static void test_inv_phase_backwards(void **state)
 	mgmt_domain_end_api(dom);
 }
 
+/* A thread that holds a lock until the main thread reported a violation (it
+ * is then blocked on that lock), so that a lock really blocks. */
+struct holder {
+	void (*lock)(void *), (*unlock)(void *);
+	void *obj;
+	atomic_bool held;
+	pthread_t t;
+};
+
+static void *holder_thread(void *arg)
+{
+	struct holder *h = arg;
+
+	h->lock(h->obj);
+	atomic_store(&h->held, true);
+	while (violations(NULL, 0) == 0)
+		usleep(1000);
+	h->unlock(h->obj);
+	return NULL;
+}
+
+static void hold(struct holder *h, void (*lock)(void *), void (*unlock)(void *), void *obj)
+{
+	*h = (struct holder){ .lock = lock, .unlock = unlock, .obj = obj };
+	assert_int_equal(pthread_create(&h->t, NULL, holder_thread, h), 0);
+	while (!atomic_load(&h->held))
+		usleep(1000);
+}
+
+static void dom_lock(void *d) { mgmt_domain_lock(d); }
+static void dom_unlock(void *d) { mgmt_domain_unlock(d); }
+static void drv_lock(void *d) { mgmt_driver_lock(d); }
+static void drv_unlock(void *d) { mgmt_driver_unlock(d); }
+static void list_wrlock(void *d) { pthread_rwlock_wrlock(&((struct mgmt_driver *)d)->list_lock); }
+static void list_unlock(void *d) { pthread_rwlock_unlock(&((struct mgmt_driver *)d)->list_lock); }
+
+static void hold_domain(struct holder *h, struct mgmt_domain *dom)
+{
+	hold(h, dom_lock, dom_unlock, dom);
+}
+
 static void test_inv_lock_rank(void **state)
 {
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
+	struct holder h;
 
 	start_vm(fx);
 	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
@@ -341,10 +385,17 @@ static void test_inv_lock_rank(void **state)
 	mgmt_monitor_unlock(dom->mon);
 	assert_int_equal(violations(NULL, 0), 0);
 	mgmt_domain_unlock(dom);
-	/* wrong: monitor, then domain (the 2011 documented ExitMonitor) */
+	/* out of order but free: taken without blocking, not reported */
 	mgmt_monitor_lock(dom->mon);
 	mgmt_domain_lock(dom);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_domain_unlock(dom);
+	/* wrong: monitor held, blocking on the domain held by another thread
+	 * (the 2011 documented ExitMonitor against the EOF handler) */
+	hold_domain(&h, dom);
+	mgmt_domain_lock(dom);
 	expect_violation("lock-rank");
+	pthread_join(h.t, NULL);
 	mgmt_monitor_unlock(dom->mon);
 	mgmt_domain_end_api(dom);
 }
@@ -501,15 +552,285 @@ static void test_inv_ref_zero_silent(void **state)
 	channel_unref(b);
 }
 
+/* R1: never lock the driver while holding a domain lock (30c551ab4) */
+static void test_inv_lock_rank_driver(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+	struct holder h;
+
+	mgmt_domain_unlock(dom);
+	mgmt_driver_lock(&fx->drv);		/* correct: driver, then domain */
+	mgmt_domain_lock(dom);
+	mgmt_domain_unlock(dom);
+	mgmt_driver_unlock(&fx->drv);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_domain_lock(dom);
+	hold(&h, drv_lock, drv_unlock, &fx->drv);
+	mgmt_driver_lock(&fx->drv);		/* wrong: blocks on it, domain held */
+	expect_violation("lock-rank");
+	pthread_join(h.t, NULL);
+	mgmt_driver_unlock(&fx->drv);
+	mgmt_domain_end_api(dom);
+}
+
+/* R1: list before domain (c7d1c139c): a lookup with a domain locked */
+static void test_inv_lock_rank_list(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx), *other;
+	struct holder h;
+
+	mgmt_domain_unlock(dom);
+	other = mgmt_domain_add(&fx->drv, "other", true);	/* correct: list, then domain */
+	mgmt_domain_lock(dom);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_domain_unlock(other);
+	hold(&h, list_wrlock, list_unlock, &fx->drv);
+	mgmt_domain_end_api(mgmt_domain_lookup(&fx->drv, "other"));	/* wrong: dom held */
+	expect_violation("lock-rank");
+	pthread_join(h.t, NULL);
+	mgmt_domain_unref(other);
+	mgmt_domain_end_api(dom);
+}
+
+/* R3: re-check active after the job, before the monitor */
+static void test_inv_no_recheck_after_job(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	assert_int_equal(mgmt_domain_destroy(&fx->drv, "vm"), 0);
+	/* correct: the API re-checks and refuses */
+	assert_int_equal(mgmt_domain_query(&fx->drv, "vm", NULL, 0), -EINVAL);
+	assert_int_equal(violations(NULL, 0), 0);
+	/* wrong: a job on the stopped domain, then straight into the monitor */
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "no-recheck"), 0);
+	assert_int_equal(mgmt_enter_monitor(dom), -ESRCH);
+	expect_violation("no-recheck-after-job");
+	mgmt_job_end_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+/* R4: the domain lock is held when the monitor lock is taken */
+static void test_inv_monitor_without_domain_lock(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "unlocked"), 0);
+	mgmt_domain_unlock(dom);
+	assert_int_equal(mgmt_enter_monitor(dom), 0);	/* wrong: domain unlocked */
+	expect_violation("monitor-without-domain-lock");
+	mgmt_exit_monitor(dom);
+	mgmt_job_end_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+/* R5: a reference of one's own across an unlock (540c339a2) */
+static void test_inv_ref_zero_domain(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = mgmt_domain_add(&fx->drv, "t", false);
+
+	/* correct: an extra reference across EnterRemote..ExitRemote */
+	mgmt_domain_ref(dom);
+	mgmt_enter_remote(dom);
+	mgmt_domain_unref(dom);
+	assert_int_equal(mgmt_exit_remote(dom, false), 0);
+	assert_int_equal(violations(NULL, 0), 0);
+	/* wrong: removed from the list (its reference gone), then the caller's
+	 * last one dropped while it is unlocked in EnterRemote */
+	mgmt_domain_remove_inactive_locked(dom);
+	mgmt_enter_remote(dom);
+	mgmt_domain_unref(dom);
+	expect_violation("ref-zero-while-unlocked");
+}
+
+/* R7: inside an async job the stop takes a nested job (81f50cb92) */
+static void test_inv_stop_async_without_nested(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	mgmt_process_kill_locked(dom);
+	mgmt_process_stop_locked(dom, "no nested job");	/* wrong */
+	expect_violation("stop-without-job");
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_stop_async_nested_silent(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	mgmt_process_kill_locked(dom);
+	mgmt_process_stop_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "nested");
+	assert_false(dom->active);
+	mgmt_job_end_async_locked(dom);
+	mgmt_domain_end_api(dom);
+	assert_int_equal(violations(NULL, 0), 0);
+}
+
+/* the job is ended by its holder, once (984640211) */
+static void test_inv_job_end_not_owned(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_MODIFY, "once"), 0);
+	mgmt_job_end_locked(dom);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_job_end_locked(dom);			/* wrong: ended twice */
+	expect_violation("job-end-not-owned");
+	mgmt_domain_end_api(dom);
+}
+
+static void test_inv_async_end_not_owned(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+
+	assert_int_equal(mgmt_migration_job_start_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
+	assert_int_equal(mgmt_migration_job_set_phase_locked(dom, MGMT_PHASE_BEGIN3), 0);
+	mgmt_migration_job_continue_locked(dom);	/* owned by no thread now */
+	mgmt_migration_job_finish_locked(dom);		/* wrong: without StartPhase */
+	expect_violation("job-end-not-owned");
+	mgmt_domain_end_api(dom);
+}
+
+/* EndJob wakes every waiter: an end that does not is seen by the waiter
+ * when it times out */
+static void test_inv_job_wakeup_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+	struct mgmt_job_obj *j = &dom->job;
+	struct timespec ts;
+	struct waiter w;
+
+	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_MODIFY, "holder"), 0);
+	mgmt_domain_unlock(dom);
+	start_waiter(&w, fx, "idle", MGMT_JOB_QUERY);	/* waits up to 300 ms */
+	usleep(50 * 1000);
+	mgmt_domain_lock(dom);
+	/* wrong: what mgmt_job_end_locked does, without the broadcast */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	j->active = MGMT_JOB_NONE;
+	j->owner_api = NULL;
+	j->ends++;
+	j->end_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	mgmt_domain_unlock(dom);
+	pthread_join(w.t, NULL);
+	assert_int_equal(w.ret, 0);	/* it got the job, late */
+	expect_violation("job-wakeup-lost");
+	mgmt_domain_lock(dom);
+	mgmt_domain_end_api(dom);
+}
+
+/* §3.3: phases live in the migration job */
+static void test_inv_phase_without_job(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom = idle_domain(fx);
+
+	mgmt_job_store_phase_locked(dom, MGMT_PHASE_BEGIN3);
+	expect_violation("phase-without-job");
+	mgmt_domain_end_api(dom);
+}
+
+/* an event of one QEMU instance acts on that instance only (dd2f36d66e) */
+static void test_inv_stale_event(void **state)
+{
+	struct fx *fx = *state;
+	struct mgmt_domain *dom;
+
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	mgmt_inv_event_begin(dom->id);		/* correct: its own instance */
+	mgmt_process_kill_locked(dom);
+	mgmt_inv_event_end();
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_inv_event_begin(dom->id - 1);	/* wrong: an older instance's event */
+	mgmt_process_kill_locked(dom);
+	mgmt_inv_event_end();
+	expect_violation("stale-event");
+	mgmt_domain_end_api(dom);
+	mgmt_worker_flush(&fx->drv);		/* the kill's EOF stops it */
+}
+
+/* restart: a new QEMU instance (the next fake), a new id */
+static void test_restart(void **state)
+{
+	struct fx *fx = *state;
+	struct fmon *fm2 = fmon_new("vm-2");
+	struct mgmt_domain_info a, b;
+
+	start_vm(fx);
+	fmon_qemu_add(&fx->q, "vm", fm2);
+	fmon_expect(fm2, "qmp_capabilities", NULL, NULL);
+	assert_int_equal(mgmt_domain_restart(&fx->drv, "vm"), -ENOENT);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	assert_int_equal(mgmt_domain_get_info(&fx->drv, "vm", &a), 0);
+	assert_int_equal(mgmt_domain_start(&fx->drv, "vm"), -EEXIST);
+	assert_int_equal(mgmt_domain_restart(&fx->drv, "vm"), 0);
+	assert_int_equal(mgmt_domain_get_info(&fx->drv, "vm", &b), 0);
+	assert_true(b.active);
+	assert_int_not_equal(a.id, b.id);
+	assert_true(fmon_killed(fx->fm));
+	assert_false(fmon_killed(fm2));
+	mgmt_worker_flush(&fx->drv);
+	assert_int_equal(mgmt_domain_get_info(&fx->drv, "vm", &b), 0);
+	assert_true(b.active);
+	/* no QEMU left for a third instance: the restart fails, stopped */
+	assert_int_equal(mgmt_domain_restart(&fx->drv, "vm"), -EBUSY);
+	assert_int_equal(mgmt_domain_get_info(&fx->drv, "vm", &b), 0);
+	assert_false(b.active);
+	assert_int_equal(mgmt_domain_start(&fx->drv, "vm"), -EBUSY);
+	assert_int_equal(violations(NULL, 0), 0);
+	mgmt_worker_flush(&fx->drv);
+	fmon_free(fm2);
+}
+
+static void *hold_forever(void *arg)
+{
+	mgmt_domain_lock(arg);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void lock_rank_default(void *arg)
 {
 	struct mgmt_driver *drv = arg;
 	struct mgmt_domain *dom = mgmt_domain_add(drv, "child", true);
+	pthread_t t;
 
 	mgmt_inv_set_handler(NULL);
 	mgmt_domain_unlock(dom);
+	pthread_create(&t, NULL, hold_forever, dom);
+	while (qemu_mutex_trylock(&dom->lock) == 0) {	/* not held by it yet */
+		qemu_mutex_unlock(&dom->lock);
+		usleep(1000);
+	}
 	mgmt_inv_locked(MGMT_RANK_MONITOR, &dom);	/* as if a monitor were held */
-	mgmt_domain_lock(dom);
+	mgmt_domain_lock(dom);				/* blocks: aborts */
 }
 
 static void test_inv_default_handler_aborts(void **state)
@@ -538,6 +859,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inv_stop_in_job_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inv_ref_zero_while_unlocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inv_ref_zero_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_lock_rank_driver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_lock_rank_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_no_recheck_after_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_monitor_without_domain_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_ref_zero_domain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_stop_async_without_nested, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_stop_async_nested_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_job_end_not_owned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_async_end_not_owned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_job_wakeup_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_phase_without_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inv_stale_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inv_default_handler_aborts, setup, teardown),
 	};
 
