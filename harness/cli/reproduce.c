@@ -494,9 +494,10 @@ static bool hunt_line(struct scan *sc, unsigned ln, char *line)
 		return true;
 	}
 	if (strncmp(line, "# strategy ", 11) == 0 || strncmp(line, "# preempt ", 10) == 0) {
-		bool st = line[2] == 's';
-		snprintf(st ? sc->hunt_strategy : sc->hunt_preempt, sizeof(sc->hunt_strategy), "%s",
-			 line + (st ? 11 : 10));
+		if (line[2] == 's')
+			snprintf(sc->hunt_strategy, sizeof(sc->hunt_strategy), "%s", line + 11);
+		else
+			snprintf(sc->hunt_preempt, sizeof(sc->hunt_preempt), "%s", line + 10);
 		return true;
 	}
 	if (!strchr(line, '\t'))
