@@ -34,7 +34,7 @@ expect "pct:2 finds the atomicity violation within 1000 runs" 1 \
 	$M exec --strategy pct:2 --runs 1000 -- build/tsan/demos/atomicity
 trace=$(printf '%s\n' "$OUT" | sed -n 's/^migrace: trace: //p' | tail -1)
 check "  ... and prints its trace" test -s "$trace"
-check "  ... and ends with a repro line" bash -c "tail -1 <<<\"\$1\" | grep -q 'repro: .*migrace replay '" _ "$OUT"
+check "  ... and ends with its repro lines (replay, then the seed form)" bash -c "tail -2 <<<\"\$1\" | head -1 | grep -q 'repro: .*migrace replay ' && tail -1 <<<\"\$1\" | grep -q 'repro (seed): .*migrace exec '" _ "$OUT"
 same=0
 for i in $(seq 100); do
 	run $M replay "$trace"
