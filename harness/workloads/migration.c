@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <migrace/migrace.h>
@@ -70,9 +71,10 @@ static int dst_result = 1;           /* idem */
 static bool dst_cleaned;             /* idem: a failed destination released its incoming state */
 static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool listener_closed;         /* listener_lock */
+static bool cpr_closed;              /* listener_lock */
 static atomic_bool shutdown_asked, shutdown_done;
 static atomic_int clients_left = CLIENTS;
-static bool started_rp;              /* BQL: the return path of the migration that started */
+static bool started_rp;              /* BQL: the return path of the last migration that started */
 
 /* The state changes, as the notifier saw them (states_lock). */
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,14 +105,23 @@ static void check_one_side(const char *after)
 
 /* The listener goes away with a failed destination, as with its process:
  * connections it never accepted see EOF. */
-static void close_listener(void)
+/* A cpr-transfer target takes the handles once: then its cpr channel's
+ * listener is gone, and a second cpr-transfer finds nobody. */
+static void close_cpr_listener(void)
 {
 	pthread_mutex_lock(&listener_lock);
-	if (!listener_closed) {
+	if (cpr_listener && !cpr_closed)
+		channel_listener_close(cpr_listener);
+	cpr_closed = true;
+	pthread_mutex_unlock(&listener_lock);
+}
+
+static void close_listener(void)
+{
+	close_cpr_listener();
+	pthread_mutex_lock(&listener_lock);
+	if (!listener_closed)
 		channel_listener_close(listener);
-		if (cpr_listener)
-			channel_listener_close(cpr_listener);
-	}
 	listener_closed = true;
 	pthread_mutex_unlock(&listener_lock);
 }
@@ -118,11 +129,10 @@ static void close_listener(void)
 static void shutdown_listener(void)
 {
 	pthread_mutex_lock(&listener_lock);
-	if (!listener_closed) {
+	if (!listener_closed)
 		channel_listener_shutdown(listener);
-		if (cpr_listener)
-			channel_listener_shutdown(cpr_listener);
-	}
+	if (cpr_listener && !cpr_closed)
+		channel_listener_shutdown(cpr_listener);
 	pthread_mutex_unlock(&listener_lock);
 }
 
@@ -136,6 +146,7 @@ static void *destination(void *arg)
 	(void)arg;
 	if (dest == DEST_CPR) {
 		dst_result = cpr_transfer_load(cpr_listener, PAGES * RAM_PAGE_SIZE, &dst_ram, &dst_dev);
+		close_cpr_listener();
 		if (dst_result) {
 			close_listener();
 			return NULL;
@@ -216,6 +227,10 @@ static void op_migrate(void)
 		return;
 	bool running = migration_is_running();
 	int ret = qmp_migrate(MIG_URI, &p);
+	if (getenv("MIGRATION_WORKLOAD_DEBUG"))
+		fprintf(stderr, "migrate: multifd %d, return path %d, bandwidth %lu, downtime %lu, iterations %u%s: %d\n",
+			p.multifd_channels, p.return_path, (unsigned long)p.max_bandwidth,
+			(unsigned long)p.downtime_limit_ms, p.max_iterations, p.cpr_uri ? ", cpr" : "", ret);
 	if (ret == 0)
 		started_rp = p.return_path;
 	if (running && ret != -EBUSY && ret != -ESHUTDOWN)
@@ -234,10 +249,15 @@ static void op_query(void)
 static void op_yank(void) { qmp_yank_migration(); }
 static void op_device_error(void) { migration_file_set_error(-EIO); }
 
+/* Without the BQL the state may change between two calls: nothing to
+ * compare, but they must be safe at any moment (before, during and after
+ * shutdown), and a client is never the migration thread. */
 static void op_helpers(void)
 {
-	if (migration_is_active() && !migration_is_running())
-		MIGRACE_INVARIANT("active-is-running", "migration_is_active but not migration_is_running");
+	(void)migration_is_active();
+	(void)migration_is_running();
+	if (migration_thread_is_self())
+		MIGRACE_INVARIANT("thread-is-self", "a client thread is taken for the migration thread");
 }
 
 static void op_shutdown(void) { atomic_store(&shutdown_asked, true); }
@@ -321,6 +341,12 @@ static MigrationStatus main_loop(void)
 			continue;
 		if (ended(info.status) && !migration_is_running())
 			break;
+		if (fdest && fake_dest_record(fdest)->done) {
+			/* the fake destination ended: its process exits */
+			fake_dest_free(fdest);
+			fdest = NULL;
+			close_listener();
+		}
 		if (++idle % 100 == 0 && fdest)
 			fake_dest_release(fdest);
 		if (idle == 300)    /* the management layer gives up on it */
@@ -334,40 +360,51 @@ static MigrationStatus main_loop(void)
 	return info.status;
 }
 
+/*
+ * The end state. A run may have tried several migrations (attempts refused
+ * before the state machine, as a failed cpr-transfer is, leave it at none),
+ * each stopping the source once and resuming it once when it failed: so the
+ * source was resumed once per stop, except after the last stop when the
+ * guest moved on (completed) or the target kept its device (cpr-transfer).
+ */
 static void check_end(MigrationStatus st, uint64_t starts, uint64_t stops)
 {
 	uint64_t dst_starts = atomic_load(&dst_ready) ? vm_start_count(&dst_vm) : 0;
+	bool src_runs = runstate_is_running(&vm);
+	bool last_stop_kept = !src_runs && stops == starts + 1;
 
 	if (st == MIGRATION_STATUS_COMPLETED) {
-		if (!runstate_is_running(&vm) && starts == 0 && dest == DEST_FAKE)
-			return;   /* the fake loads nothing and starts nothing: the source stays stopped */
+		if (!last_stop_kept)
+			MIGRACE_INVARIANT("source-stopped", "completed, but the source %s (stopped %lu, started %lu times)",
+					  src_runs ? "runs" : "is off", (unsigned long)stops, (unsigned long)starts);
+		if (dest == DEST_FAKE)
+			return;   /* the fake loads nothing and starts nothing */
 		/* without a return path the source completes once the stream is
 		 * out: a destination that fails to load it then loses the guest
 		 * (why the capability exists), but never runs a wrong one */
-		if (!started_rp && dst_result != 0 && dst_starts == 0 && !runstate_is_running(&vm) && starts == 0)
+		if (!started_rp && dst_result != 0 && dst_starts == 0)
 			return;
 		if (dst_result != 0 || dst_starts != 1)
 			MIGRACE_INVARIANT("completed-on-destination",
 					  "completed, but the destination gave %d and started %lu times", dst_result,
 					  (unsigned long)dst_starts);
-		if (runstate_is_running(&vm) || starts != 0)
-			MIGRACE_INVARIANT("source-stopped", "completed, but the source runs (started %lu times)",
-					  (unsigned long)starts);
 		uint64_t got = dest == DEST_CPR ? ram_hash(&dst_ram) : mig_incoming_loaded_hash(&inc);
 		if (got != ram_hash(&ram))
 			MIGRACE_INVARIANT("memory-migrated", "the destination has other memory than the source");
 		return;
 	}
 	if (dst_starts != 0)
-		MIGRACE_INVARIANT("guest-on-one-side", "migration %s, but the guest started %lu times on the destination",
-				  migration_status_name(st), (unsigned long)dst_starts);
+		MIGRACE_INVARIANT("guest-on-one-side", "migration %s, but the guest started %lu times on the destination "
+				  "and the source %s", migration_status_name(st), (unsigned long)dst_starts,
+				  src_runs ? "runs" : "is stopped");
 	/* cpr-transfer resumes the source only if it could take the device
-	 * back from the target (cpr.h): otherwise the guest stays stopped */
-	if (dest == DEST_CPR && !runstate_is_running(&vm) && starts == 0 && !vdev_is_owner(&dev))
+	 * back from the target (cpr.h): otherwise the guest stays stopped (and
+	 * a later attempt stops it again, refused at once) */
+	if (dest == DEST_CPR && !src_runs && !vdev_is_owner(&dev))
 		return;
-	if (!runstate_is_running(&vm) || stops > 1 || starts != stops)
+	if (!src_runs || starts != stops)
 		MIGRACE_INVARIANT("source-resumed-once", "migration %s: the source %s, stopped %lu times, started %lu times",
-				  migration_status_name(st), runstate_is_running(&vm) ? "runs" : "does not run",
+				  migration_status_name(st), src_runs ? "runs" : "does not run",
 				  (unsigned long)stops, (unsigned long)starts);
 }
 
