@@ -11,10 +11,16 @@
  *   - CLIENTS client threads, each issuing 1..3 operations at random moments,
  *     under the BQL as QMP does: migrate (multifd 0..2 channels, return path
  *     on/off, bandwidth, downtime, iterations; cpr-transfer with the cpr
- *     target, precopy otherwise: one migration per run), cancel, query,
+ *     target, precopy otherwise; a new one only while none has started or
+ *     one runs, as the destination takes one stream), cancel, query,
  *     yank, a device error through migration_file_set_error, the exported
- *     helpers (migration_is_active/is_running), and shutdown (a request the
- *     main thread carries out at its next main-loop round, as QEMU's does);
+ *     helpers (migration_is_active/is_running/thread_is_self, without the
+ *     BQL), and shutdown (a request the main thread carries out at its next
+ *     main-loop round, as QEMU's main loop does);
+ *   - a destination that fails (or a fake that ends) releases its channels
+ *     and listeners as its process's exit would; once the clients are done
+ *     the main thread releases a stalled fake and, after a while, cancels,
+ *     as a management layer does with a migration that does not end;
  *   - the core's fault points on the channels fail at random (the hunt runs
  *     it with MIGRACE_FAULTS=random:P, workloads.def);
  *   - postcopy, pause and recover: not in the core yet (see OPS below).
@@ -23,8 +29,10 @@
  *   - after every operation: the guest runs on at most one side, never on
  *     both; a migration is refused (-EBUSY) while another runs;
  *   - every state change (a notifier): it starts from the state the last
- *     one ended in, and nothing follows completed;
- *   - at the end: the migration ended; completed means the guest started
+ *     one ended in, and nothing follows completed (an invalid transition
+ *     itself aborts in migrate_set_state: signal:SIGABRT);
+ *   - at the end: the migration ended (a run that does not is a hang, a
+ *     deadlock or invariant:migration-ended); completed means the guest started
  *     once on the destination with the source's memory, the source stopped;
  *     otherwise the guest runs on the source, resumed once per stop, and
  *     never started on the destination (cpr-transfer: or stays stopped when
