@@ -28,6 +28,9 @@
  * What it checks (MIGRACE_INVARIANT: a broken one is the signature):
  *   - after every operation: the guest runs on at most one side, never on
  *     both; a migration is refused (-EBUSY) while another runs;
+ *   - cpr-transfer: the target never finds the device still owned by the
+ *     source (the source stops and releases it before sending the handles),
+ *     unless the source's handoff failed and it took the device back;
  *   - every state change (a notifier): it starts from the state the last
  *     one ended in, and nothing follows completed (an invalid transition
  *     itself aborts in migrate_set_state: signal:SIGABRT);
@@ -83,6 +86,8 @@ static bool cpr_closed;              /* listener_lock */
 static atomic_bool shutdown_asked, shutdown_done;
 static atomic_int clients_left = CLIENTS;
 static bool started_rp;              /* BQL: the return path of the last migration that started */
+static bool cpr_handoff_failed;      /* BQL: a cpr-transfer failed in its handoff (the source may have
+                                        taken the device back while the target took it) */
 
 /* The state changes, as the notifier saw them (states_lock). */
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,12 +108,21 @@ static void on_state(void *opaque, MigrationStatus old, MigrationStatus new_stat
 }
 
 /* The guest never runs on both sides (the BQL held: the source's runstate
- * is stable; the destination's is its own thread's, read racily by design
- * of the check only after it exists). */
+ * is stable; the destination's is read under its lock once it exists). The
+ * name says whether a cancel was involved: a cancel that lets the source
+ * resume after the destination took over is another bug than a failure. */
 static void check_one_side(const char *after)
 {
-	if (atomic_load(&dst_ready) && runstate_is_running(&vm) && runstate_is_running(&dst_vm))
-		MIGRACE_INVARIANT("guest-on-one-side", "after %s the guest runs on both sides", after);
+	struct mig_info info = { 0 };
+
+	if (!atomic_load(&dst_ready) || !runstate_is_running(&vm) || !runstate_is_running(&dst_vm))
+		return;
+	qmp_query_migrate(&info);
+	if (info.status == MIGRATION_STATUS_CANCELLING || info.status == MIGRATION_STATUS_CANCELLED)
+		MIGRACE_INVARIANT("cancelled-guest-on-both-sides", "after %s the guest runs on both sides (%s)", after,
+				  migration_status_name(info.status));
+	MIGRACE_INVARIANT("guest-on-one-side", "after %s the guest runs on both sides (%s)", after,
+			  migration_status_name(info.status));
 }
 
 /* The listener goes away with a failed destination, as with its process:
@@ -241,6 +255,8 @@ static void op_migrate(void)
 			(unsigned long)p.downtime_limit_ms, p.max_iterations, p.cpr_uri ? ", cpr" : "", ret);
 	if (ret == 0)
 		started_rp = p.return_path;
+	if (ret && p.cpr_uri && qmp_query_migrate(&info) == 0 && strstr(info.error_desc, "cpr-transfer"))
+		cpr_handoff_failed = true;
 	if (running && ret != -EBUSY && ret != -ESHUTDOWN)
 		MIGRACE_INVARIANT("migrate-busy", "a second migrate while one runs gave %d, not -EBUSY", ret);
 }
@@ -379,6 +395,12 @@ static void check_end(MigrationStatus st, uint64_t starts, uint64_t stops)
 {
 	uint64_t dst_starts = atomic_load(&dst_ready) ? vm_start_count(&dst_vm) : 0;
 	bool src_runs = runstate_is_running(&vm);
+
+	/* the source stops the guest and releases the device before the
+	 * handles go out (cpr.h): unless its handoff failed (and it took the
+	 * device back), the target never finds the device busy */
+	if (dest == DEST_CPR && dst_result == -EBUSY && !cpr_handoff_failed)
+		MIGRACE_INVARIANT("device-busy", "the target's set_owner failed: the source still owns the device");
 	bool last_stop_kept = !src_runs && stops == starts + 1;
 
 	if (st == MIGRATION_STATUS_COMPLETED) {
@@ -401,6 +423,9 @@ static void check_end(MigrationStatus st, uint64_t starts, uint64_t stops)
 			MIGRACE_INVARIANT("memory-migrated", "the destination has other memory than the source");
 		return;
 	}
+	if (dst_starts != 0 && st == MIGRATION_STATUS_CANCELLED)
+		MIGRACE_INVARIANT("cancelled-guest-on-both-sides", "cancelled, but the guest started %lu times on the "
+				  "destination and the source %s", (unsigned long)dst_starts, src_runs ? "runs" : "is stopped");
 	if (dst_starts != 0)
 		MIGRACE_INVARIANT("guest-on-one-side", "migration %s, but the guest started %lu times on the destination "
 				  "and the source %s", migration_status_name(st), (unsigned long)dst_starts,
