@@ -43,6 +43,8 @@
  *     when the destination fails after the source completed, QEMU's known
  *     limit without that capability); every thread joined; in the asan
  *     build LSan finds nothing left.
+ * MIGRATION_WORKLOAD_DEBUG=1 prints each migrate's parameters and result
+ * on stderr.
  */
 #include <errno.h>
 #include <pthread.h>
