@@ -77,6 +77,13 @@ SCEN_COMMON := $(wildcard scenarios/common/*.c)
 SCEN_CFLAGS := $(CORE_CFLAGS) -Iscenarios/common
 SCENARIO_BINS := $(foreach f,tsan asan,$(foreach s,$(SCENARIOS),$(B)/$(f)/scenarios/$(s) $(B)/$(f)/scenarios/$(s).regressed))
 HARNESS_CORE_PROGS := $(foreach f,tsan asan,$(patsubst harness/core-progs/%.c,$(B)/$(f)/core-progs/%,$(wildcard harness/core-progs/*.c)))
+# Workloads: harness/workloads/<name>.c (registry workloads.def), programs that
+# drive a whole core at random (migrace_choose), built for tsan and asan against
+# the real core (build/<f>/workloads/<name>) and against each scenario's
+# regressed core (build/<f>/workloads/regressed/<scenario>/<name>).
+WORKLOADS := $(sort $(basename $(notdir $(wildcard harness/workloads/*.c))))
+WORKLOAD_BINS := $(foreach f,tsan asan,$(addprefix $(B)/$(f)/workloads/,$(WORKLOADS)))
+WORKLOAD_REG_BINS := $(foreach f,tsan asan,$(foreach s,$(SCENARIOS),$(addprefix $(B)/$(f)/workloads/regressed/$(s)/,$(WORKLOADS))))
 # the pure parts of the runtime, for the unit tests
 UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 
@@ -90,7 +97,7 @@ MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
 all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
-	$(HARNESS_CORE_PROGS) $(SCENARIO_BINS)
+	$(HARNESS_CORE_PROGS) $(SCENARIO_BINS) $(WORKLOAD_BINS)
 
 $(MIGRATE_VM): core/migrate-vm/migrate_vm.c $(CORE_LIB_plain)
 	@mkdir -p $(@D)
@@ -156,7 +163,7 @@ $(B)/cli/version.h: FORCE
 	@echo '#define MIGRACE_VERSION "$(VERSION) ($(shell git describe --always --dirty 2>/dev/null || echo no git))"' > $@.new
 	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
 
-$(CLI): $(wildcard harness/cli/*.c harness/cli/*.h) harness/cli/demos.def scenarios/scenarios.def $(B)/cli/version.h \
+$(CLI): $(wildcard harness/cli/*.c harness/cli/*.h) harness/cli/demos.def scenarios/scenarios.def harness/workloads/workloads.def $(B)/cli/version.h \
 	$(B)/rt/trace.o $(B)/rt/classify.o $(B)/rt/model.o $(B)/rt/strategy.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
@@ -243,6 +250,39 @@ $(B)/$(1)/core-progs/%: harness/core-progs/%.c $(CORE_LIB_$(HCORE_$(1))) $(MCC) 
 	$(Q)$(MCC) --$(1) $(CORE_CFLAGS) $$< $(CORE_LIB_$(HCORE_$(1))) -o $$@
 endef
 $(foreach f,tsan asan,$(eval $(call core_prog_rules,$(f))))
+
+define workload_rules
+$(B)/$(1)/workloads/%: harness/workloads/%.c $(CORE_LIB_$(HCORE_$(1))) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(CORE_CFLAGS) $$< $(CORE_LIB_$(HCORE_$(1))) -o $$@
+endef
+$(foreach f,tsan asan,$(eval $(call workload_rules,$(f))))
+
+# a workload against a scenario's regressed core (make workloads-regressed: all of them)
+define workload_reg_rule
+$(B)/$(1)/workloads/regressed/$(2)/$(3): harness/workloads/$(3).c $(B)/$(1)/regressed/$(2)/libcore.a $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) -I$(B)/$(1)/regressed/$(2)/src/core/migration -I$(B)/$(1)/regressed/$(2)/src/core/mgmt \
+		$(CORE_CFLAGS) $$< $(B)/$(1)/regressed/$(2)/libcore.a -o $$@
+endef
+$(foreach f,tsan asan,$(foreach s,$(SCENARIOS),$(foreach w,$(WORKLOADS),$(eval $(call workload_reg_rule,$(f),$(s),$(w))))))
+.PHONY: workloads-regressed workload-core
+workloads-regressed: $(WORKLOAD_REG_BINS)
+
+# A workload against the core in WL_CORE (a core/ directory, as scripts/bisect
+# takes it), compiled with this Makefile's flags: WL=name WL_BUILD=tsan|asan
+# WL_OUT=dir; the program is WL_OUT/WL (migrace hunt --workload W --core DIR).
+workload-core: $(MCC) $(RT_LIB)
+	$(Q)test -n "$(WL)" -a -n "$(WL_CORE)" -a -n "$(WL_OUT)" -a -f "harness/workloads/$(WL).c" || \
+		{ echo "workload-core: needs WL=<workload> WL_CORE=<dir> WL_OUT=<dir>" >&2; exit 2; }
+	$(Q)test -d "$(WL_CORE)/migration" || { echo "workload-core: $(WL_CORE) is not a core/ directory (no migration/ in it)" >&2; exit 2; }
+	$(Q)srcs=$$(cd "$(WL_CORE)" && ls migration/*.c mgmt/*.c 2>/dev/null | sed 's|^|core/|'); \
+	RC_CC="$(CC)" RC_CFLAGS="$(CORE_CFLAGS) $(CORE_FLAV_$(HCORE_$(or $(WL_BUILD),tsan)))" \
+		scripts/regressed-core --core "$(abspath $(WL_CORE))" "$(WL_OUT)" - $$srcs $(filter fakes/%,$(CORE_SRC)) && \
+	$(MCC) --$(or $(WL_BUILD),tsan) -I$(WL_OUT)/src/core/migration -I$(WL_OUT)/src/core/mgmt $(CORE_CFLAGS) \
+		harness/workloads/$(WL).c $(WL_OUT)/libcore.a -o $(WL_OUT)/$(WL)
 
 $(CORE_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(CORE_LIB_asan)
 	@mkdir -p $(@D)

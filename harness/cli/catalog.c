@@ -1,7 +1,8 @@
 /*
  * The programs migrace knows by name: the race scenarios (scenarios/scenarios.def),
  * each built for tsan and asan against the real and the regressed core, and
- * the demos (demos.def); and what a scenario program says about itself.
+ * the demos (demos.def), the workloads (harness/workloads/workloads.def); and
+ * what a scenario program says about itself.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +38,29 @@ const struct race races[] = {
 #undef SCENARIO
 };
 const size_t nraces = sizeof(races) / sizeof(races[0]);
+
+const struct workload workloads[] = {
+#define WORKLOAD(n, f, fp, s) { n, f, fp, s },
+#include "../workloads/workloads.def"
+#undef WORKLOAD
+};
+const size_t nworkloads = sizeof(workloads) / sizeof(workloads[0]);
+
+const struct workload *find_workload(const char *name)
+{
+	for (size_t i = 0; i < nworkloads; i++)
+		if (strcmp(workloads[i].name, name) == 0)
+			return &workloads[i];
+	return NULL;
+}
+
+void workload_program(const struct workload *w, const char *build, const char *scenario, char *out, size_t len)
+{
+	if (scenario)
+		snprintf(out, len, "%s/build/%s/workloads/regressed/%s/%s", root, build, scenario, w->name);
+	else
+		snprintf(out, len, "%s/build/%s/workloads/%s", root, build, w->name);
+}
 
 static const char *const builds[] = { "tsan", "asan", "plain" };
 

@@ -29,6 +29,18 @@ struct demo {
 extern const struct demo demos[];
 extern const size_t ndemos;
 
+/* A workload (harness/workloads/workloads.def): a program that drives a
+ * whole core at random, hunted against the real core, a scenario's
+ * regressed core or another core; with the fault settings it runs under. */
+struct workload {
+	const char *name, *faults, *fault_points, *summary;
+};
+extern const struct workload workloads[];
+extern const size_t nworkloads;
+const struct workload *find_workload(const char *name);
+/* build/<build>/workloads/<name>, or .../workloads/regressed/<scenario>/<name> */
+void workload_program(const struct workload *w, const char *build, const char *scenario, char *out, size_t len);
+
 /* "tsan", "asan", "plain": the index of a build name, or -1. */
 int build_index(const char *b);
 const struct race *find_race(const char *name);

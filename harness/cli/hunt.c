@@ -28,6 +28,7 @@
 
 static const char hunt_help[] =
 	"usage: migrace hunt SCENARIO [--regressed] [--build tsan|asan] [OPTIONS]\n"
+	"       migrace hunt --workload NAME [--regressed SCENARIO | --core DIR] [--build tsan|asan] [OPTIONS]\n"
 	"       migrace hunt [OPTIONS] -- PROGRAM [ARGS]\n"
 	"\n"
 	"Searches without a script: runs schedule after schedule of a scenario's program\n"
@@ -38,6 +39,12 @@ static const char hunt_help[] =
 	"\n"
 	"  --regressed         the scenario's regressed core (default: the real core, where\n"
 	"                      any failure is a finding)\n"
+	"  --workload NAME     a workload (see `migrace list --workloads`): a program that\n"
+	"                      drives a whole core at random, run with its fault settings;\n"
+	"                      against the real core, a scenario's regressed core\n"
+	"                      (--regressed SCENARIO) or the core in DIR (--core DIR, a\n"
+	"                      core/ directory compiled with the Makefile's flags into\n"
+	"                      build/workload-core/)\n"
 	"  --build tsan|asan   which build of the scenario (default tsan)\n"
 	"  --strategy S        random | pct:D | dfs:B   (default pct:3)\n"
 	"  --preempt sync|mem  scheduling points at synchronisation only (default), or\n"
@@ -74,7 +81,7 @@ static const char hunt_help[] =
 	"anything was found.\n";
 
 enum { H_REGRESSED = 1000, H_BUILD, H_STRATEGY, H_PREEMPT, H_BUDGET, H_TIME, H_JOBS, H_SHARD, H_SEED, H_OUT,
-       H_TIMEOUT, H_UNTIL, H_FORCE, H_HELP };
+       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_HELP };
 
 static const struct option hunt_opts[] = {
 	{ "regressed", no_argument, NULL, H_REGRESSED },
@@ -90,6 +97,8 @@ static const struct option hunt_opts[] = {
 	{ "timeout", required_argument, NULL, H_TIMEOUT },
 	{ "until-expected", no_argument, NULL, H_UNTIL },
 	{ "force", no_argument, NULL, H_FORCE },
+	{ "workload", required_argument, NULL, H_WORKLOAD },
+	{ "core", required_argument, NULL, H_CORE },
 	{ "help", no_argument, NULL, H_HELP },
 	{ 0 },
 };
@@ -367,10 +376,75 @@ static const char *hunt_dir(const char *dir, bool force)
 	die_usage("hunt", "'%s' holds too many hunts", dir);
 }
 
+/* A workload built against the core in dir, with the Makefile's flags, into
+ * build/workload-core/<build>/; exit 2 when it does not build. */
+static void build_against_core(const struct workload *w, const char *build, const char *dir, char *prog)
+{
+	char out[PATH_MAX], cmd[4 * PATH_MAX], abs[PATH_MAX];
+
+	if (!realpath(dir, abs))
+		die_usage("hunt", "--core %s: %s", dir, strerror(errno));
+	snprintf(out, sizeof(out), "%s/build/workload-core/%s", root, build);
+	snprintf(cmd, sizeof(cmd), "make -s --no-print-directory -C '%s' workload-core WL='%s' WL_BUILD=%s "
+		 "WL_CORE='%s' WL_OUT='%s' > '%s.log' 2>&1", root, w->name, build, abs, out, out);
+	trace_make_dirs(out);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "migrace hunt: the core in %s does not build with workload %s (%s); see %s.log:\n", dir,
+			w->name, build, out);
+		snprintf(cmd, sizeof(cmd), "grep -m 8 -E 'error|workload-core|regressed-core' '%s.log' | sed 's/^/  /' >&2",
+			 out);
+		if (system(cmd)) { /* the message above stands alone */ }
+		exit(2);
+	}
+	snprintf(prog, PATH_MAX, "%s/%s", out, w->name);
+}
+
+/* --workload NAME [--regressed SCENARIO | --core DIR]: the program (built
+ * now if needed), its name for the output, its fault settings. */
+static void workload_target(struct hunt *h, int argc, char **argv, int dd, const char *wname, const char *core_dir,
+			    char *prog, char *name)
+{
+	const struct workload *w = find_workload(wname);
+	if (!w)
+		die_usage("hunt", "no workload named '%s' (see migrace list --workloads)", wname);
+	if (dd != argc)
+		die_usage("hunt", "--workload runs the workload: no program after --");
+	if (h->until_expected)
+		die_usage("hunt", "--until-expected is for a scenario (a workload has no expected signature)");
+	const char *scen = NULL;
+	if (h->regressed) {
+		if (core_dir)
+			die_usage("hunt", "--regressed SCENARIO and --core DIR exclude each other");
+		if (optind >= argc)
+			die_usage("hunt", "--workload %s --regressed needs a SCENARIO (see migrace list)", wname);
+		scen = argv[optind++];
+		if (!find_race(scen))
+			die_usage("hunt", "no scenario named '%s' (see migrace list)", scen);
+	}
+	if (optind < argc)
+		die_usage("hunt", "--workload %s: unexpected argument '%s'", wname, argv[optind]);
+	if (core_dir) {
+		build_against_core(w, h->build, core_dir, prog);
+		snprintf(name, PATH_MAX, "%s.core", w->name);
+	} else {
+		workload_program(w, h->build, scen, prog, PATH_MAX);
+		char cmd[2 * PATH_MAX];
+		snprintf(cmd, sizeof(cmd), "make -s --no-print-directory -C '%s' '%s' >/dev/null 2>&1", root,
+			 prog + strlen(root) + 1);
+		if (access(prog, X_OK) && system(cmd) != 0)
+			die_usage("hunt", "workload %s is not built (%s): run make", wname, prog);
+		snprintf(name, PATH_MAX, scen ? "%s.regressed-%s" : "%s", w->name, scen);
+	}
+	if (!getenv("MIGRACE_FAULTS") && w->faults[0]) {
+		setenv("MIGRACE_FAULTS", w->faults, 1);
+		setenv("MIGRACE_FAULT_POINTS", w->fault_points[0] ? w->fault_points : "*", 1);
+	}
+}
+
 static int hunt_main(int argc, char **argv)
 {
 	static struct hunt h;
-	const char *outdir = NULL, *target = NULL;
+	const char *outdir = NULL, *target = NULL, *workload = NULL, *core_dir = NULL;
 	bool jobs_set = false, time_set = false, budget_set = false, force = false;
 	int c, dd = argc;
 
@@ -419,6 +493,8 @@ static int hunt_main(int argc, char **argv)
 		case H_TIMEOUT: h.o.timeout = parse_seconds("hunt", optarg); break;
 		case H_UNTIL: h.until_expected = true; break;
 		case H_FORCE: force = true; break;
+		case H_WORKLOAD: workload = optarg; break;
+		case H_CORE: core_dir = optarg; break;
 		case 'h':
 		case H_HELP: fputs(hunt_help, stdout); return 0;
 		default: die_usage("hunt", "unknown or incomplete option");
@@ -430,8 +506,15 @@ static int hunt_main(int argc, char **argv)
 		h.budget = 0;
 
 	char prog[PATH_MAX], out_buf[PATH_MAX], name[PATH_MAX];
-	h.scenario = dd == argc;
-	if (h.scenario) {
+	h.scenario = dd == argc && !workload;
+	if (core_dir && !workload)
+		die_usage("hunt", "--core is for a workload (--workload NAME --core DIR)");
+	if (workload) {
+		workload_target(&h, argc, argv, dd, workload, core_dir, prog, name);
+		static char *av[2];
+		av[0] = prog;
+		h.argv = av;
+	} else if (h.scenario) {
 		if (optind >= argc)
 			die_usage("hunt", "no scenario given: migrace hunt SCENARIO [OPTIONS] | [OPTIONS] -- PROGRAM ARGS");
 		if (optind < argc - 1)

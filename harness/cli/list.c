@@ -1,6 +1,7 @@
 /*
  * migrace list: the race scenarios with their origins and expected
- * signatures (read from the built programs), and the demos.
+ * signatures (read from the built programs), and the demos; --workloads:
+ * the workloads.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,8 +25,10 @@
 #include "opts.h"
 
 static const char list_help[] =
-	"usage: migrace list\n\nThe race scenarios (origin, expected signatures on the regressed core,\n"
-	"from the built tsan and asan programs) and the demos.\n";
+	"usage: migrace list [--workloads]\n\nThe race scenarios (origin, expected signatures on the regressed core,\n"
+	"from the built tsan and asan programs) and the demos.\n"
+	"  --workloads   the workloads instead (`migrace hunt --workload NAME`): name and\n"
+	"                what it drives, one line each\n";
 
 static int list_main(int argc, char **argv)
 {
@@ -34,7 +37,12 @@ static int list_main(int argc, char **argv)
 			fputs(list_help, stdout);
 			return 0;
 		}
-		die_usage("list", "takes no arguments");
+		if (strcmp(argv[1], "--workloads") == 0 && argc == 2) {
+			for (size_t i = 0; i < nworkloads; i++)
+				printf("%-12s %s\n", workloads[i].name, workloads[i].summary);
+			return 0;
+		}
+		die_usage("list", "takes no arguments but --workloads, not '%s'", argv[argc > 2 ? 2 : 1]);
 	}
 	printf("%-26s %-20s %-40s %s\n", "SCENARIO", "ORIGIN", "REGRESSED: TSAN", "REGRESSED: ASAN");
 	for (size_t i = 0; i < nraces; i++) {

@@ -42,7 +42,7 @@ static const char minimize_help[] =
 	"the same signature; then delta debugging removes chunks of the list, then\n"
 	"single switches, keeping a removal when the run still gives the signature with\n"
 	"no more preemptions than before and no more steps than the original. Every run\n"
-	"uses the trace's program, arguments, directory, fault settings and preemption\n"
+	"uses the trace's program, arguments, directory, fault settings, choices and preemption\n"
 	"mode.\n"
 	"\n"
 	"  --out FILE       the minimized trace (default: TRACE with .trace replaced by\n"
@@ -121,7 +121,7 @@ static int extract(const struct trace *t, bool spell_out, struct cand *c, char *
 	bool keyed = true;
 
 	for (uint32_t i = 0; i < t->nsteps; i++)
-		if (t->steps[i].objk != 'f' && !t->steps[i].key)
+		if (t->steps[i].objk != 'f' && t->steps[i].objk != 'k' && !t->steps[i].key)
 			keyed = false;
 	free(c->sw);
 	c->sw = calloc(t->nsteps ? t->nsteps : 1, sizeof(*c->sw));
@@ -133,7 +133,7 @@ static int extract(const struct trace *t, bool spell_out, struct cand *c, char *
 	}
 	for (uint32_t i = 0; i < t->nsteps; i++) {
 		const struct step_rec *r = &t->steps[i];
-		if (r->objk == 'f')
+		if (r->objk == 'f' || r->objk == 'k')
 			continue;
 		if (!keyed && r->key_mem) {
 			snprintf(err, errlen, "step %u: a memory decision without its key (d=mN)", i);
@@ -391,6 +391,29 @@ static int fault_plan(const struct trace *t, char *plan, size_t len, char *err, 
 	return 0;
 }
 
+/* The trace's choices as MIGRACE_CHOICES ("T.N=V ...": thread T's N-th
+ * choice was V); NULL for none. Malloc'd. */
+static char *choice_plan(const struct trace *t)
+{
+	uint32_t nth[MODEL_MAX_THREADS] = { 0 };
+	size_t cap = 1, o = 0;
+	for (uint32_t i = 0; i < t->nsteps; i++)
+		cap += t->steps[i].objk == 'k' ? 24 : 0;
+	if (cap == 1)
+		return NULL;
+	char *plan = malloc(cap);
+	if (!plan)
+		return NULL;
+	plan[0] = '\0';
+	for (uint32_t i = 0; i < t->nsteps; i++) {
+		const struct step_rec *r = &t->steps[i];
+		if (r->objk == 'k')
+			o += (size_t)snprintf(plan + o, cap - o, "%s%u.%u=%u", o ? " " : "", r->chosen,
+					      ++nth[r->chosen], STEP_CHOICE_V(r->obj));
+	}
+	return plan;
+}
+
 static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
 	FILE *in = fopen(from, "r"), *out = in ? fopen(to, "w") : NULL;
@@ -594,6 +617,12 @@ static int minimize_main(int argc, char **argv)
 		unsetenv("MIGRACE_FAULTS");
 		unsetenv("MIGRACE_FAULT_POINTS");
 	}
+	char *choices = choice_plan(&t);
+	if (choices)
+		setenv("MIGRACE_CHOICES", choices, 1);
+	else
+		unsetenv("MIGRACE_CHOICES");
+	free(choices);
 	unsetenv("MIGRACE_SCHEDULE");            /* a forced prefix would come before the switches */
 	if (t.cwd[0] && chdir(t.cwd))
 		fprintf(stderr, "migrace minimize: warning: cannot enter the recorded directory %s: %s\n", t.cwd,

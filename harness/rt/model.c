@@ -19,7 +19,7 @@ static const char *const op_names[OP_KIND_COUNT] = {
 	[OP_RWUNLOCK] = "rwunlock", [OP_ONCE] = "once", [OP_SLEEP] = "sleep",
 	[OP_YIELD] = "yield", [OP_SYNC] = "sync",
 	[OP_FAULT_PASS] = "fault-pass", [OP_FAULT_FAIL] = "fault-fail",
-	[OP_MEM] = "mem",
+	[OP_MEM] = "mem", [OP_CHOOSE] = "choose",
 };
 
 const char *op_kind_name(enum op_kind k)

@@ -40,6 +40,7 @@ enum op_kind {
 	OP_FAULT_PASS,  /* a fault point decided not to fail (trace only, never pending) */
 	OP_FAULT_FAIL,  /* a fault point decided to fail (trace only, never pending) */
 	OP_MEM,         /* about to load or store non-stack memory (--preempt=mem) */
+	OP_CHOOSE,      /* a program's migrace_choose (trace only, never pending) */
 	OP_KIND_COUNT
 };
 

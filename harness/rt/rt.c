@@ -413,6 +413,40 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 
 bool rt_replaying(void) { return rt.buf.shm && rt.buf.shm->replay; }
 
+/* A workload's choice (choose.c): in a replay the trace's value, checked
+ * against the thread, the bound and the call site; else `want`. Recorded as
+ * a step of the calling thread that switches nothing, like a fault decision. */
+uint32_t rt_choice(uint32_t n, uint32_t want, uintptr_t pc)
+{
+	struct rt_shared *shm = rt.buf.shm;
+	int self = self_tid;
+
+	if (rt.step >= shm->max_steps)
+		rt_fail("hang", "the run exceeded %u scheduling steps (livelock?)", shm->max_steps);
+	if (shm->replay) {
+		if (rt.step >= shm->expect_len)
+			rt_fail("divergence", "step %lu: the trace ended after %u steps, but T%d chooses among %u "
+				"(exe+0x%lx)", (unsigned long)rt.step, shm->expect_len, self, n, (unsigned long)pc_off(pc));
+		const struct step_rec *e = &rt.buf.expect[rt.step];
+		if (e->objk != 'k' || e->chosen != self || STEP_CHOICE_N(e->obj) != n || e->pc != pc_off(pc)) {
+			char want_s[64];
+			if (e->objk == 'k')
+				snprintf(want_s, sizeof(want_s), "k:%u/%u", STEP_CHOICE_V(e->obj), STEP_CHOICE_N(e->obj));
+			else
+				snprintf(want_s, sizeof(want_s), "%c%d", e->objk, e->obj);
+			rt_fail("divergence", "step %lu: the trace expected T%d %s %s (exe+0x%lx), but T%d chooses "
+				"among %u (exe+0x%lx)", (unsigned long)rt.step, e->chosen, op_kind_name(e->op), want_s,
+				(unsigned long)e->pc, self, n, (unsigned long)pc_off(pc));
+		}
+		want = STEP_CHOICE_V(e->obj);
+	}
+	rt.buf.log[rt.step] = (struct step_rec){ .chosen = (uint8_t)self, .cur = (uint8_t)self, .op = OP_CHOOSE,
+						 .objk = 'k', .obj = STEP_CHOICE(n, want),
+						 .enabled = 1ull << self, .pc = pc_off(pc), .now = rt.m.now };
+	shm->nsteps = (uint32_t)++rt.step;
+	return want;
+}
+
 /* A draw from the run's one seeded PRNG (the strategy's). */
 uint64_t rt_random_below(uint64_t n) { return prng_below(&rt.strat.rng, n); }
 

@@ -110,6 +110,8 @@ int64_t rt_now(void);
 /* Fault points (faults.c): a decision recorded as a step; see rt.c. */
 bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want);
 bool rt_replaying(void);
+/* A choice among n (choose.c): `want`, or the trace's in a replay; a step. */
+uint32_t rt_choice(uint32_t n, uint32_t want, uintptr_t pc);
 uint64_t rt_random_below(uint64_t n);
 /* Set up by the fork server before the first run (weak: only programs with
  * fiu points link faults.c). spec: "count", "random:P", "NAME@N" or

@@ -13,8 +13,10 @@ struct step_rec {
 	uint8_t cur;           /* thread that reached the decision */
 	uint8_t op;            /* enum op_kind of chosen's pending operation */
 	char objk;             /* 'm' 'c' 's' 'r' 'o' object, 'T' thread, 'p' sync point,
-	                          'f' fault point (op fault-pass/fail), '-' */
-	int32_t obj;           /* object id, thread id, hit number of a fault point;
+	                          'f' fault point (op fault-pass/fail), 'k' a choice
+	                          (op choose), '-' */
+	int32_t obj;           /* object id, thread id, hit number of a fault point,
+	                          a choice's bound and value (STEP_CHOICE);
 	                          unused for '-' and 'p' */
 	uint64_t enabled;      /* mask of enabled threads at the decision */
 	uint64_t pc;           /* call site, as an offset into the executable */
@@ -25,5 +27,12 @@ struct step_rec {
 	                          memory access; 0 in traces that predate keys */
 	bool key_mem;
 };
+
+/* A choice (migrace_choose) of `v` among 0..n-1, n at most STEP_CHOICE_MAX,
+ * in one obj field; the trace writes it k:V/N. */
+#define STEP_CHOICE_MAX 32767u
+#define STEP_CHOICE(n, v) ((int32_t)((uint32_t)(n) << 16 | (uint32_t)(v)))
+#define STEP_CHOICE_N(obj) ((uint32_t)(obj) >> 16)
+#define STEP_CHOICE_V(obj) ((uint32_t)(obj) & 0xffffu)
 
 #endif

@@ -139,6 +139,8 @@ static void put_obj(FILE *f, const struct step_rec *r)
 		fprintf(f, "p:%s", r->name ? r->name : "?");
 	else if (r->objk == 'f')
 		fprintf(f, "f:%s#%d", r->name ? r->name : "?", r->obj);
+	else if (r->objk == 'k')
+		fprintf(f, "k:%u/%u", STEP_CHOICE_V(r->obj), STEP_CHOICE_N(r->obj));
 	else
 		fprintf(f, "%c%d", r->objk, r->obj);
 }
@@ -241,6 +243,22 @@ static int parse_thread(const char *s, uint8_t *out)
 	return 0;
 }
 
+/* "V/N" of a choice into its obj field. */
+static int parse_choice(char *s, int32_t *obj)
+{
+	uint64_t v, n;
+	char *slash = strchr(s, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	int bad = parse_u64(s, &v, 10) || parse_u64(slash + 1, &n, 10) || n < 1 || n > STEP_CHOICE_MAX || v >= n;
+	*slash = '/';
+	if (bad)
+		return -1;
+	*obj = STEP_CHOICE(n, v);
+	return 0;
+}
+
 static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size_t errlen, unsigned ln)
 {
 	struct step_rec *r = &t->steps[idx];
@@ -281,11 +299,16 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 		*hash = '\0';
 		t->names[idx] = strdup(f[3] + 2);
 		r->name = t->names[idx];
+	} else if (strncmp(f[3], "k:", 2) == 0) {
+		if (parse_choice(f[3] + 2, &r->obj))
+			return fail(err, errlen, ln, "bad choice \"%s\" (expected k:V/N, 0 <= V < N <= %u)", f[3],
+				    STEP_CHOICE_MAX);
+		r->objk = 'k';
 	} else if (strchr("mcsroT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
 		r->objk = f[3][0];
 		r->obj = (int32_t)v;
 	} else
-		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, T1, p:name or f:name#hit)", f[3]);
+		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, T1, p:name, f:name#hit or k:V/N)", f[3]);
 	if (strncmp(f[4], "+0x", 3) || parse_u64(f[4] + 3, &r->pc, 16))
 		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
 	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))
@@ -296,6 +319,9 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	if (fault_op != (r->objk == 'f'))
 		return fail(err, errlen, ln, "%s", fault_op ? "a fault decision needs an object f:name#hit"
 							 : "an object f:name#hit needs the operation fault-pass or fault-fail");
+	if ((r->op == OP_CHOOSE) != (r->objk == 'k'))
+		return fail(err, errlen, ln, "%s", r->op == OP_CHOOSE ? "a choice needs an object k:V/N"
+								      : "an object k:V/N needs the operation choose");
 	if (!(r->enabled >> r->chosen & 1))
 		return fail(err, errlen, ln, "thread T%d is not in its enabled set e=0x%" PRIx64, r->chosen, r->enabled);
 	if (strncmp(f[7], "t=", 2) || parse_u64(f[7] + 2, &v, 10))

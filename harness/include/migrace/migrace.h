@@ -32,4 +32,28 @@ void migrace_invariant_failed(const char *name, const char *file, int line, cons
 void migrace_check_threads_joined(const char *file, int line);
 #define MIGRACE_CHECK_THREADS_JOINED() migrace_check_threads_joined(__FILE__, __LINE__)
 
+/*
+ * A choice among 0..n-1 (1 <= n <= 32767) for a program that drives
+ * something at random (a workload): drawn from the run's one seeded PRNG,
+ * recorded in the trace as a step of the calling thread (`choose k:V/N`),
+ * fed back by a replay (a program that chooses elsewhere, or among another
+ * n, stops with `divergence`) and kept by `migrace minimize`.
+ *
+ *     switch (migrace_choose(3)) {
+ *     case 0: qmp_migrate_cancel(); break;
+ *     ...
+ *     }
+ *
+ * Outside a harness build (no MIGRACE_SYNC_POINTS) it is rand() % n.
+ */
+#ifdef MIGRACE_SYNC_POINTS
+unsigned migrace_choose(unsigned n);
+#else
+#include <stdlib.h>
+__attribute__((weak)) unsigned migrace_choose(unsigned n)
+{
+	return n > 1 ? (unsigned)rand() % n : 0;
+}
+#endif
+
 #endif
