@@ -1,10 +1,13 @@
 #!/bin/bash
 # The docs: README.md is the front door (at most 250 lines, a link to every
-# docs/ page), every link in README.md and docs/*.md resolves inside the
-# repository (files and #anchors), nothing refers to files outside it, each
-# page opens with its question, and commands.md's help texts are migrace's.
+# docs/ page), every link of every page resolves inside the repository (files
+# and #anchors), nothing refers to files outside it, each docs page opens with
+# its question, commands.md's help texts are migrace's, and so are the man
+# pages scripts/gen-man makes of it.
 source "$(dirname "$0")/lib.bash"
 PAGES=(README.md docs/*.md)
+# the pages whose links must resolve: these and every other tracked page
+mapfile -t LINKPAGES < <(printf '%s\n' "${PAGES[@]}" $(git ls-files '*.md') | sort -u)
 ROOT=$(pwd -P)
 
 # the GitHub anchor of a heading: lower case, punctuation dropped, spaces to -
@@ -25,7 +28,7 @@ for p in docs/*.md; do
 done
 
 bad=""
-for f in "${PAGES[@]}"; do
+for f in "${LINKPAGES[@]}"; do
 	dir=$(dirname "$f")
 	while IFS= read -r t; do
 		case $t in http://* | https://* | mailto:*) continue ;; esac
@@ -50,7 +53,7 @@ for f in "${PAGES[@]}"; do
 	done < <(links "$f")
 done
 OUT=$bad
-check "every link in README.md and docs/*.md resolves inside the repository" test -z "$bad"
+check "every link in README.md, docs/*.md and the other pages resolves inside the repository" test -z "$bad"
 
 # every docs/x.md that a tracked file mentions exists
 bad=""
