@@ -338,3 +338,9 @@ fuzz: $(FUZZ_BINS)
 clean:
 	rm -rf $(B) migrace-out
 .SECONDARY:
+
+# the man pages of migrace and migrace-cc, from the text of docs/commands.md
+.PHONY: man
+man: $(B)/man/migrace.1 $(B)/man/migrace-cc.1
+$(B)/man/migrace.1 $(B)/man/migrace-cc.1 &: docs/commands.md README.md scripts/gen-man
+	$(Q)scripts/gen-man $(VERSION) $(B)/man
