@@ -56,7 +56,12 @@ struct server {
 	char saved[SAVED_MAX][160];  /* the signatures it saved a trace of */
 	size_t nsaved;
 	int ctl;                     /* protocol fd, or -1 */
-	int cpu;
+	enum { PIN_NONE, PIN_AUTO, PIN_CPU } pin;   /* MIGRACE_PIN: none, auto or a CPU */
+	int cpu;                     /* PIN_CPU: the CPU */
+	/* standard input fed to every run (see setup_stdin), in_cache -1: none */
+	int in_src, in_cache;
+	uint64_t in_len;             /* bytes read from in_src into in_cache */
+	bool in_eof;
 	char exe[PATH_MAX];
 	char code_version[64];
 	const char *build;
@@ -79,6 +84,8 @@ struct run_result {
 	uint64_t index, seed;
 	char sig[160];
 	bool failed;
+	enum { END_SELF, END_STEPS, END_WALL } end;   /* it ended, or was stopped at a limit */
+	int status;                  /* wait status */
 	uint32_t nsteps;
 	char trace[PATH_MAX];
 	uint64_t hash;
@@ -104,6 +111,15 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 	fputc('\n', stderr);
 	exit(2);
 }
+
+/* pipe2 past the interceptors: TSan's allocates its bookkeeping of a pipe
+ * in the program's heap, which the server's runs inherit. */
+static int raw_pipe(int p[2], int flags)
+{
+	return (int)syscall(SYS_pipe2, p, flags);
+}
+
+static void setup_stdin(struct server *s, const char *replay_path);
 
 static void ctl_printf(const struct server *s, const char *fmt, ...)
 {
@@ -377,6 +393,30 @@ static void replay_steps(struct server *s, const char *path)
 	s->expect = s->expect_buf;
 }
 
+/* MIGRACE_PIN=none|auto|CPU (default none): whether a run is pinned to one
+ * CPU. A fixed CPU per worker put two explorations on one CPU while another
+ * idled; MIGRACE_CPU, which said it, is no longer read. */
+static void configure_pin(struct server *s)
+{
+	const char *v = getenv("MIGRACE_PIN");
+	s->pin = PIN_NONE;
+	if (!v || !*v || strcmp(v, "none") == 0)
+		return;
+	if (strcmp(v, "auto") == 0) {
+		s->pin = PIN_AUTO;
+		return;
+	}
+	char *e;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	errno = 0;
+	long cpu = strtol(v, &e, 10);
+	if (errno || *e || v[0] < '0' || v[0] > '9' || cpu >= (ncpu > 0 ? ncpu : CPU_SETSIZE))
+		usage_error("MIGRACE_PIN=\"%s\": expected none, auto or a CPU number from 0 to %ld", v,
+			    (ncpu > 0 ? ncpu : CPU_SETSIZE) - 1);
+	s->cpu = (int)cpu;
+	s->pin = PIN_CPU;
+}
+
 static void configure(struct server *s, int argc, char **argv, char **envp)
 {
 	const char *why;
@@ -417,9 +457,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->check_det = env_u64("MIGRACE_CHECK_DETERMINISM", 0, 1);
 	s->probe = env_u64("MIGRACE_PROBE", 0, 1);
 	s->trace_new = env_u64("MIGRACE_TRACE_NEW", 0, 1);
-	s->cpu = getenv("MIGRACE_CPU") ? (int)env_u64("MIGRACE_CPU", 0, 4096) : sched_getcpu();
-	if (getenv("MIGRACE_NO_PIN"))
-		s->cpu = -1;
+	configure_pin(s);
 	s->build = detect_build();
 	if (!realpath("/proc/self/exe", s->exe))
 		snprintf(s->exe, sizeof(s->exe), "%s", argv[0]);
@@ -490,13 +528,17 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 		s->fault_points = s->replay.fault_points;
 	}
 	setup_faults(s);
+	setup_stdin(s, getenv("MIGRACE_REPLAY"));
 	s->shm->max_steps = s->max_steps;
 	s->cfg.strat = s->strat;
 }
 
-static void pin(int cpu)
+/* In the child: its threads share one CPU (handoffs stay cheap) when asked.
+ * auto: the CPU the kernel started the run on, which it picks idle. */
+static void pin(const struct server *s)
 {
 	cpu_set_t set;
+	int cpu = s->pin == PIN_CPU ? s->cpu : s->pin == PIN_AUTO ? sched_getcpu() : -1;
 	if (cpu < 0)
 		return;
 	CPU_ZERO(&set);
@@ -520,13 +562,140 @@ static size_t read_capture(int fd, char *buf, size_t max)
 	return n;
 }
 
+/* ---- a run's standard streams -------------------------------------------
+ *
+ * Under the CLI, a run's stdout and stderr go to memfds the server reads when
+ * it ends. Started by hand, the program's stdout is its own (inherited) and
+ * its stderr passes through the server as it comes, which keeps its tail to
+ * classify the run. Standard input, when it is a pipe, a socket or a file
+ * (MIGRACE_STDIN=FILE names one; a replay takes the trace's), is read once,
+ * as the runs ask for it, into a memfd, and fed to every run through a pipe
+ * of its own: every run and every replay reads the same bytes. */
+struct run_io {
+	int in_r, in_w;          /* the run's stdin pipe; in_w the server's end, -1 closed */
+	uint64_t in_off;         /* bytes of the cache written to it */
+	int err_r, err_w;        /* pass-through: the run's stderr pipe */
+	size_t err_len;          /* pass-through: bytes of stderr kept (the tail) */
+};
+
+static void setup_stdin(struct server *s, const char *replay_path)
+{
+	struct stat st;
+	const char *v = getenv("MIGRACE_STDIN");
+	char path[PATH_MAX + 300];
+
+	s->in_src = s->in_cache = -1;
+	if (s->replaying && s->replay.stdin_file[0]) {
+		const char *slash = strrchr(replay_path, '/');
+		snprintf(path, sizeof(path), "%.*s%s", slash ? (int)(slash - replay_path + 1) : 0, replay_path,
+			 s->replay.stdin_file);
+		v = path;
+	}
+	if (v && *v) {
+		s->in_src = open(v, O_RDONLY | O_CLOEXEC);
+		if (s->in_src < 0)
+			usage_error("cannot read the standard input %s: %s", v, strerror(errno));
+	} else if (fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+		s->in_src = 0;
+	else
+		return;              /* a terminal or /dev/null: every run has it as it is */
+	s->in_cache = memfd_create("migrace-stdin", MFD_CLOEXEC);
+	if (s->in_cache < 0)
+		usage_error("cannot set up the standard input: %s", strerror(errno));
+}
+
+/* Reads more of the standard input into the cache; false at its end. */
+static bool stdin_more(struct server *s)
+{
+	char buf[65536];
+	ssize_t n = read(s->in_src, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0 || pwrite(s->in_cache, buf, (size_t)n, (off_t)s->in_len) != n) {
+		s->in_eof = true;
+		return false;
+	}
+	s->in_len += (uint64_t)n;
+	return true;
+}
+
+static void stdin_feed(const struct server *s, struct run_io *io)
+{
+	char buf[65536];
+	uint64_t want = s->in_len - io->in_off;
+	ssize_t n = pread(s->in_cache, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)io->in_off);
+	if (n > 0)
+		n = write(io->in_w, buf, (size_t)n);
+	if (n > 0)
+		io->in_off += (uint64_t)n;
+	else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		close(io->in_w);     /* the run closed its stdin */
+		io->in_w = -1;
+	}
+}
+
+/* Pass-through: the run's stderr to ours, its tail kept (NULs as spaces)
+ * at s->output + OUTPUT_MAX + 1 for classification. false at its end. */
+static bool stderr_pass(struct server *s, struct run_io *io)
+{
+	char buf[65536];
+	char *tail = s->output + OUTPUT_MAX + 1;
+	ssize_t n = read(io->err_r, buf, sizeof(buf));
+	if (n < 0)
+		return errno == EINTR;
+	if (n == 0)
+		return false;
+	for (ssize_t o = 0, w; o < n; o += w > 0 ? w : 0)
+		if ((w = write(2, buf + o, (size_t)(n - o))) < 0 && errno != EINTR)
+			break;
+	if (io->err_len + (size_t)n > OUTPUT_MAX) {   /* n is far below OUTPUT_MAX / 2 */
+		memmove(tail, tail + OUTPUT_MAX / 2, io->err_len - OUTPUT_MAX / 2);
+		io->err_len -= OUTPUT_MAX / 2;
+	}
+	memcpy(tail + io->err_len, buf, (size_t)n);
+	io->err_len += (size_t)n;
+	return true;
+}
+
+static void io_open(struct server *s, struct run_io *io, bool pass)
+{
+	int p[2];
+	*io = (struct run_io){ .in_r = -1, .in_w = -1, .err_r = -1, .err_w = -1 };
+	if (s->in_cache >= 0 && raw_pipe(p, O_CLOEXEC) == 0) {
+		io->in_r = p[0];
+		io->in_w = p[1];
+		fcntl(io->in_w, F_SETFL, O_NONBLOCK);
+	}
+	if (pass && raw_pipe(p, O_CLOEXEC) == 0) {
+		io->err_r = p[0];
+		io->err_w = p[1];
+	}
+}
+
+static void io_close(struct run_io *io)
+{
+	int *fds[] = { &io->in_r, &io->in_w, &io->err_r, &io->err_w };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
 /* In the child: become the program, under the scheduler. */
-static void __attribute__((noreturn)) child(struct server *s, const struct rt_config *cfg)
+static void __attribute__((noreturn)) child(struct server *s, const struct rt_config *cfg, struct run_io *io)
 {
 	setpgid(0, 0);
-	pin(s->cpu);
-	dup2(s->out_fd, 1);
-	dup2(s->err_fd, 2);
+	pin(s);
+	if (io->in_r >= 0)
+		dup2(io->in_r, 0);
+	if (io->err_w >= 0)
+		dup2(io->err_w, 2);
+	else {
+		dup2(s->out_fd, 1);
+		dup2(s->err_fd, 2);
+	}
+	io_close(io);
 	close(s->out_fd);
 	close(s->err_fd);
 	if (s->ctl >= 0)
@@ -538,27 +707,87 @@ static void __attribute__((noreturn)) child(struct server *s, const struct rt_co
 	exit(rc);
 }
 
-/* Waits for the child; returns false when it had to be killed for the timeout. */
-static bool wait_child(const struct server *s, pid_t pid, int *status)
+static int ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int)((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* At the wall clock: stops the run, has the scheduler's state read from it
+ * (the report's threads) and kills it. */
+static void stop_at_deadline(pid_t pid, int *status, bool *reaped)
+{
+	kill(-pid, SIGSTOP);
+	pid_t w;
+	while ((w = waitpid(pid, status, WUNTRACED)) < 0 && errno == EINTR)
+		;
+	*reaped = w == pid && !WIFSTOPPED(*status);
+	if (!*reaped)
+		rt_snapshot_child(pid);
+	kill(-pid, SIGKILL);
+	kill(-pid, SIGCONT);
+}
+
+/* Waits for the run, feeding its stdin and passing its stderr through.
+ * Returns false when it had to be stopped at the wall clock (limit_ms). */
+static bool supervise(struct server *s, pid_t pid, unsigned limit_ms, struct run_io *io, int *status)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	bool in_time = true;
+	struct timespec t0;
+	bool in_time = true, reaped = false;
 
-	if (pfd >= 0) {
-		struct pollfd p = { .fd = pfd, .events = POLLIN };
-		int r;
-		do
-			r = poll(&p, 1, (int)s->timeout_ms);
-		while (r < 0 && errno == EINTR && !interrupted);
-		if (r == 0) {
-			in_time = false;
-			kill(-pid, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!reaped) {
+		struct pollfd p[3];
+		int n = 0, ierr = -1, iin = -1, isrc = -1;
+		p[n++] = (struct pollfd){ .fd = pfd, .events = POLLIN };
+		if (io->err_r >= 0)
+			p[ierr = n++] = (struct pollfd){ .fd = io->err_r, .events = POLLIN };
+		if (io->in_w >= 0 && io->in_off < s->in_len)
+			p[iin = n++] = (struct pollfd){ .fd = io->in_w, .events = POLLOUT };
+		else if (io->in_w >= 0 && !s->in_eof)
+			p[isrc = n++] = (struct pollfd){ .fd = s->in_src, .events = POLLIN };
+		else if (io->in_w >= 0) {
+			close(io->in_w);     /* all of it, and the end */
+			io->in_w = -1;
 		}
-		close(pfd);
+		int left = (int)limit_ms - ms_since(&t0);
+		if (left <= 0) {
+			in_time = false;
+			break;
+		}
+		int r = poll(p, (nfds_t)n, pfd < 0 && left > 20 ? 20 : left);
+		if (r < 0 && errno == EINTR && interrupted)
+			break;
+		if (r <= 0)
+			goto check_exit;
+		if (ierr >= 0 && p[ierr].revents && !stderr_pass(s, io)) {
+			close(io->err_r);
+			io->err_r = -1;
+		}
+		if (iin >= 0 && p[iin].revents)
+			stdin_feed(s, io);
+		if (isrc >= 0 && p[isrc].revents)
+			stdin_more(s);
+		if (pfd >= 0 && p[0].revents)
+			break;
+check_exit:
+		if (pfd < 0 && waitpid(pid, status, WNOHANG) == pid)
+			reaped = true;
 	}
-	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+	if (!in_time)
+		stop_at_deadline(pid, status, &reaped);
+	while (!reaped && waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
 	kill(-pid, SIGKILL);        /* whatever the run left behind in its group */
+	if (pfd >= 0)
+		close(pfd);
+	if (io->err_r >= 0) {       /* what is left in the pipe */
+		fcntl(io->err_r, F_SETFL, O_NONBLOCK);
+		while (stderr_pass(s, io))
+			;
+	}
 	return in_time;
 }
 
@@ -637,6 +866,25 @@ static void free_locations(char **locs, uint32_t n)
 	free(locs);
 }
 
+/* The standard input the runs read, beside the trace (TRACE.stdin). */
+static int save_stdin(const struct server *s, const char *trace)
+{
+	char path[PATH_MAX + 8], buf[65536];
+	snprintf(path, sizeof(path), "%s.stdin", trace);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	ssize_t n = 0;
+	for (uint64_t off = 0; off < s->in_len; off += (uint64_t)n) {
+		uint64_t want = s->in_len - off;
+		n = pread(s->in_cache, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)off);
+		if (n <= 0 || write(fd, buf, (size_t)n) != n)
+			break;
+	}
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
 static void trace_path(const struct server *s, struct run_result *r)
 {
 	char strat[32];
@@ -667,6 +915,10 @@ static int write_trace(const struct server *s, struct run_result *r)
 			offs[i] = s->log[i].pc;
 		locs = locations(s, offs, r->nsteps);
 	}
+	if (s->in_cache >= 0 && save_stdin(s, r->trace) == 0) {
+		const char *b = strrchr(r->trace, '/');
+		snprintf(t.stdin_file, sizeof(t.stdin_file), "%s.stdin", b ? b + 1 : r->trace);
+	}
 	trace_write(f, &t, (const char *const *)locs);
 	free_locations(locs, r->nsteps);
 	free(offs);
@@ -688,7 +940,8 @@ static const char *wait_desc(int op, char *buf, size_t len, const struct snap_th
 	return buf;
 }
 
-/* The report of a run the runtime stopped: what each thread waits on. */
+/* The report of a run the runtime stopped (a deadlock, or a hang at the step
+ * limit or the wall clock): what each thread was doing, and where. */
 static void snap_report(const struct server *s, FILE *f)
 {
 	const struct snap *sn = &s->shm->snap;
@@ -696,7 +949,10 @@ static void snap_report(const struct server *s, FILE *f)
 	for (int i = 0; i < sn->nthreads; i++)
 		offs[i] = sn->t[i].pc;
 	char **locs = locations(s, offs, (uint32_t)sn->nthreads);
-	fprintf(f, "threads at virtual time %" PRId64 " ns:\n", sn->now);
+	fprintf(f, "threads at virtual time %" PRId64 " ns", sn->now);
+	if (sn->running >= 0)
+		fprintf(f, " (T%d was running)", sn->running);
+	fputs(":\n", f);
 	for (int i = 0; i < sn->nthreads; i++) {
 		const struct snap_thread *t = &sn->t[i];
 		char w[400];
@@ -704,10 +960,16 @@ static void snap_report(const struct server *s, FILE *f)
 			fprintf(f, "  T%d finished\n", i);
 			continue;
 		}
-		fprintf(f, "  T%d waits: %s", i, wait_desc(t->op, w, sizeof(w), t));
-		if (t->waits_for >= 0 && t->op == OP_JOIN)
+		if (i == sn->running && t->op == OP_NONE) {
+			fprintf(f, "  T%d runs: no scheduling point since it started (a system call or a loop the "
+				"scheduler does not see)\n", i);
+			continue;
+		}
+		const char *what = i == sn->running ? "runs, last at" : sn->enabled >> i & 1 ? "ready" : "waits";
+		fprintf(f, "  T%d %s: %s", i, what, wait_desc(t->op, w, sizeof(w), t));
+		if (i != sn->running && t->waits_for >= 0 && t->op == OP_JOIN)
 			fprintf(f, " (until T%d finishes)", t->waits_for);
-		else if (t->waits_for >= 0)
+		else if (i != sn->running && t->waits_for >= 0)
 			fprintf(f, " (held by T%d)", t->waits_for);
 		fprintf(f, " at %s\n", locs && locs[i] ? locs[i] : "?");
 	}
@@ -718,6 +980,20 @@ static void snap_report(const struct server *s, FILE *f)
 		fprintf(f, " T%d\n", sn->cycle[0]);
 	}
 	free_locations(locs, (uint32_t)sn->nthreads);
+}
+
+/* The seed repro line: the options that give the same schedule again. */
+static void seed_repro(const struct server *s, const struct run_result *r, FILE *f)
+{
+	fprintf(f, "migrace: repro: %s exec --strategy %s --seed %" PRIu64, s->self_cmd, s->strat_text, r->seed);
+	if (s->strat.kind == STRAT_PCT)
+		fprintf(f, " --pct-k %" PRIu64, s->cfg.pct_k);
+	if (s->cfg.preempt_mem)
+		fputs(" --preempt mem", f);
+	fprintf(f, " --max-steps %u --runs 1 --", s->max_steps);
+	for (int i = 0; i < s->argc; i++)
+		fprintf(f, " %s", i ? s->argv[i] : s->exe);
+	fputc('\n', f);
 }
 
 /* Writes the failure report (to stderr when run directly, else next to the trace). */
@@ -753,6 +1029,8 @@ static void report_failure(const struct server *s, const struct run_result *r, c
 	if (r->trace[0] && f == stderr) {
 		fprintf(f, "migrace: trace: %s\n", r->trace);
 		fprintf(f, "migrace: repro: %s replay %s\n", s->self_cmd, r->trace);
+		if (!s->replaying && s->strat.kind != STRAT_DFS && s->strat.kind != STRAT_SWITCHES)
+			seed_repro(s, r, f);
 	}
 	if (f != stderr)
 		fclose(f);
@@ -809,15 +1087,13 @@ static int save_in_child(struct server *s, struct run_result *r, bool trace, boo
 	return 0;
 }
 
-/* One schedule, start to end. */
-static void run_once(struct server *s, uint64_t index, uint64_t seed, const struct rt_config *cfg,
-		     struct run_result *r, bool quiet)
+/* One attempt at a run: fork, supervise, collect. false at the wall clock. */
+static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limit_ms, bool pass, int *status,
+		    size_t *no, size_t *ne)
 {
 	struct rt_shared *shm = s->shm;
+	struct run_io io;
 
-	memset(r, 0, sizeof(*r));
-	r->index = index;
-	r->seed = seed;
 	shm->nsteps = 0;
 	shm->outcome[0] = shm->detail[0] = '\0';
 	shm->detail_pc = 0;
@@ -826,24 +1102,63 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 	shm->expect_len = s->replaying ? s->replay.nsteps : 0;
 	reset_capture(s->out_fd);
 	reset_capture(s->err_fd);
+	io_open(s, &io, pass);
 	fflush(NULL);
 
 	pid_t pid = fork();
 	if (pid < 0)
 		usage_error("fork failed: %s", strerror(errno));
 	if (pid == 0)
-		child(s, cfg);
+		child(s, cfg, &io);
 	setpgid(pid, pid);
 	current_child = pid;
-	int status = 0;
-	bool in_time = wait_child(s, pid, &status);
+	close(io.in_r);
+	close(io.err_w);
+	io.in_r = io.err_w = -1;
+	*status = 0;
+	bool in_time = supervise(s, pid, limit_ms, &io, status);
 	current_child = 0;
+	*no = pass ? 0 : read_capture(s->out_fd, s->output, OUTPUT_MAX);
+	*ne = pass ? io.err_len : read_capture(s->err_fd, s->output + OUTPUT_MAX + 1, OUTPUT_MAX);
+	io_close(&io);
+	return in_time;
+}
 
-	size_t no = read_capture(s->out_fd, s->output, OUTPUT_MAX);
-	size_t ne = read_capture(s->err_fd, s->output + no + 1, OUTPUT_MAX);
-	s->output[no] = '\0';
-	s->output[no + 1 + ne] = '\0';
-	const char *out = s->output, *err = s->output + no + 1;
+static void nul_to_space(char *p, size_t n)
+{
+	for (char *z; (z = memchr(p, '\0', n)); n -= (size_t)(z + 1 - p), p = z + 1)
+		*z = ' ';
+}
+
+/* One schedule, start to end. A run stopped at the wall clock runs again
+ * once with four times the time; only if it is stopped again is it a hang. */
+static void run_once(struct server *s, uint64_t index, uint64_t seed, const struct rt_config *cfg,
+		     struct run_result *r, bool quiet)
+{
+	struct rt_shared *shm = s->shm;
+	bool pass = s->direct && !quiet;    /* started by hand: the program's own output */
+	unsigned limit = s->timeout_ms;
+	size_t no, ne;
+	int status;
+	bool in_time;
+
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	r->seed = seed;
+	for (int again = 0;; again++) {
+		in_time = attempt(s, cfg, limit, pass, &status, &no, &ne);
+		if (in_time || again || interrupted)
+			break;
+		unsigned longer = limit > UINT_MAX / 4 ? UINT_MAX : limit * 4;
+		note(s, "run %" PRIu64 " (seed %" PRIu64 ") did not finish within %u ms of wall-clock time: "
+		     "running it again with %u ms", index, seed, limit, longer);
+		limit = longer;
+	}
+	char *out = s->output, *err = s->output + OUTPUT_MAX + 1;
+	nul_to_space(out, no);
+	nul_to_space(err, ne);
+	out[no] = '\0';
+	err[ne] = '\0';
 
 	/* classify on stderr, then on stdout (some programs print asserts there);
 	 * no malloc in the server between runs: its heap is the runs' */
@@ -853,23 +1168,23 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 			       .timed_out = !in_time || (interrupted && WIFSIGNALED(status)),
 			       .rt_outcome = shm->outcome };
 	r->failed = classify(&end, r->sig, sizeof(r->sig));
-	if (!in_time) {
-		snprintf(shm->detail, sizeof(shm->detail), "the run did not finish within %u ms and was killed",
-			 s->timeout_ms);
-	}
+	r->status = status;
+	r->end = !in_time ? END_WALL : strcmp(shm->outcome, "hang") == 0 ? END_STEPS : END_SELF;
+	if (!in_time)
+		snprintf(shm->detail, sizeof(shm->detail), "wall clock: the run did not finish within %u ms, nor "
+			 "within %u ms when run again, and was killed (--timeout raises the limit)", s->timeout_ms, limit);
+	/* started by hand, the program's own exit status is no finding */
+	if (s->direct && r->failed && strncmp(r->sig, "exit:", 5) == 0)
+		r->failed = false;
 	r->nsteps = shm->nsteps;
 	r->hash = log_hash(s->log, r->nsteps);
-	if (s->direct && !quiet && !r->failed) {   /* a failure's report shows the output */
-		fputs(out, stdout);
-		fflush(stdout);
-		fputs(err, stderr);
-	}
 	if (quiet || interrupted)
 		return;
 	bool repeat = r->failed && s->trace_new && !s->trace_all && !s->replaying && saved_before(s, r->sig);
 	bool trace = ((r->failed && !s->replaying) || s->trace_all) && !repeat;
-	if ((trace || (r->failed && !repeat)) && save_in_child(s, r, trace, r->failed && !repeat, both) == 0 &&
-	    trace && r->failed && s->trace_new)
+	if ((trace || (r->failed && !repeat)) &&
+	    save_in_child(s, r, trace, r->failed && !repeat, pass ? "" : both) == 0 && trace && r->failed &&
+	    s->trace_new)
 		remember_saved(s, r->sig);
 }
 
@@ -897,7 +1212,13 @@ static int replay_main(struct server *s)
 }
 
 /* PCT needs k, the length of a run: measured once on the default schedule,
- * which does not depend on the seed, so any single seed reproduces alone. */
+ * which does not depend on the seed, so any single seed reproduces alone.
+ * Only a first run that ended by itself counts (the address layout is fixed,
+ * so its length is the same on any machine); one stopped at the step limit
+ * or the wall clock would make k depend on the limit or the load: k is then
+ * PCT_K_DEFAULT. */
+#define PCT_K_DEFAULT 1000
+
 static void estimate_k(struct server *s)
 {
 	struct rt_config pilot = s->cfg;
@@ -907,11 +1228,32 @@ static void estimate_k(struct server *s)
 	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
 	pilot.nscript = 0;
 	run_once(s, 0, 0, &pilot, &r, true);
-	s->cfg.pct_k = r.nsteps ? r.nsteps : 1;
-	note(s, "pct: k=%" PRIu64 " steps, estimated from a first run", s->cfg.pct_k);
+	if (r.end == END_SELF && r.nsteps) {
+		s->cfg.pct_k = r.nsteps;
+		note(s, "pct: k=%" PRIu64 " steps, estimated from a first run", s->cfg.pct_k);
+		return;
+	}
+	s->cfg.pct_k = PCT_K_DEFAULT;
+	note(s, "pct: k=%d steps (the default): the first run, under the default schedule, %s; "
+	     "MIGRACE_PCT_K (--pct-k) sets k", PCT_K_DEFAULT,
+	     r.end == END_WALL ? "was stopped at the wall clock" : r.end == END_STEPS ? "reached the step limit"
+									     : "made no scheduling decision");
 }
 
-static int finish(struct server *s, uint64_t done, uint64_t failures, const struct run_result *first)
+/* Started by hand, the server exits as the program did (128+N for a signal
+ * N) when the run found nothing; with a finding (a report and a trace), 1,
+ * as exec does. */
+static int program_status(const struct run_result *r)
+{
+	if (r->failed || r->end != END_SELF)
+		return 1;
+	if (WIFSIGNALED(r->status))
+		return 128 + WTERMSIG(r->status);
+	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 1;
+}
+
+static int finish(struct server *s, uint64_t done, uint64_t failures, const struct run_result *first,
+		  const struct run_result *last)
 {
 	if (interrupted && s->direct)
 		fprintf(stderr, "migrace: interrupted after %" PRIu64 " runs\n", done);
@@ -921,11 +1263,11 @@ static int finish(struct server *s, uint64_t done, uint64_t failures, const stru
 	}
 	if (failures) {
 		fprintf(stderr, "migrace: %" PRIu64 " of %" PRIu64 " runs failed; first: %s\n", failures, done, first->sig);
-		return 1;
+		return program_status(first);
 	}
 	if (done > 1)
 		fprintf(stderr, "migrace: %" PRIu64 " runs, no failure\n", done);
-	return 0;
+	return done ? program_status(last) : 0;
 }
 
 /* The sanitizers symbolize a report with an llvm-symbolizer process they
@@ -944,7 +1286,7 @@ static void warm_symbolizer(void)
 static int dfs_main(struct server *s)
 {
 	struct dfs d;
-	struct run_result r, first = { 0 };
+	struct run_result r = { 0 }, first = { 0 };
 	uint64_t failures = 0, done = 0;
 
 	if (dfs_init(&d, s->strat.param))
@@ -974,20 +1316,21 @@ static int dfs_main(struct server *s)
 		}
 	}
 	dfs_free(&d);
-	return finish(s, done, failures, &first);
+	return finish(s, done, failures, &first, &r);
 }
 
-/* The new process reads the same standard input as the runs (item of stdin feeding). */
+/* In the child that becomes the new process: the standard input the runs
+ * read so far (all of it, when they read to its end). */
 static void probe_stdin(const struct server *s)
 {
-	(void)s;
-}
-
-/* pipe2 past the interceptors: TSan's allocates its bookkeeping of a pipe
- * in the program's heap, which the server's runs inherit. */
-static int raw_pipe(int p[2], int flags)
-{
-	return (int)syscall(SYS_pipe2, p, flags);
+	char path[64];
+	if (s->in_cache < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", s->in_cache);
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0 && dup2(fd, 0) == 0)
+		close(fd);
+	unsetenv("MIGRACE_STDIN");
 }
 
 /* "probe HASH STEPS SIGNATURE": parsed by hand, scanf may allocate. */
@@ -1063,7 +1406,7 @@ static int probe_fresh(struct server *s, uint64_t seed, struct run_result *r)
 
 static int explore_main(struct server *s)
 {
-	struct run_result r, again, first = { 0 };
+	struct run_result r = { 0 }, again, first = { 0 };
 	uint64_t failures = 0, done = 0;
 
 	if (s->strat.kind == STRAT_PCT)
@@ -1099,7 +1442,7 @@ static int explore_main(struct server *s)
 		if (r.failed && !s->keep_going)
 			break;
 	}
-	return finish(s, done, failures, &first);
+	return finish(s, done, failures, &first, &r);
 }
 
 
