@@ -61,7 +61,7 @@ struct server {
 	/* standard input fed to every run (see setup_stdin), in_cache -1: none */
 	int in_src, in_cache;
 	uint64_t in_len;             /* bytes read from in_src into in_cache */
-	bool in_eof;
+	bool in_eof, in_pread;
 	char exe[PATH_MAX];
 	char code_version[64];
 	const char *build;
@@ -567,10 +567,12 @@ static size_t read_capture(int fd, char *buf, size_t max)
  * Under the CLI, a run's stdout and stderr go to memfds the server reads when
  * it ends. Started by hand, the program's stdout is its own (inherited) and
  * its stderr passes through the server as it comes, which keeps its tail to
- * classify the run. Standard input, when it is a pipe, a socket or a file
- * (MIGRACE_STDIN=FILE names one; a replay takes the trace's), is read once,
- * as the runs ask for it, into a memfd, and fed to every run through a pipe
- * of its own: every run and every replay reads the same bytes. */
+ * classify the run. Standard input, when it is a file (MIGRACE_STDIN=FILE
+ * names one; a replay takes the trace's), or a pipe or a socket that several
+ * runs share, is read once, as the runs ask for it, into a memfd, and fed to
+ * every run through a pipe of its own: every run and every replay reads the
+ * same bytes. A single run keeps a piped stdin as it is: the server cannot
+ * tell whether it will read it, and must not take what it would not. */
 struct run_io {
 	int in_r, in_w;          /* the run's stdin pipe; in_w the server's end, -1 closed */
 	uint64_t in_off;         /* bytes of the cache written to it */
@@ -595,10 +597,13 @@ static void setup_stdin(struct server *s, const char *replay_path)
 		s->in_src = open(v, O_RDONLY | O_CLOEXEC);
 		if (s->in_src < 0)
 			usage_error("cannot read the standard input %s: %s", v, strerror(errno));
-	} else if (fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+	} else if (fstat(0, &st) == 0 && S_ISREG(st.st_mode)) {
+		s->in_src = 0;
+		s->in_pread = true;  /* read where the runs read, the file's offset untouched */
+	} else if (fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) && s->runs > 1)
 		s->in_src = 0;
 	else
-		return;              /* a terminal or /dev/null: every run has it as it is */
+		return;              /* a terminal, /dev/null, or a pipe a single run reads itself */
 	s->in_cache = memfd_create("migrace-stdin", MFD_CLOEXEC);
 	if (s->in_cache < 0)
 		usage_error("cannot set up the standard input: %s", strerror(errno));
@@ -608,7 +613,8 @@ static void setup_stdin(struct server *s, const char *replay_path)
 static bool stdin_more(struct server *s)
 {
 	char buf[65536];
-	ssize_t n = read(s->in_src, buf, sizeof(buf));
+	ssize_t n = s->in_pread ? pread(s->in_src, buf, sizeof(buf), (off_t)s->in_len)
+				: read(s->in_src, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return true;
 	if (n <= 0 || pwrite(s->in_cache, buf, (size_t)n, (off_t)s->in_len) != n) {
@@ -1479,8 +1485,12 @@ static void layout_strip(char **argv)
  * and the program gets its own argv[0] back before the first run. */
 static void layout_restore_argv0(char **argv)
 {
-	if (layout_argv0)
-		argv[0] = layout_argv0;
+	if (!layout_argv0)
+		return;
+	argv[0] = layout_argv0;
+	program_invocation_name = layout_argv0;
+	const char *b = strrchr(layout_argv0, '/');
+	program_invocation_short_name = b ? (char *)b + 1 : layout_argv0;
 }
 
 static void fix_layout(char **argv, char **envp)
@@ -1510,8 +1520,12 @@ static void fix_layout(char **argv, char **envp)
 	size_t target = (bytes + LAYOUT_BYTES_STEP) / LAYOUT_BYTES_STEP * LAYOUT_BYTES_STEP;
 	char **env = calloc(total + 1, sizeof(*env));
 	char *fill = malloc(sizeof(pad) + target - bytes);
-	if (!env || !fill || !argv0)
+	if (!env || !fill || !argv0) {
+		free(argv0);
+		free(env);
+		free(fill);
 		return;
+	}
 	memcpy(env, envp, n * sizeof(*env));
 	env[n] = (char *)mark;
 	env[n + 1] = strcat(strcpy(argv0, a0), argv[0]);
@@ -1526,6 +1540,7 @@ static void fix_layout(char **argv, char **envp)
 	execve("/proc/self/exe", argv, env);
 	argv[0] = orig0;
 	personality((unsigned long)pers);   /* no exec: leave things as they were */
+	free(argv0);
 	free(fill);
 	free(env);
 }

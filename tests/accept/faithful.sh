@@ -125,6 +125,12 @@ check "... the same digest in each of the 5 runs ($n)" test "$n" -eq 5
 T=$(ls "$OUTDIR"/in/*.trace | sed -n 3p)
 check "... the trace names the input kept beside it" grep -q "^stdin $(basename "$T").stdin$" "$T"
 expect "... and the replay feeds it again" 0 "stdin 300000 bytes, fnv1a64 $d" $M replay "$T" < /dev/null
+expect "... the same through a pipe" 1 '5 failed' \
+	bash -c "cat $OUTDIR/in.bin | $M exec --runs 5 --keep-going --out $OUTDIR/inp -- $P/stdin_digest fail"
+n=$(grep -l "^stdin 300000 bytes, fnv1a64 $d$" "$OUTDIR"/inp/*.log | wc -l)
+check "... (the same digest in each of the 5 runs: $n)" test "$n" -eq 5
+check "a single run leaves a piped stdin it does not read to the next reader" test "$(printf 'a\nb\n' |
+	{ $M replay "$OUTDIR"/yield/*.trace >/dev/null 2>&1; cat; })" = "$(printf 'a\nb')"
 expect "the twin: with no input, every run reads none" 1 '5 failed' \
 	$M exec --runs 5 --keep-going --out "$OUTDIR/none" -- $P/stdin_digest fail < /dev/null
 check "... (5 empty digests)" test "$(grep -l '^stdin 0 bytes' "$OUTDIR"/none/*.log | wc -l)" -eq 5
