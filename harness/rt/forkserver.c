@@ -1222,7 +1222,7 @@ static int replay_main(struct server *s)
  * Only a first run that ended by itself counts (the address layout is fixed,
  * so its length is the same on any machine); one stopped at the step limit
  * or the wall clock would make k depend on the limit or the load: k is then
- * PCT_K_DEFAULT. */
+ * PCT_K_DEFAULT. The controller gets a line "pct-k K" either way. */
 #define PCT_K_DEFAULT 1000
 
 static void estimate_k(struct server *s)
@@ -1230,20 +1230,22 @@ static void estimate_k(struct server *s)
 	struct rt_config pilot = s->cfg;
 	struct run_result r;
 	if (s->cfg.pct_k)
-		return;
+		goto out;
 	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
 	pilot.nscript = 0;
 	run_once(s, 0, 0, &pilot, &r, true);
 	if (r.end == END_SELF && r.nsteps) {
 		s->cfg.pct_k = r.nsteps;
 		note(s, "pct: k=%" PRIu64 " steps, estimated from a first run", s->cfg.pct_k);
-		return;
+		goto out;
 	}
 	s->cfg.pct_k = PCT_K_DEFAULT;
 	note(s, "pct: k=%d steps (the default): the first run, under the default schedule, %s; "
 	     "MIGRACE_PCT_K (--pct-k) sets k", PCT_K_DEFAULT,
 	     r.end == END_WALL ? "was stopped at the wall clock" : r.end == END_STEPS ? "reached the step limit"
 									     : "made no scheduling decision");
+out:
+	ctl_printf(s, "pct-k %" PRIu64 "\n", s->cfg.pct_k);   /* for the controller's seed repro line */
 }
 
 /* Started by hand, the server exits as the program did (128+N for a signal
@@ -1343,8 +1345,11 @@ static void probe_stdin(const struct server *s)
 static int probe_parse(char *buf, struct run_result *r)
 {
 	char *p, *e;
-	if (strncmp(buf, "probe ", 6))
-		return -1;
+	while (strncmp(buf, "probe ", 6)) {    /* skip the other lines (notes) */
+		buf = strchr(buf, '\n');
+		if (!buf++)
+			return -1;
+	}
 	r->hash = strtoull(buf + 6, &p, 16);
 	r->nsteps = (uint32_t)strtoul(p, &e, 10);
 	if (p == buf + 6 || e == p || *e != ' ')
