@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "baton.h"
@@ -156,12 +158,14 @@ static uint64_t pc_off(uintptr_t pc)
 	return pc ? pc - rt.exe_base : 0;
 }
 
-static void snapshot(void)
+static void snapshot(int running)
 {
 	struct snap *s = &rt.buf.shm->snap;
 	memset(s, 0, sizeof(*s));
 	s->nthreads = rt.m.nthreads;
 	s->now = rt.m.now;
+	s->running = running;
+	s->enabled = model_enabled_mask(&rt.m);
 	for (int i = 0; i < rt.m.nthreads; i++) {
 		const struct mthread *t = &rt.m.threads[i];
 		struct snap_thread *st = &s->t[i];
@@ -220,11 +224,38 @@ static void __attribute__((noreturn)) fail_unreached(const char *name, const cha
 
 static void deadlock(void)
 {
-	snapshot();
+	snapshot(-1);
 	const struct snap *s = &rt.buf.shm->snap;
 	if (s->missing && !s->ncycle)
 		fail_unreached(s->missing, "was never reached, and a thread waits for it");
 	rt_fail("deadlock", "no thread can run and no timed wait is pending");
+}
+
+/* The run reached the step limit: a hang, reported with every thread. */
+static void __attribute__((noreturn)) step_limit(int self)
+{
+	snapshot(self);
+	rt_fail("hang", "step limit: the run exceeded %u scheduling steps (a livelock? --max-steps raises "
+		"the limit)", rt.buf.shm->max_steps);
+}
+
+int rt_snapshot_child(int pid)
+{
+	struct iovec here = { &rt, sizeof(rt) }, there = { &rt, sizeof(rt) };
+	int rc = -1;
+	/* the server never runs the scheduler: its copy of rt is unused, at the
+	 * child's address, so the pointers inside the model stay valid */
+	if (process_vm_readv(pid, &here, 1, &there, 1, 0) == (ssize_t)sizeof(rt) && rt.buf.shm) {
+		uint32_t n = rt.buf.shm->nsteps;
+		snapshot(n ? rt.buf.log[n - 1].chosen : 0);
+		rc = 0;
+	}
+	/* back to untouched zero pages, so the next runs start as before */
+	uintptr_t lo = ((uintptr_t)&rt + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)(&rt + 1)) & ~(uintptr_t)4095;
+	memset(&rt, 0, sizeof(rt));
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	return rc;
 }
 
 static const char *op_desc(const struct op *op, char *buf, int len)
@@ -333,7 +364,7 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 			deadlock();
 	}
 	if (rt.step >= rt.buf.shm->max_steps)
-		rt_fail("hang", "the run exceeded %u scheduling steps (livelock?)", rt.buf.shm->max_steps);
+		step_limit(self);
 
 	const struct op *cur_op = &rt.m.threads[self].pending;
 	int next;
@@ -379,7 +410,7 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 	int self = self_tid;
 
 	if (rt.step >= shm->max_steps)
-		rt_fail("hang", "the run exceeded %u scheduling steps (livelock?)", shm->max_steps);
+		step_limit(self);
 	if (shm->replay) {
 		char got[300];
 		snprintf(got, sizeof(got), "T%d fault %s#%u (exe+0x%lx)", self, name, hit,

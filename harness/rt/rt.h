@@ -30,9 +30,12 @@ struct snap_thread {
 	const char *name;
 };
 
-/* What the threads were doing when the run stopped (deadlock). */
+/* What the threads were doing when the run stopped (deadlock, or a hang at
+ * the step limit or the wall clock). */
 struct snap {
 	int nthreads;
+	int running;              /* the thread that held the baton, -1 none (deadlock) */
+	uint64_t enabled;         /* the threads that could have run */
 	struct snap_thread t[MODEL_MAX_THREADS];
 	int ncycle;
 	int cycle[MODEL_MAX_THREADS];
@@ -83,6 +86,10 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
  * check the script and the replay ran to their end. May _exit(RT_EXIT_FAIL). */
 void rt_run_end(void);
 bool rt_managed(void);
+/* In the fork server, for a run stopped at the wall clock: reads the stopped
+ * child's scheduler state and writes its snapshot into shared memory (shm).
+ * 0, or -1 when the child's memory cannot be read. */
+int rt_snapshot_child(int pid);
 extern __thread bool rt_in_fiu;   /* inside libfiu: wrappers pass through */
 uintptr_t rt_exe_base(void);
 

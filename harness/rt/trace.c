@@ -14,6 +14,9 @@
  *   faults core/channel/read@3+                    (only when faults were on)
  *   fault-points core/channel/read                 (idem: a glob, default every point)
  *   preempt mem                                    (only when memory-access points were on)
+ *   max-steps 200000                               (the step limit of the run; optional)
+ *   stdin prog-random-seed1-run0.trace.stdin       (the run's standard input, a file in the
+ *                                                   trace's directory; only when it had one)
  *   steps 57
  *   schedule 0*5 1*3 0*2                           (informational)
  *   ---
@@ -161,6 +164,10 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 		fprintf(f, "faults %s\nfault-points %s\n", t->faults, t->fault_points[0] ? t->fault_points : "*");
 	if (strcmp(t->preempt, "mem") == 0)
 		fputs("preempt mem\n", f);
+	if (t->max_steps)
+		fprintf(f, "max-steps %u\n", t->max_steps);
+	if (t->stdin_file[0])
+		fprintf(f, "stdin %s\n", t->stdin_file);
 	fprintf(f, "steps %u\n", t->nsteps);
 	size_t slen = (size_t)t->nsteps * 8 + 64;
 	char *sched = malloc(slen);
@@ -372,6 +379,15 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 		COPY(fault_points);
 	else if (strcmp(key, "schedule") == 0)
 		;
+	else if (strcmp(key, "stdin") == 0) {
+		if (!val[0] || strchr(val, '/'))
+			return fail(err, errlen, ln, "stdin \"%s\" is not a file name (a file beside the trace)", val);
+		COPY(stdin_file);
+	} else if (strcmp(key, "max-steps") == 0) {
+		if (parse_u64(val, &v, 10) || v == 0 || v > 100000000)
+			return fail(err, errlen, ln, "max-steps \"%s\" is not a number of steps", val);
+		t->max_steps = (uint32_t)v;
+	}
 	else if (strcmp(key, "preempt") == 0) {
 		if (strcmp(val, "mem") && strcmp(val, "sync"))
 			return fail(err, errlen, ln, "preempt \"%s\" (expected sync or mem)", val);
