@@ -44,10 +44,16 @@ static const char exec_help[] =
 	"                      implies --strategy switches\n"
 	"  --seed N            first seed (default 1); run i uses seed N+i\n"
 	"  --runs N            schedules to try (default 1; dfs: at most N)\n"
-	"  --jobs J            parallel workers, each pinned to a CPU (default 1)\n"
+	"  --jobs J            parallel workers (default 1)\n"
 	"  --script FILE       ordering constraints, one \"A -> B\" per line\n"
 	"  --schedule TEXT     force a compact schedule (\"0*5 1*3 0\") first\n"
-	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
+	"  --timeout SEC       per-run wall-clock limit (default 10); a run past it runs\n"
+	"                      once more with 4x the limit, and only a second timeout\n"
+	"                      is a `hang` (its report says it was the wall clock)\n"
+	"  --pct-k K           PCT's k (default: the length of a first run under the\n"
+	"                      default schedule; printed in the seed repro line)\n"
+	"  --pin none|auto|CPU pin each run to one CPU: none (default), the CPU the\n"
+	"                      kernel started it on (auto), or CPU\n"
 	"  --max-steps N       per-run scheduling steps, then `hang` (default 200000;\n"
 	"                      5000000 with --preempt mem)\n"
 	"  --preempt sync|mem  scheduling points at synchronisation only (sync, the\n"
@@ -58,6 +64,8 @@ static const char exec_help[] =
 	"  --trace-all         write the trace of every run, not only failing ones\n"
 	"  --out DIR           where traces go (default $MIGRACE_OUT, else migrace-out)\n"
 	"\n"
+	"Standard input from a pipe or a file is read once and every run gets the same\n"
+	"bytes (kept beside each trace, so that replay feeds them again).\n"
 	"Ctrl-C (or SIGTERM) stops the runs and reports what the finished ones gave:\n"
 	"their count, the first failure with its trace and repro lines.\n"
 	"\n"
@@ -66,6 +74,28 @@ static const char exec_help[] =
 	"migrace-cc; 128+N interrupted by signal N with no failure found.\n";
 
 /* ---- exec --------------------------------------------------------------- */
+
+/* Standard input from a pipe or a file is read once, into DIR/stdin-PID,
+ * and every run gets it (MIGRACE_STDIN; the fork server keeps it beside each
+ * trace for replay). A terminal or /dev/null is left alone. NULL: nothing saved. */
+static const char *save_stdin(const char *dir)
+{
+	static char path[PATH_MAX];
+	struct stat st;
+	if (isatty(0) || fstat(0, &st) || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/stdin-%d", dir, (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die_usage("exec", "cannot save standard input to %s: %s", path, strerror(errno));
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(0, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && write(fd, buf, (size_t)n) != n)
+			die_usage("exec", "cannot save standard input to %s: %s", path, strerror(errno));
+	close(fd);
+	return path;
+}
 
 /* Ctrl-C or SIGTERM: the pool stops its workers (each ends its current run
  * unreported) and exec reports what the finished runs gave. */
@@ -121,6 +151,7 @@ static int exec_main(int argc, char **argv)
 		die_usage("exec", "no program given: migrace exec [OPTIONS] -- PROGRAM [ARGS]");
 	check_program("exec", argv[optind]);
 	o.out = out_dir_ready("exec", o.out);
+	o.stdin_file = save_stdin(o.out);
 	if (o.script && access(o.script, R_OK))
 		die_usage("exec", "cannot read script '%s': %s", o.script, strerror(errno));
 	if (o.script && strcmp(o.strategy, "random") == 0)
@@ -169,7 +200,7 @@ static int exec_main(int argc, char **argv)
 		fprintf(stderr, "migrace: repro: %s replay %s\n", self, out.first_trace);
 		if (strncmp(o.strategy, "dfs:", 4)) {
 			fputs("migrace: repro (seed): ", stderr);
-			pool_seed_repro(stderr, &o, out.first_seed, argv + optind);
+			pool_seed_repro(stderr, &o, out.first_seed, out.pct_k ? out.pct_k : o.pct_k, argv + optind);
 		}
 		return 1;
 	}

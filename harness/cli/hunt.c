@@ -62,6 +62,10 @@ static const char hunt_help[] =
 	"                      a DIR that already holds a hunt keeps it: this hunt goes\n"
 	"                      to DIR/hunt-2 (hunt-3, ...), said on stderr\n"
 	"  --force             replace the hunt already in DIR instead\n"
+	"  --pct-k K           PCT's k (default: estimated from a first run under the\n"
+	"                      default schedule; printed in the seed repro lines)\n"
+	"  --pin none|auto|CPU pin each run to one CPU: none (default), the CPU it\n"
+	"                      started on (auto), or CPU\n"
 	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
 	"  --until-expected    (scenario) stop once the expected signature is found at its\n"
 	"                      lowest index (every lower index has run) and print\n"
@@ -81,7 +85,7 @@ static const char hunt_help[] =
 	"anything was found.\n";
 
 enum { H_REGRESSED = 1000, H_BUILD, H_STRATEGY, H_PREEMPT, H_BUDGET, H_TIME, H_JOBS, H_SHARD, H_SEED, H_OUT,
-       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_HELP };
+       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_PIN, H_PCT_K, H_HELP };
 
 static const struct option hunt_opts[] = {
 	{ "regressed", no_argument, NULL, H_REGRESSED },
@@ -97,6 +101,8 @@ static const struct option hunt_opts[] = {
 	{ "timeout", required_argument, NULL, H_TIMEOUT },
 	{ "until-expected", no_argument, NULL, H_UNTIL },
 	{ "force", no_argument, NULL, H_FORCE },
+	{ "pin", required_argument, NULL, H_PIN },
+	{ "pct-k", required_argument, NULL, H_PCT_K },
 	{ "workload", required_argument, NULL, H_WORKLOAD },
 	{ "core", required_argument, NULL, H_CORE },
 	{ "help", no_argument, NULL, H_HELP },
@@ -121,6 +127,7 @@ struct hunt {
 	unsigned time_s;
 	double t0, last_progress;
 	uint64_t runs, failures;
+	uint64_t pct_k;              /* the k PCT used (the workers' "pct-k" line) */
 	uint64_t next[MAX_JOBS];     /* each worker's next index: all below it ran */
 	struct found *found;
 	size_t nfound;
@@ -349,7 +356,7 @@ static void summary(struct hunt *h, double secs)
 			continue;
 		}
 		fputs("  ", stderr);
-		pool_seed_repro(stderr, &h->o, f->seed, h->argv);
+		pool_seed_repro(stderr, &h->o, f->seed, h->pct_k, h->argv);
 	}
 	fprintf(stderr, "summary: %s\n", h->summary);
 }
@@ -493,6 +500,8 @@ static int hunt_main(int argc, char **argv)
 		case H_TIMEOUT: h.o.timeout = parse_seconds("hunt", optarg); break;
 		case H_UNTIL: h.until_expected = true; break;
 		case H_FORCE: force = true; break;
+		case H_PIN: h.o.pin = parse_pin("hunt", optarg); break;
+		case H_PCT_K: h.o.pct_k = parse_count("hunt", "--pct-k", optarg, 1, UINT32_MAX); break;
 		case H_WORKLOAD: workload = optarg; break;
 		case H_CORE: core_dir = optarg; break;
 		case 'h':
@@ -595,6 +604,7 @@ static int hunt_main(int argc, char **argv)
 	h.t0 = h.last_progress = now_s();
 	struct outcome out;
 	int rc = h.in_shard ? pool_run(&h.o, h.argv, &out) : (memset(&out, 0, sizeof(out)), 0);
+	h.pct_k = out.pct_k ? out.pct_k : h.o.pct_k;
 	double secs = now_s() - h.t0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

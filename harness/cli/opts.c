@@ -96,6 +96,8 @@ const struct option common_opts[] = {
 	{ "junit", required_argument, NULL, OPT_JUNIT },
 	{ "preempt", required_argument, NULL, OPT_PREEMPT },
 	{ "switches", required_argument, NULL, OPT_SWITCHES },
+	{ "pin", required_argument, NULL, OPT_PIN },
+	{ "pct-k", required_argument, NULL, OPT_PCT_K },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
@@ -111,8 +113,23 @@ bool exec_option(const char *cmd, int c, struct exec_opts *o)
 	case OPT_TIMEOUT: o->timeout = parse_seconds(cmd, optarg); return true;
 	case OPT_MAX_STEPS: o->max_steps = parse_count(cmd, "--max-steps", optarg, 1, 50000000); return true;
 	case OPT_PREEMPT: o->preempt = parse_preempt(cmd, optarg); return true;
+	case OPT_PIN: o->pin = parse_pin(cmd, optarg); return true;
+	case OPT_PCT_K: o->pct_k = parse_count(cmd, "--pct-k", optarg, 1, UINT32_MAX); return true;
 	default: return false;
 	}
+}
+
+const char *parse_pin(const char *cmd, const char *v)
+{
+	char *e;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (strcmp(v, "none") == 0 || strcmp(v, "auto") == 0)
+		return v;
+	errno = 0;
+	long c = strtol(v, &e, 10);
+	if (errno || *e || e == v || c < 0 || c >= ncpu)
+		die_usage(cmd, "--pin must be none, auto or a CPU from 0 to %ld, not '%s'", ncpu - 1, v);
+	return v;
 }
 
 const char *parse_preempt(const char *cmd, const char *v)

@@ -26,16 +26,19 @@ double parse_seconds(const char *cmd, const char *v);
 void check_strategy(const char *cmd, const char *s);
 /* --preempt: "sync" or "mem", else a usage error. */
 const char *parse_preempt(const char *cmd, const char *v);
+/* --pin: none, auto or a CPU number, else a usage error. */
+const char *parse_pin(const char *cmd, const char *v);
 void exec_defaults(struct exec_opts *o);
 void check_dfs_jobs(const char *cmd, struct exec_opts *o);
 
 /* The long options of exec and run (getopt_long's table and its codes). */
 enum { OPT_SEED = 256, OPT_RUNS, OPT_JOBS, OPT_SCRIPT, OPT_SCHEDULE, OPT_TIMEOUT, OPT_MAX_STEPS,
        OPT_CHECK_DET, OPT_KEEP_GOING, OPT_TRACE_ALL, OPT_OUT, OPT_STRATEGY, OPT_ALL, OPT_BUILD,
-       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_PREEMPT, OPT_SWITCHES, OPT_HELP };
+       OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_PREEMPT, OPT_SWITCHES,
+       OPT_PIN, OPT_PCT_K, OPT_HELP };
 extern const struct option common_opts[];
 /* Options every exploring command shares (strategy, seed, runs, jobs,
- * timeout, max-steps, preempt) into o; false for any other option. */
+ * timeout, max-steps, preempt, pin, pct-k) into o; false for any other option. */
 bool exec_option(const char *cmd, int c, struct exec_opts *o);
 
 /* The --out directory dir made (with its parents), checked writable and

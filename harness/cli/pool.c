@@ -82,8 +82,12 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 	setenv_u64("MIGRACE_TIMEOUT_MS", (uint64_t)(o->timeout * 1000));
 	if (o->max_steps)      /* else the program's default, higher with memory points */
 		setenv_u64("MIGRACE_MAX_STEPS", o->max_steps);
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	setenv_u64("MIGRACE_CPU", j % (unsigned)(ncpu > 0 ? ncpu : 1));
+	if (o->pin)
+		setenv("MIGRACE_PIN", o->pin, 1);
+	if (o->pct_k)
+		setenv_u64("MIGRACE_PCT_K", o->pct_k);
+	if (o->stdin_file)
+		setenv("MIGRACE_STDIN", o->stdin_file, 1);
 	setenv("MIGRACE_OUT", o->out, 1);
 	setenv("MIGRACE_SELF", self, 1);
 	if (o->name)
@@ -112,6 +116,10 @@ static void handle_line(struct outcome *out, const struct exec_opts *o, unsigned
 			h->note(h->ctx, line + 5);
 		else if (!o->quiet)
 			fprintf(stderr, "migrace: %s\n", line + 5);
+		return;
+	}
+	if (strncmp(line, "pct-k ", 6) == 0) {   /* PCT's k, for the seed repro line */
+		out->pct_k = strtoull(line + 6, NULL, 10);
 		return;
 	}
 	if (strncmp(line, "run ", 4) == 0) {
@@ -275,10 +283,12 @@ void pool_put_command(FILE *f, char *const *argv)
 	}
 }
 
-void pool_seed_repro(FILE *f, const struct exec_opts *o, uint64_t seed, char *const argv[])
+void pool_seed_repro(FILE *f, const struct exec_opts *o, uint64_t seed, uint64_t pct_k, char *const argv[])
 {
 	char prog[PATH_MAX];
 	fprintf(f, "%s exec --strategy %s --seed %" PRIu64 " --runs 1 ", self, o->strategy, seed);
+	if (pct_k && strncmp(o->strategy, "pct:", 4) == 0)
+		fprintf(f, "--pct-k %" PRIu64 " ", pct_k);
 	if (o->preempt && strcmp(o->preempt, "sync"))
 		fprintf(f, "--preempt %s ", o->preempt);
 	if (o->max_steps)

@@ -38,6 +38,9 @@ struct exec_opts {
 	uint64_t shard, nshards;     /* run indices i with i % nshards == shard */
 	bool check_det, keep_going, trace_all, quiet;
 	bool trace_new;              /* one trace per signature and worker */
+	const char *pin;             /* MIGRACE_PIN: none | auto | CPU, or NULL: the default (none) */
+	uint64_t pct_k;              /* MIGRACE_PCT_K, or 0: estimated by each fork server */
+	const char *stdin_file;      /* MIGRACE_STDIN: every run's standard input, or NULL */
 	const struct pool_hooks *hooks;
 };
 
@@ -51,6 +54,7 @@ struct outcome {
 	struct { char sig[160]; uint64_t count; } sigs[16];   /* distinct failure signatures */
 	int nsigs;
 	uint64_t other_sigs;         /* runs whose signature came after the 16th distinct one */
+	uint64_t pct_k;              /* the k a PCT fork server used ("pct-k K"), 0 none */
 };
 
 /* Runs argv (a migrace-cc program) under o over o->jobs workers and
@@ -66,7 +70,7 @@ uint64_t worker_stride(const struct exec_opts *o);
 /* argv as a shell would need it typed (words quoted where needed). */
 void pool_put_command(FILE *f, char *const *argv);
 /* The line that reruns one seeded schedule of argv under o, with absolute
- * paths: "SELF exec --strategy S --seed N --runs 1 [--preempt P] -- PROG ARGS". */
-void pool_seed_repro(FILE *f, const struct exec_opts *o, uint64_t seed, char *const argv[]);
+ * paths: "SELF exec --strategy S --seed N --runs 1 [--pct-k K] [--preempt P] -- PROG ARGS". */
+void pool_seed_repro(FILE *f, const struct exec_opts *o, uint64_t seed, uint64_t pct_k, char *const argv[]);
 
 #endif
