@@ -41,7 +41,7 @@ static struct {
 	bool misuse_seen;
 	uintptr_t exe_base;
 	bool mem;                /* memory-access points on, while the run schedules */
-	uint64_t others;         /* mem: threads enabled besides the running one */
+	bool others;             /* mem: a thread besides the running one is enabled */
 } rt;
 
 static __thread int self_tid = -1;
@@ -88,7 +88,7 @@ int64_t rt_now(void) { return rt.m.now; }
 
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 {
-	memset(&rt.th, 0, sizeof(rt.th));
+	rt.th[0] = (struct rthread){ 0 };   /* the others are set as they are created */
 	/* The fork server never touches the model, so a run's copy is still
 	 * all zero: clearing its 450 KiB again would cost page copies and, in
 	 * TSan builds, a trip through TSan's memset. */
@@ -114,7 +114,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	strategy_thread_created(&rt.strat, tid);
 	self_tid = tid;
 	rt.active = true;
-	rt.others = 0;
+	rt.others = false;
 	rt.mem = cfg->preempt_mem;
 }
 
@@ -243,7 +243,7 @@ static const char *op_desc(const struct op *op, char *buf, int len)
 
 /* Strict replay: the thread the trace chose must be enabled and about to do
  * what the trace says. */
-static int replay_pick(uint64_t enabled, int self, uint32_t key, bool key_mem)
+static int replay_pick(const struct tset *enabled, int self, uint32_t key, bool key_mem)
 {
 	const struct rt_shared *shm = rt.buf.shm;
 	char want[160], got[160];
@@ -287,23 +287,23 @@ static int replay_pick(uint64_t enabled, int self, uint32_t key, bool key_mem)
 		rt_fail("divergence", "step %lu: the trace expected %s (exe+0x%lx), but the program is at %s (exe+0x%lx)",
 			(unsigned long)rt.step, want, (unsigned long)e->pc, got,
 			(unsigned long)pc_off(t->pending.pc));
-	if (!(enabled >> e->chosen & 1))
+	if (!tset_has(enabled, e->chosen))
 		rt_fail("divergence", "step %lu: the trace expected %s, but that thread cannot run now",
 			(unsigned long)rt.step, want);
 	return e->chosen;
 }
 
-static void record(int cur, int next, uint64_t enabled, uint32_t key, bool key_mem)
+static void record(int cur, int next, const struct tset *enabled, uint32_t key, bool key_mem)
 {
 	struct rt_shared *shm = rt.buf.shm;
 	const struct op *op = &rt.m.threads[next].pending;
 	struct step_rec *r = &rt.buf.log[rt.step];
 
-	r->chosen = (uint8_t)next;
-	r->cur = (uint8_t)(cur < 0 ? next : cur);
+	r->chosen = (uint16_t)next;
+	r->cur = (uint16_t)(cur < 0 ? next : cur);
 	r->op = (uint8_t)op->kind;
 	obj_ref(op, &r->objk, &r->obj);
-	r->enabled = enabled;
+	step_set_enabled(r, enabled);
 	r->pc = pc_off(op->pc);
 	r->now = rt.m.now;
 	r->name = op->kind == OP_SYNC ? op->name : NULL;
@@ -318,11 +318,11 @@ static void record(int cur, int next, uint64_t enabled, uint32_t key, bool key_m
  * finished and handed the baton on. */
 static void decide_at(int self, uint32_t key, bool key_mem)
 {
-	uint64_t enabled;
+	struct tset enabled;
 
 	for (;;) {
-		enabled = model_enabled_mask(&rt.m);
-		if (enabled)
+		model_enabled_set(&rt.m, &enabled);
+		if (!tset_empty(&enabled))
 			break;
 		bool alive = false;
 		for (int i = 0; i < rt.m.nthreads; i++)
@@ -338,16 +338,16 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 	const struct op *cur_op = &rt.m.threads[self].pending;
 	int next;
 	if (rt.buf.shm->replay)
-		next = replay_pick(enabled, self, key, key_mem);
+		next = replay_pick(&enabled, self, key, key_mem);
 	else {
 		rt.strat.key = key;
 		rt.strat.key_mem = key_mem;
-		next = strategy_pick(&rt.strat, rt.step, enabled, self, cur_op->kind);
+		next = strategy_pick_set(&rt.strat, rt.step, &enabled, self, cur_op->kind);
 		if (next < 0)
 			rt_fail("divergence", "step %lu: the forced schedule names thread T%d, which cannot run here",
 				(unsigned long)rt.step, rt.strat.prefix[rt.step]);
 	}
-	record(self, next, enabled, key, key_mem);
+	record(self, next, &enabled, key, key_mem);
 	if (next == self)
 		return;
 	baton_give(&rt.th[next].baton);
@@ -365,8 +365,11 @@ static void decide(int self)
  * scheduling points (and when a pthread_once routine returns). */
 static void others_changed(void)
 {
-	if (rt.mem)
-		rt.others = model_enabled_mask(&rt.m);
+	if (!rt.mem)
+		return;
+	rt.others = false;
+	for (int i = 0; i < rt.m.nthreads && !rt.others; i++)
+		rt.others = i != self_tid && model_enabled(&rt.m, i);
 }
 
 /* A fault point hit by the running thread (faults.c): one decision, no
@@ -403,10 +406,12 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 		want = e->op == OP_FAULT_FAIL;
 	}
 	struct step_rec *r = &rt.buf.log[rt.step];
-	*r = (struct step_rec){ .chosen = (uint8_t)self, .cur = (uint8_t)self,
+	*r = (struct step_rec){ .chosen = (uint16_t)self, .cur = (uint16_t)self,
 				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f',
-				.obj = (int32_t)hit, .enabled = 1ull << self, .pc = pc_off(pc),
-				.now = rt.m.now, .name = name };
+				.obj = (int32_t)hit, .pc = pc_off(pc), .now = rt.m.now, .name = name };
+	struct tset only = { { 0 } };
+	tset_add(&only, self);
+	step_set_enabled(r, &only);
 	shm->nsteps = (uint32_t)++rt.step;
 	return want;
 }
@@ -614,7 +619,7 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 	if (self_tid < 0 || rt_in_fiu || (uintptr_t)addr - stk_lo < stk_size)
 		return;
 	memc++;
-	if (rt.others & ~(1ull << self_tid))
+	if (rt.others)
 		mem_decide(pc);
 }
 

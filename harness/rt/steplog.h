@@ -8,15 +8,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model.h"
+
 struct step_rec {
-	uint8_t chosen;        /* thread that runs next */
-	uint8_t cur;           /* thread that reached the decision */
+	uint16_t chosen;       /* thread that runs next */
+	uint16_t cur;          /* thread that reached the decision */
 	uint8_t op;            /* enum op_kind of chosen's pending operation */
 	char objk;             /* 'm' 'c' 's' 'r' 'o' object, 'T' thread, 'p' sync point,
 	                          'f' fault point (op fault-pass/fail), '-' */
 	int32_t obj;           /* object id, thread id, hit number of a fault point;
 	                          unused for '-' and 'p' */
-	uint64_t enabled;      /* mask of enabled threads at the decision */
+	uint64_t enabled;      /* mask of enabled threads T0..T63 at the decision */
+	uint64_t enabled_hi[TSET_WORDS - 1]; /* the same for T64 and above */
 	uint64_t pc;           /* call site, as an offset into the executable */
 	int64_t now;           /* virtual time (ns) at the decision */
 	const char *name;      /* sync or fault point name (a string of the program) */
@@ -25,5 +28,19 @@ struct step_rec {
 	                          memory access; 0 in traces that predate keys */
 	bool key_mem;
 };
+
+static inline void step_get_enabled(const struct step_rec *r, struct tset *out)
+{
+	out->w[0] = r->enabled;
+	for (int i = 1; i < TSET_WORDS; i++)
+		out->w[i] = r->enabled_hi[i - 1];
+}
+
+static inline void step_set_enabled(struct step_rec *r, const struct tset *in)
+{
+	r->enabled = in->w[0];
+	for (int i = 1; i < TSET_WORDS; i++)
+		r->enabled_hi[i - 1] = in->w[i];
+}
 
 #endif

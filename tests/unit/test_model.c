@@ -581,8 +581,8 @@ static void test_rwlock_readers_share_writer_exclusive(void **state)
 	do_op(0, OP_RDLOCK, rw);
 	do_op(1, OP_RDLOCK, rw);
 	assert_int_equal(rw->count, 2);
-	assert_int_equal(rw->readers[0], 1);
-	assert_int_equal(rw->readers[1], 1);
+	assert_int_equal(model_rd_holds(rw, 0), 1);
+	assert_int_equal(model_rd_holds(rw, 1), 1);
 	assert_int_equal(rw->owner, -1);
 
 	set(2, OP_WRLOCK, rw);

@@ -326,7 +326,8 @@ static void test_pct_change_points(void **state)
 	begin(&a, STRAT_PCT, 4, 77, 1000, NULL, 0, 5);
 	begin(&b, STRAT_PCT, 4, 77, 1000, NULL, 0, 5);
 	assert_memory_equal(a.change, b.change, sizeof(a.change));
-	assert_memory_equal(a.prio, b.prio, sizeof(a.prio));
+	assert_int_equal(a.nthreads, b.nthreads);
+	assert_memory_equal(a.prio, b.prio, sizeof(a.prio[0]) * (size_t)a.nthreads);
 }
 
 static void test_pct_yield_gives_way(void **state)
@@ -700,7 +701,7 @@ static void test_switches(void **state)
 	assert_int_equal(strategy_pick(&s, 5, 0x3, 2, OP_LOCK), 0);   /* T2 blocked: lowest */
 	free(sw);
 
-	static const char *const bad[] = { "1.x2>2", "1.m0>2", "64.s1>0", "1.s1>64", "1.s1", "1.s1>2x", "a" };
+	static const char *const bad[] = { "1.x2>2", "1.m0>2", "1024.s1>0", "1.s1>1024", "1.s1", "1.s1>2x", "a" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(switches_parse(bad[i], &sw, &n, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "bad entry"));

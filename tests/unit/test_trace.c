@@ -316,7 +316,7 @@ static const struct bad_case {
 	{ "bad seed", HDR "seed -1\nsteps 0\n---\n", 5, "seed" },
 	{ "bad steps", HDR "steps many\n---\n", 5, "steps" },
 	{ "wrong step number", HDR "steps 2\n---\n" STEP0 "2 T0 exit - +0x0 from=T0 e=0x1 t=0\n", 8, "expected step number 1" },
-	{ "thread out of range", HDR "steps 1\n---\n0 T99 start - +0x0 from=T0 e=0x1 t=0\n", 7, "bad thread \"T99\"" },
+	{ "thread out of range", HDR "steps 1\n---\n0 T1024 start - +0x0 from=T0 e=0x1 t=0\n", 7, "bad thread \"T1024\"" },
 	{ "thread without T", HDR "steps 1\n---\n0 X1 start - +0x0 from=T0 e=0x1 t=0\n", 7, "bad thread \"X1\"" },
 	{ "unknown op", HDR "steps 1\n---\n0 T0 frobnicate - +0x0 from=T0 e=0x1 t=0\n", 7, "unknown operation \"frobnicate\"" },
 	{ "op none", HDR "steps 1\n---\n0 T0 none - +0x0 from=T0 e=0x1 t=0\n", 7, "unknown operation" },
@@ -554,7 +554,7 @@ static void test_schedule_parse_errors(void **state)
 		uint32_t max;
 		const char *reason;
 	} cases[] = {
-		{ "64", 16, "bad thread number" },  { "x", 16, "bad thread number" },
+		{ "256", 16, "bad thread number" },  { "x", 16, "bad thread number" },
 		{ "-1", 16, "bad thread number" },  { "*3", 16, "bad thread number" },
 		{ "0*0", 16, "bad repeat count" },  { "0*", 16, "bad repeat count" },
 		{ "0*x", 16, "bad repeat count" },  { "0x", 16, "unexpected" },
