@@ -20,7 +20,8 @@ static const char *const op_names[OP_KIND_COUNT] = {
 	[OP_RWUNLOCK] = "rwunlock", [OP_ONCE] = "once", [OP_SLEEP] = "sleep",
 	[OP_YIELD] = "yield", [OP_SYNC] = "sync",
 	[OP_FAULT_PASS] = "fault-pass", [OP_FAULT_FAIL] = "fault-fail",
-	[OP_MEM] = "mem",
+	[OP_MEM] = "mem", [OP_RELEASE] = "released", [OP_FUTEX_WAIT] = "futex-wait",
+	[OP_FUTEX_SLEEP] = "futex-sleep", [OP_FUTEX_WAKE] = "futex-wake",
 };
 
 const char *op_kind_name(enum op_kind k)
@@ -38,7 +39,7 @@ int op_kind_from_name(const char *name)
 
 char obj_kind_letter(enum obj_kind k)
 {
-	static const char letters[OBJ_KIND_COUNT] = { 'm', 'c', 's', 'r', 'o' };
+	static const char letters[OBJ_KIND_COUNT] = { 'm', 'c', 's', 'r', 'o', 'w' };
 	return (unsigned)k < OBJ_KIND_COUNT ? letters[k] : '?';
 }
 
@@ -262,7 +263,7 @@ bool model_enabled(const struct model *m, int tid)
 	case OP_LOCK:
 		return op->try || mutex_available(op->obj, tid) || deadline_passed(m, op);
 	case OP_COND_REACQ:
-		return (t->signalled || deadline_passed(m, op)) &&
+		return (t->signalled || deadline_passed(m, op) || (m->spurious && !t->spurious_used)) &&
 		       (op->obj2->owner < 0 || op->obj2->owner == tid);
 	case OP_SEM_WAIT:
 		return op->try || op->obj->count > 0 || deadline_passed(m, op);
@@ -276,6 +277,8 @@ bool model_enabled(const struct model *m, int tid)
 		return op->obj->once_state != 1;
 	case OP_SLEEP:
 		return deadline_passed(m, op);
+	case OP_FUTEX_SLEEP:
+		return t->signalled || deadline_passed(m, op);
 	case OP_SYNC:
 		return !model_sync_blocked(m, op->name, NULL);
 	default:
@@ -464,10 +467,17 @@ struct op_result model_exec(struct model *m, int tid)
 		t->wait_seq = ++m->wait_seq;
 		return ok();             /* pending stays: now waiting for the wake-up */
 	}
+	case OP_FUTEX_SLEEP:
+		r = err(t->signalled ? 0 : ETIMEDOUT, NULL);
+		t->signalled = false;
+		break;
 	case OP_COND_REACQ:
 		op->obj2->owner = tid;
 		op->obj2->count = 1;
-		r = err(t->signalled ? 0 : ETIMEDOUT, NULL);
+		t->spurious_used = !t->signalled && !timed_out;
+		if (t->spurious_used && op->deadline != MODEL_NO_DEADLINE && op->deadline > m->now)
+			m->now = op->deadline;       /* the timeout came first: time reached it */
+		r = err(t->signalled || op->deadline == MODEL_NO_DEADLINE ? 0 : ETIMEDOUT, NULL);
 		t->signalled = false;
 		break;
 	case OP_SIGNAL:
@@ -515,6 +525,33 @@ struct op_result model_exec(struct model *m, int tid)
 	op->deadline = MODEL_NO_DEADLINE;
 	op->try = false;
 	return r;
+}
+
+void model_futex_sleep(struct model *m, int tid)
+{
+	struct mthread *t = &m->threads[tid];
+	t->pending.kind = OP_FUTEX_SLEEP;
+	t->signalled = false;
+	t->wait_seq = ++m->wait_seq;
+}
+
+int model_futex_wake(struct model *m, struct mobj *fx, int n, uint32_t bits)
+{
+	int woken = 0;
+	while (woken < n) {
+		struct mthread *first = NULL;
+		for (int i = 0; i < m->nthreads; i++) {
+			struct mthread *w = &m->threads[i];
+			if (w->pending.kind == OP_FUTEX_SLEEP && w->pending.obj == fx && !w->signalled &&
+			    (w->pending.bits & bits) && (!first || w->wait_seq < first->wait_seq))
+				first = w;
+		}
+		if (!first)
+			break;
+		first->signalled = true;
+		woken++;
+	}
+	return woken;
 }
 
 bool model_advance_time(struct model *m)

@@ -42,10 +42,14 @@ enum op_kind {
 	OP_FAULT_PASS,  /* a fault point decided not to fail (trace only, never pending) */
 	OP_FAULT_FAIL,  /* a fault point decided to fail (trace only, never pending) */
 	OP_MEM,         /* about to load or store non-stack memory (--preempt=mem) */
+	OP_RELEASE,     /* just released obj (unlock, sem_post, signal): others may run */
+	OP_FUTEX_WAIT,  /* FUTEX_WAIT: before the word is compared with the value */
+	OP_FUTEX_SLEEP, /* asleep on the futex word until woken (or the deadline) */
+	OP_FUTEX_WAKE,  /* FUTEX_WAKE */
 	OP_KIND_COUNT
 };
 
-enum obj_kind { OBJ_MUTEX, OBJ_COND, OBJ_SEM, OBJ_RWLOCK, OBJ_ONCE, OBJ_KIND_COUNT };
+enum obj_kind { OBJ_MUTEX, OBJ_COND, OBJ_SEM, OBJ_RWLOCK, OBJ_ONCE, OBJ_FUTEX, OBJ_KIND_COUNT };
 
 enum mutex_type { MUTEX_NORMAL, MUTEX_RECURSIVE, MUTEX_ERRORCHECK };
 
@@ -130,6 +134,7 @@ struct op {
 	bool try;                    /* trylock, sem_trywait: never blocks */
 	int64_t deadline;            /* virtual ns; MODEL_NO_DEADLINE if none */
 	const char *name;            /* SYNC: the point's name */
+	uint32_t bits;               /* futex wait and wake: the bitset (all ones if none) */
 	uintptr_t pc;                /* where the program called it */
 };
 
@@ -138,8 +143,9 @@ struct mthread {
 	enum thread_status status;
 	bool detached;
 	struct op pending;
-	bool signalled;              /* cond waiter: woken by signal/broadcast */
-	uint64_t wait_seq;           /* cond waiter: FIFO order of wake-up */
+	bool signalled;              /* cond or futex waiter: woken */
+	uint64_t wait_seq;           /* cond or futex waiter: FIFO order of wake-up */
+	bool spurious_used;          /* woke spuriously since its last real wake-up */
 };
 
 struct constraint {
@@ -162,6 +168,8 @@ struct model {
 	size_t arena_used, arena_cap;
 	int next_obj_id;
 	int64_t now;                 /* virtual ns since the run started */
+	bool spurious;               /* a cond waiter may wake unsignalled, a timed one
+	                                time out early: once between two real wake-ups */
 	uint64_t wait_seq;
 	struct constraint cons[MODEL_MAX_CONSTRAINTS];
 	int ncons;
@@ -188,6 +196,12 @@ uint64_t model_enabled_mask(const struct model *m);
 /* Read holds of rwlock rw by thread tid. */
 int model_rd_holds(const struct mobj *rw, int tid);
 struct op_result model_exec(struct model *m, int tid);
+/* Puts tid's pending futex wait to sleep on its word (the word held the
+ * expected value). */
+void model_futex_sleep(struct model *m, int tid);
+/* Wakes up to n sleepers on futex fx whose bitset meets bits, first asleep
+ * first; returns how many. */
+int model_futex_wake(struct model *m, struct mobj *fx, int n, uint32_t bits);
 /* If nothing is enabled, advance time to the earliest deadline; true if it moved. */
 bool model_advance_time(struct model *m);
 /* Thread a blocked thread waits for, or -1 (cond, sem, sleep, sync point). */

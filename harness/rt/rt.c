@@ -45,6 +45,10 @@ static struct {
 } rt;
 
 static __thread int self_tid = -1;
+/* MIGRACE_SPURIOUS=1: condition-variable waits may wake spuriously, and
+ * timed ones time out early (struct model's spurious); read once, in the
+ * fork server before its first run. */
+static bool spurious_on;
 /* Memory-access points: the thread's stack (skipped) and its count of
  * non-stack accesses, the key of its memory decisions. */
 static __thread uintptr_t stk_lo, stk_size;
@@ -79,6 +83,16 @@ static void say(const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 1)
 		n = sizeof(buf) - 1;
 	syscall(SYS_write, 2, buf, (size_t)n);
+}
+
+static void __attribute__((constructor)) read_spurious(void)
+{
+	const char *v = getenv("MIGRACE_SPURIOUS");
+	if (v && strcmp(v, "0") && strcmp(v, "1")) {
+		say("migrace: MIGRACE_SPURIOUS=\"%s\": expected 0 or 1\n", v);
+		_exit(2);
+	}
+	spurious_on = v && v[0] == '1';
 }
 
 bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
@@ -116,6 +130,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.active = true;
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
+	rt.m.spurious = spurious_on;
 }
 
 /* Adds an ordering constraint from the program itself (scenarios). */
@@ -224,6 +239,12 @@ static void deadlock(void)
 	const struct snap *s = &rt.buf.shm->snap;
 	if (s->missing && !s->ncycle)
 		fail_unreached(s->missing, "was never reached, and a thread waits for it");
+	for (int i = 0; i < rt.m.nthreads; i++) {
+		const struct op *op = &rt.m.threads[i].pending;
+		if (rt.m.threads[i].status != TS_FINISHED && op->kind == OP_FUTEX_SLEEP)
+			rt_fail("deadlock", "no thread can run: T%d sleeps on futex word w%d (%p) and no thread "
+				"is left to wake it", i, op->obj->id, op->obj->addr);
+	}
 	rt_fail("deadlock", "no thread can run and no timed wait is pending");
 }
 
@@ -437,6 +458,32 @@ struct op_result rt_point(struct op *op)
 	return rt_continue();
 }
 
+bool rt_is_baton(const void *addr)
+{
+	return (const char *)addr >= (const char *)rt.th && (const char *)addr < (const char *)(rt.th + MODEL_MAX_THREADS);
+}
+
+static bool others_enabled(int self)
+{
+	for (int i = 0; i < rt.m.nthreads; i++)
+		if (i != self && model_enabled(&rt.m, i))
+			return true;
+	return false;
+}
+
+/* A release point. No decision while no other thread can run: nothing could
+ * happen in between, and a run that releases with nobody waiting keeps the
+ * steps (and the cost) it had before. */
+void rt_release_point(struct mobj *o, uintptr_t pc)
+{
+	int self = self_tid;
+	if (!others_enabled(self))
+		return;
+	rt.m.threads[self].pending = (struct op){ .kind = OP_RELEASE, .obj = o,
+						  .deadline = MODEL_NO_DEADLINE, .pc = pc };
+	rt_continue();
+}
+
 int rt_thread_new(void *(*fn)(void *), void *arg)
 {
 	int tid = model_add_thread(&rt.m);
@@ -621,6 +668,13 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 	memc++;
 	if (rt.others)
 		mem_decide(pc);
+}
+
+/* An atomic read-modify-write (harness/include/migrace/rmw.h, which
+ * migrace-cc includes in every source): a memory-access point like a load. */
+void migrace_rmw(const volatile void *addr)
+{
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0));
 }
 
 #define MEM_HOOK(name, type)                                                               \

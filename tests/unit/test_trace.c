@@ -46,6 +46,11 @@ static const struct step_rec sample_steps[] = {
 	  .enabled = 0x8000000000000001ull, .pc = 0xffffffffffffffffull, .now = INT64_MAX },
 	{ .chosen = 1, .cur = 63, .op = OP_JOIN, .objk = 'T', .obj = 63, .enabled = 0x2, .pc = 0x70,
 	  .now = INT64_MAX },
+	/* past 64 threads: the enabled set is one wide hex number */
+	{ .chosen = 300, .cur = 1023, .op = OP_FUTEX_SLEEP, .objk = 'w', .obj = 9, .enabled = 0x2,
+	  .enabled_hi = { [3] = 1ull << 44, [14] = 1ull << 63 }, .pc = 0x80 },
+	{ .chosen = 1, .cur = 300, .op = OP_RELEASE, .objk = 'm', .obj = 3, .enabled = 0x2,
+	  .enabled_hi = { [3] = 1ull << 44 }, .pc = 0x90 },
 };
 #define NSTEPS ((uint32_t)(sizeof(sample_steps) / sizeof(sample_steps[0])))
 
@@ -100,6 +105,7 @@ static void assert_steps_equal(const struct step_rec *a, const struct step_rec *
 		if (a[i].objk != '-' && a[i].objk != 'p')
 			assert_int_equal(a[i].obj, b[i].obj);
 		assert_true(a[i].enabled == b[i].enabled);
+		assert_memory_equal(a[i].enabled_hi, b[i].enabled_hi, sizeof(a[i].enabled_hi));
 		assert_true(a[i].pc == b[i].pc);
 		assert_true(a[i].now == b[i].now);
 		if (a[i].objk == 'p' || a[i].objk == 'f') {
