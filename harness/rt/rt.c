@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,6 +50,12 @@ static __thread int self_tid = -1;
  * timed ones time out early (struct model's spurious); read once, in the
  * fork server before its first run. */
 static bool spurious_on;
+/* Enabled sets of more than 64 threads: the upper words of each step's, in
+ * memory shared with the fork server (mapped before its first fork, so at the
+ * same address in every run), reserved up front and touched as used. */
+#define WIDE_WORDS (32u << 20)
+static uint64_t *wide_arena;
+static size_t wide_used;
 /* Memory-access points: the thread's stack (skipped) and its count of
  * non-stack accesses, the key of its memory decisions. */
 static __thread uintptr_t stk_lo, stk_size;
@@ -85,8 +92,11 @@ static void say(const char *fmt, ...)
 	syscall(SYS_write, 2, buf, (size_t)n);
 }
 
-static void __attribute__((constructor)) read_spurious(void)
+static void __attribute__((constructor)) rt_setup(void)
 {
+	void *p = mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	wide_arena = p == MAP_FAILED ? NULL : p;
 	const char *v = getenv("MIGRACE_SPURIOUS");
 	if (v && strcmp(v, "0") && strcmp(v, "1")) {
 		say("migrace: MIGRACE_SPURIOUS=\"%s\": expected 0 or 1\n", v);
@@ -112,6 +122,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 		rt.m.next_obj_id = 1;
 	rt.buf = *buf;
 	rt.step = 0;
+	wide_used = 0;
 	rt.misuse_seen = false;
 	rt.script = cfg->strat.kind == STRAT_SCRIPT;
 	rt_exe_base();
@@ -314,6 +325,24 @@ static int replay_pick(const struct tset *enabled, int self, uint32_t key, bool 
 	return e->chosen;
 }
 
+/* The step's enabled set; the words above the first go to the shared arena. */
+static void set_enabled(struct step_rec *r, const struct tset *e)
+{
+	int n = tset_hi_words(e);
+	r->enabled = e->w[0];
+	r->enabled_hi = NULL;
+	if (!n)
+		return;
+	if (!wide_arena || wide_used + (size_t)n + 1 > WIDE_WORDS)
+		rt_fail("harness:too-many-threads", "no room left to record the enabled sets of more than 64 threads "
+			"(%lu steps)", (unsigned long)rt.step);
+	uint64_t *w = wide_arena + wide_used;
+	w[0] = (uint64_t)n;
+	memcpy(w + 1, &e->w[1], (size_t)n * sizeof(uint64_t));
+	wide_used += (size_t)n + 1;
+	r->enabled_hi = w;
+}
+
 static void record(int cur, int next, const struct tset *enabled, uint32_t key, bool key_mem)
 {
 	struct rt_shared *shm = rt.buf.shm;
@@ -324,7 +353,7 @@ static void record(int cur, int next, const struct tset *enabled, uint32_t key, 
 	r->cur = (uint16_t)(cur < 0 ? next : cur);
 	r->op = (uint8_t)op->kind;
 	obj_ref(op, &r->objk, &r->obj);
-	step_set_enabled(r, enabled);
+	set_enabled(r, enabled);
 	r->pc = pc_off(op->pc);
 	r->now = rt.m.now;
 	r->name = op->kind == OP_SYNC ? op->name : NULL;
@@ -432,7 +461,7 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 				.obj = (int32_t)hit, .pc = pc_off(pc), .now = rt.m.now, .name = name };
 	struct tset only = { { 0 } };
 	tset_add(&only, self);
-	step_set_enabled(r, &only);
+	set_enabled(r, &only);
 	shm->nsteps = (uint32_t)++rt.step;
 	return want;
 }

@@ -14,33 +14,37 @@ struct step_rec {
 	uint16_t chosen;       /* thread that runs next */
 	uint16_t cur;          /* thread that reached the decision */
 	uint8_t op;            /* enum op_kind of chosen's pending operation */
-	char objk;             /* 'm' 'c' 's' 'r' 'o' object, 'T' thread, 'p' sync point,
+	char objk;             /* 'm' 'c' 's' 'r' 'o' 'w' object, 'T' thread, 'p' sync point,
 	                          'f' fault point (op fault-pass/fail), '-' */
+	bool key_mem;          /* key counts memory accesses, not decisions */
 	int32_t obj;           /* object id, thread id, hit number of a fault point;
 	                          unused for '-' and 'p' */
-	uint64_t enabled;      /* mask of enabled threads T0..T63 at the decision */
-	uint64_t enabled_hi[TSET_WORDS - 1]; /* the same for T64 and above */
-	uint64_t pc;           /* call site, as an offset into the executable */
-	int64_t now;           /* virtual time (ns) at the decision */
-	const char *name;      /* sync or fault point name (a string of the program) */
 	uint32_t key;          /* which decision of `cur` this is: its key-th scheduling
 	                          decision, or (key_mem) the one at its key-th non-stack
 	                          memory access; 0 in traces that predate keys */
-	bool key_mem;
+	uint64_t enabled;      /* mask of enabled threads T0..T63 at the decision */
+	const uint64_t *enabled_hi; /* NULL, or the same for T64 and above: enabled_hi[0]
+	                          words follow (T64..T127, ...); the run's ones are in
+	                          memory shared with the fork server, a trace's its own */
+	uint64_t pc;           /* call site, as an offset into the executable */
+	int64_t now;           /* virtual time (ns) at the decision */
+	const char *name;      /* sync or fault point name (a string of the program) */
 };
 
 static inline void step_get_enabled(const struct step_rec *r, struct tset *out)
 {
 	out->w[0] = r->enabled;
 	for (int i = 1; i < TSET_WORDS; i++)
-		out->w[i] = r->enabled_hi[i - 1];
+		out->w[i] = r->enabled_hi && (uint64_t)i <= r->enabled_hi[0] ? r->enabled_hi[i] : 0;
 }
 
-static inline void step_set_enabled(struct step_rec *r, const struct tset *in)
+/* The number of words above the first that a step needs for s (0: none). */
+static inline int tset_hi_words(const struct tset *s)
 {
-	r->enabled = in->w[0];
-	for (int i = 1; i < TSET_WORDS; i++)
-		r->enabled_hi[i - 1] = in->w[i];
+	int top = TSET_WORDS - 1;
+	while (top > 0 && !s->w[top])
+		top--;
+	return top;
 }
 
 #endif

@@ -145,7 +145,7 @@ static void put_enabled(FILE *f, const struct step_rec *r)
 }
 
 /* Parses the hex number put_enabled writes; -1 if it is not one or too wide. */
-static int parse_enabled(const char *s, struct step_rec *r)
+static int parse_enabled(const char *s, struct step_rec *r, uint64_t **wide)
 {
 	struct tset e = { { 0 } };
 	size_t n = strlen(s);
@@ -159,7 +159,16 @@ static int parse_enabled(const char *s, struct step_rec *r)
 			return -1;
 		e.w[i / 16] |= (uint64_t)v << (4 * (i % 16));
 	}
-	step_set_enabled(r, &e);
+	r->enabled = e.w[0];
+	r->enabled_hi = NULL;
+	int hi = tset_hi_words(&e);
+	if (hi) {
+		if (!(*wide = malloc((size_t)(hi + 1) * sizeof(uint64_t))))
+			return -1;
+		(*wide)[0] = (uint64_t)hi;
+		memcpy(*wide + 1, &e.w[1], (size_t)hi * sizeof(uint64_t));
+		r->enabled_hi = *wide;
+	}
 	return 0;
 }
 
@@ -220,6 +229,10 @@ void trace_free(struct trace *t)
 		for (uint32_t i = 0; i < t->nsteps; i++)
 			free(t->names[i]);
 	free(t->names);
+	if (t->wide)
+		for (uint32_t i = 0; i < t->nsteps; i++)
+			free(t->wide[i]);
+	free(t->wide);
 	free(t->steps);
 	memset(t, 0, sizeof(*t));
 }
@@ -316,7 +329,7 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
 	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected from=T<n>)", f[5]);
-	if (strncmp(f[6], "e=0x", 4) || parse_enabled(f[6] + 4, r))
+	if (strncmp(f[6], "e=0x", 4) || parse_enabled(f[6] + 4, r, &t->wide[idx]))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected e=0x<hex mask>)", f[6]);
 	bool fault_op = r->op == OP_FAULT_PASS || r->op == OP_FAULT_FAIL;
 	if (fault_op != (r->objk == 'f'))
@@ -438,7 +451,8 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 				body = true;
 				t->steps = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->steps));
 				t->names = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->names));
-				if (!t->steps || !t->names) {
+				t->wide = calloc(t->nsteps ? t->nsteps : 1, sizeof(*t->wide));
+				if (!t->steps || !t->names || !t->wide) {
 					fail(err, errlen, ln, "out of memory for %u steps", t->nsteps);
 					goto out;
 				}

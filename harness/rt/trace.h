@@ -31,6 +31,7 @@ struct trace {
 	uint32_t nsteps;
 	struct step_rec *steps;          /* owned */
 	char **names;                    /* owned sync point names, one per step or NULL */
+	uint64_t **wide;                 /* owned enabled_hi of the steps, one per step or NULL */
 };
 
 /* Writes t; locs[i] (may be NULL) is a readable location for step i. */

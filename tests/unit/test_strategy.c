@@ -744,17 +744,12 @@ static void test_wide_enabled_sets(void **state)
  * offered as a forced choice (the prefix is a byte per step). */
 static void test_dfs_wide(void **state)
 {
+	static const uint64_t hi[] = { 4, 0, 0, 0, 1ull << 44 };   /* T300 */
 	struct dfs d;
 	struct step_rec log[2];
-	struct tset e = { { 0 } };
-	tset_add(&e, 0);
-	tset_add(&e, 1);
-	tset_add(&e, 300);
 	assert_int_equal(dfs_init(&d, 1), 0);
-	for (int i = 0; i < 2; i++) {
-		log[i] = (struct step_rec){ .chosen = 0, .cur = 0 };
-		step_set_enabled(&log[i], &e);
-	}
+	for (int i = 0; i < 2; i++)
+		log[i] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3, .enabled_hi = hi };
 	assert_int_equal(dfs_next(&d, log, 2), 1);
 	assert_int_equal(d.prefix[d.prefix_len - 1], 1);
 	dfs_free(&d);
