@@ -22,6 +22,7 @@ static const char *const op_names[OP_KIND_COUNT] = {
 	[OP_FAULT_PASS] = "fault-pass", [OP_FAULT_FAIL] = "fault-fail",
 	[OP_MEM] = "mem", [OP_RELEASE] = "released", [OP_FUTEX_WAIT] = "futex-wait",
 	[OP_FUTEX_SLEEP] = "futex-sleep", [OP_FUTEX_WAKE] = "futex-wake",
+	[OP_EXIT_PROC] = "exit-process",
 };
 
 const char *op_kind_name(enum op_kind k)

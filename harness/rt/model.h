@@ -46,6 +46,7 @@ enum op_kind {
 	OP_FUTEX_WAIT,  /* FUTEX_WAIT: before the word is compared with the value */
 	OP_FUTEX_SLEEP, /* asleep on the futex word until woken (or the deadline) */
 	OP_FUTEX_WAKE,  /* FUTEX_WAKE */
+	OP_EXIT_PROC,   /* in exit() (before, then after its handlers) while threads live */
 	OP_KIND_COUNT
 };
 

@@ -92,8 +92,13 @@ static void say(const char *fmt, ...)
 	syscall(SYS_write, 2, buf, (size_t)n);
 }
 
-static void __attribute__((constructor)) rt_setup(void)
+static void end_after_handlers(void);
+
+/* Priority 101: before the program's constructors, so that the exit handler
+ * is registered before any of the program's and runs after them. */
+static void __attribute__((constructor(101))) rt_setup(void)
 {
+	atexit(end_after_handlers);
 	void *p = mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	wide_arena = p == MAP_FAILED ? NULL : p;
@@ -591,12 +596,53 @@ void rt_mark_joined(int tid)
 	rt.th[tid].joined = true;
 }
 
+/* exit() while other threads live: the exit handlers run on the exiting
+ * thread under control, the others still scheduled, as on a real machine;
+ * the runtime's own handler (rt_setup), run after the program's, ends the
+ * run. A decision before the handlers and one after them. */
+static bool exiting;
+
+static bool others_alive(int self)
+{
+	for (int i = 0; i < rt.m.nthreads; i++)
+		if (i != self && rt.m.threads[i].status != TS_FINISHED)
+			return true;
+	return false;
+}
+
+static void exit_point(void)
+{
+	rt.m.threads[self_tid].pending = (struct op){ .kind = OP_EXIT_PROC, .deadline = MODEL_NO_DEADLINE };
+	rt_continue();
+}
+
+static void run_finish(void);
+
+static void end_after_handlers(void)
+{
+	if (!exiting || !rt.active || self_tid < 0)
+		return;
+	if (others_alive(self_tid))
+		exit_point();
+	run_finish();
+}
+
 void rt_run_end(void)
+{
+	if (!rt.active || exiting)
+		return;
+	if (self_tid >= 0 && !rt_in_fiu && others_alive(self_tid)) {
+		exiting = true;
+		exit_point();
+		return;
+	}
+	run_finish();
+}
+
+static void run_finish(void)
 {
 	struct rt_shared *shm = rt.buf.shm;
 
-	if (!rt.active)
-		return;
 	rt.active = rt.mem = false;
 	shm->nsteps = (uint32_t)rt.step;
 	if (shm->replay && rt.step < shm->expect_len)

@@ -32,9 +32,9 @@ for b in tsan asan; do
 	found $b "300 threads, a lost update" 'assert:counter == n' $P/many_threads
 	clean $b "300 threads, one critical section" random 100 $P/many_threads fixed
 	expect "$b: a million live semaphores" 0 'no failure' \
-		$M exec --strategy random --runs 2 -- $P/many_objects 1000000
+		$M exec --strategy random --runs 2 --timeout 120 -- $P/many_objects 1000000
 	expect "$b: 1,024 threads (main and 1,023 workers) run" 0 'no failure' \
-		$M exec --strategy random --runs 1 -- $P/many_threads fixed 1023
+		$M exec --strategy random --runs 1 --timeout 120 -- $P/many_threads fixed 1023
 	expect "$b: the 1,025th thread is refused" 1 'harness:too-many-threads' \
 		$M exec --strategy random --runs 1 -- $P/many_threads fixed 1024
 	# release points: preempted right after an unlock
@@ -72,6 +72,12 @@ for b in tsan asan; do
 			$P/spurious_if fixed $a
 	done
 
+	# exit handlers run while other threads are still scheduled
+	found $b "an atexit handler frees what a detached worker still uses" \
+		"$([ $b = asan ] && echo 'asan:heap-use-after-free@worker' || echo 'tsan:')" $P/exit_handler
+	clean $b "the handler stops and joins the worker first" random 1000 $P/exit_handler fixed
+	clean $b "the handler stops and joins the worker first" dfs:1 1000 $P/exit_handler fixed
+
 	# C++: std::thread, std::mutex, std::condition_variable, std::atomic
 	if [ $b = tsan ]; then
 		found $b "C++ counter" 'tsan:data-race@Counter::bump\(\)' $P/cxx_counter
@@ -90,4 +96,6 @@ expect "a bad MIGRACE_SPURIOUS is refused" 2 'MIGRACE_SPURIOUS="2": expected 0 o
 T=$(ls "$OUTDIR"/tsan-cxx_counter-*/*.trace | head -1)
 check "the C++ trace has std::thread's threads and std::mutex's locks" \
 	bash -c "grep -q ' T0 create T2 ' $T && grep -q ' T[12] lock m' $T"
+T=$(ls "$OUTDIR"/asan-exit_handler-*/*.trace | head -1)
+check "the asan exit trace has the decisions around the exit handlers" grep -q ' exit-process ' "$T"
 finish
