@@ -17,6 +17,10 @@ endif
 ifeq ($(origin CC),environment)
 override CC := $(CC)
 endif
+# C++ programs under the harness (build/bin/migrace-c++): clang++ unless CXX= says
+ifeq ($(origin CXX),default)
+CXX := clang++
+endif
 
 Q := $(if $(V),,@)
 B := build
@@ -35,10 +39,11 @@ RT_LIB := $(B)/lib/libmigrace-rt.a
 WRAP_FLAGS := $(B)/lib/wrap.flags
 CLI := $(B)/bin/migrace
 MCC := $(B)/bin/migrace-cc
+MCXX := $(B)/bin/migrace-c++
 
 DEMOS := counter_race counter_locked atomicity lock_order timeouts
 DEMO_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/demos/,$(DEMOS)))
-TESTPROGS := $(basename $(notdir $(wildcard tests/accept/progs/*.c)))
+TESTPROGS := $(basename $(notdir $(wildcard tests/accept/progs/*.c tests/accept/progs/*.cc)))
 TESTPROG_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/,$(TESTPROGS)))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -96,7 +101,7 @@ FORCE:
 MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
-all: $(RT_LIB) $(CLI) $(MCC) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
+all: $(RT_LIB) $(CLI) $(MCC) $(MCXX) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
 	$(HARNESS_CORE_PROGS) $(SCENARIO_BINS) $(WORKLOAD_BINS)
 
 $(MIGRATE_VM): core/migrate-vm/migrate_vm.c $(CORE_LIB_plain)
@@ -153,7 +158,11 @@ $(WRAP_FLAGS): harness/rt/wrap.syms
 
 $(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@MEM_COV@|$(MEM_COV)|' $< > $@ && chmod +x $@
+	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@CXX@|$(CXX)|' -e 's|@MEM_COV@|$(MEM_COV)|' $< > $@ && chmod +x $@
+
+# the same script: named migrace-c++, it compiles and links C++
+$(MCXX): $(MCC)
+	$(Q)ln -sf migrace-cc $@
 
 # migrace --version: the release and the commit it was built from, in a
 # header rewritten only when it changes
@@ -180,6 +189,11 @@ $(B)/$(1)/testprogs/%: tests/accept/progs/%.c $(MCC) $(RT_LIB)
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  MCC     $$@")
 	$(Q)$(MCC) --$(1) $(WARN) $$< -o $$@
+
+$(B)/$(1)/testprogs/%: tests/accept/progs/%.cc $(MCXX) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCXX    $$@")
+	$(Q)$(MCXX) --$(1) $(WARN) $$< -o $$@
 
 $(B)/$(1)/bench/%: harness/bench/%.c $(MCC) $(RT_LIB)
 	@mkdir -p $$(@D)

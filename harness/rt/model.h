@@ -8,10 +8,12 @@
 #define MIGRACE_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_MAX_THREADS 64       /* threads per run; ids are never reused */
-#define MODEL_MAX_OBJECTS 4096     /* live synchronisation objects per run */
+#define MODEL_MAX_THREADS 1024     /* threads per run; ids are never reused */
+#define MODEL_MAX_OBJECTS (1 << 20) /* live synchronisation objects per run */
+#define MODEL_OBJ_CHUNK 4096       /* objects are allocated this many at a time */
 #define MODEL_MAX_CONSTRAINTS 64   /* script ordering constraints */
 #define MODEL_NO_DEADLINE INT64_MAX
 
@@ -41,14 +43,76 @@ enum op_kind {
 	OP_FAULT_FAIL,  /* a fault point decided to fail (trace only, never pending) */
 	OP_MEM,         /* about to load or store non-stack memory (--preempt=mem) */
 	OP_CHOOSE,      /* a program's migrace_choose (trace only, never pending) */
+	OP_RELEASE,     /* just released obj (unlock, sem_post, signal): others may run */
+	OP_FUTEX_WAIT,  /* FUTEX_WAIT: before the word is compared with the value */
+	OP_FUTEX_SLEEP, /* asleep on the futex word until woken (or the deadline) */
+	OP_FUTEX_WAKE,  /* FUTEX_WAKE */
+	OP_EXIT_PROC,   /* in exit() (before, then after its handlers) while threads live */
 	OP_KIND_COUNT
 };
 
-enum obj_kind { OBJ_MUTEX, OBJ_COND, OBJ_SEM, OBJ_RWLOCK, OBJ_ONCE, OBJ_KIND_COUNT };
+enum obj_kind { OBJ_MUTEX, OBJ_COND, OBJ_SEM, OBJ_RWLOCK, OBJ_ONCE, OBJ_FUTEX, OBJ_KIND_COUNT };
 
 enum mutex_type { MUTEX_NORMAL, MUTEX_RECURSIVE, MUTEX_ERRORCHECK };
 
 enum thread_status { TS_RUNNABLE, TS_FINISHED };
+
+/* A set of thread ids (enabled threads at a decision). */
+#define TSET_WORDS (MODEL_MAX_THREADS / 64)
+struct tset {
+	uint64_t w[TSET_WORDS];
+};
+
+static inline bool tset_has(const struct tset *s, int t)
+{
+	return t >= 0 && t < MODEL_MAX_THREADS && (s->w[t >> 6] >> (t & 63) & 1);
+}
+
+static inline void tset_add(struct tset *s, int t) { s->w[t >> 6] |= 1ull << (t & 63); }
+static inline void tset_del(struct tset *s, int t) { s->w[t >> 6] &= ~(1ull << (t & 63)); }
+
+static inline bool tset_empty(const struct tset *s)
+{
+	for (int i = 0; i < TSET_WORDS; i++)
+		if (s->w[i])
+			return false;
+	return true;
+}
+
+/* The lowest id in s, or -1. */
+static inline int tset_first(const struct tset *s)
+{
+	for (int i = 0; i < TSET_WORDS; i++)
+		if (s->w[i])
+			return i * 64 + __builtin_ctzll(s->w[i]);
+	return -1;
+}
+
+/* The lowest id in s above t, or -1. */
+static inline int tset_next(const struct tset *s, int t)
+{
+	int i = (t + 1) >> 6;
+	if (t + 1 >= MODEL_MAX_THREADS)
+		return -1;
+	uint64_t w = s->w[i] & (~0ull << ((t + 1) & 63));
+	for (;;) {
+		if (w)
+			return i * 64 + __builtin_ctzll(w);
+		if (++i == TSET_WORDS)
+			return -1;
+		w = s->w[i];
+	}
+}
+
+static inline int tset_count(const struct tset *s)
+{
+	int n = 0;
+	for (int i = 0; i < TSET_WORDS; i++)
+		n += __builtin_popcountll(s->w[i]);
+	return n;
+}
+
+#define TSET_FOR(t, s) for (int t = tset_first(s); t >= 0; t = tset_next(s, t))
 
 struct mobj {
 	const void *addr;            /* the program's object */
@@ -59,7 +123,9 @@ struct mobj {
 	enum mutex_type type;
 	int clock;                   /* cond: clockid of timed waits */
 	int once_state;              /* 0 not run, 1 running, 2 done */
-	uint8_t readers[MODEL_MAX_THREADS]; /* rwlock: read holds per thread */
+	uint16_t *rd;                /* rwlock: one entry per read hold, the holder's id */
+	int rd_cap;
+	int free_next;               /* free list of the object table: index+1, 0 end */
 };
 
 struct op {
@@ -70,6 +136,7 @@ struct op {
 	bool try;                    /* trylock, sem_trywait: never blocks */
 	int64_t deadline;            /* virtual ns; MODEL_NO_DEADLINE if none */
 	const char *name;            /* SYNC: the point's name */
+	uint32_t bits;               /* futex wait and wake: the bitset (all ones if none) */
 	uintptr_t pc;                /* where the program called it */
 };
 
@@ -78,8 +145,9 @@ struct mthread {
 	enum thread_status status;
 	bool detached;
 	struct op pending;
-	bool signalled;              /* cond waiter: woken by signal/broadcast */
-	uint64_t wait_seq;           /* cond waiter: FIFO order of wake-up */
+	bool signalled;              /* cond or futex waiter: woken */
+	uint64_t wait_seq;           /* cond or futex waiter: FIFO order of wake-up */
+	bool spurious_used;          /* woke spuriously since its last real wake-up */
 };
 
 struct constraint {
@@ -90,11 +158,20 @@ struct constraint {
 struct model {
 	struct mthread threads[MODEL_MAX_THREADS];
 	int nthreads;
-	struct mobj objs[MODEL_MAX_OBJECTS];
-	int nobjs_used;              /* high-water mark of objs[] */
-	int obj_hash[2 * MODEL_MAX_OBJECTS]; /* addr -> index+1; 0 empty; -1 tombstone */
+	/* objects: chunks of MODEL_OBJ_CHUNK mapped as needed (pointers to them
+	 * stay valid), a free list, and an open-addressing hash addr -> index+1
+	 * (0 empty, -1 tombstone) that doubles as it fills */
+	struct mobj *chunk[MODEL_MAX_OBJECTS / MODEL_OBJ_CHUNK];
+	int nobjs_used;              /* high-water mark of the object indices */
+	int free_head;               /* index+1 of a forgotten object's slot, 0 none */
+	int *obj_hash;
+	int hash_cap, hash_fill;     /* slots; slots not empty (live or tombstone) */
+	void *arena;                 /* rwlock reader lists: mapped blocks, bump allocated */
+	size_t arena_used, arena_cap;
 	int next_obj_id;
 	int64_t now;                 /* virtual ns since the run started */
+	bool spurious;               /* a cond waiter may wake unsignalled, a timed one
+	                                time out early: once between two real wake-ups */
 	uint64_t wait_seq;
 	struct constraint cons[MODEL_MAX_CONSTRAINTS];
 	int ncons;
@@ -106,15 +183,27 @@ struct op_result {
 	const char *misuse;          /* non-NULL: pthreads misuse to report, a slug */
 };
 
+/* m must be zeroed or initialised before: what it held is released. */
 void model_init(struct model *m);
+void model_free(struct model *m);
 int model_add_thread(struct model *m);            /* returns id or -1 when full */
 struct mobj *model_obj(struct model *m, const void *addr, enum obj_kind kind);
 struct mobj *model_obj_find(struct model *m, const void *addr);
 void model_obj_forget(struct model *m, const void *addr);
 
 bool model_enabled(const struct model *m, int tid);
+/* The enabled threads: all of them, or the ones below 64 as a mask. */
+void model_enabled_set(const struct model *m, struct tset *out);
 uint64_t model_enabled_mask(const struct model *m);
+/* Read holds of rwlock rw by thread tid. */
+int model_rd_holds(const struct mobj *rw, int tid);
 struct op_result model_exec(struct model *m, int tid);
+/* Puts tid's pending futex wait to sleep on its word (the word held the
+ * expected value). */
+void model_futex_sleep(struct model *m, int tid);
+/* Wakes up to n sleepers on futex fx whose bitset meets bits, first asleep
+ * first; returns how many. */
+int model_futex_wake(struct model *m, struct mobj *fx, int n, uint32_t bits);
 /* If nothing is enabled, advance time to the earliest deadline; true if it moved. */
 bool model_advance_time(struct model *m);
 /* Thread a blocked thread waits for, or -1 (cond, sem, sleep, sync point). */

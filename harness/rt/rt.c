@@ -43,10 +43,20 @@ static struct {
 	bool misuse_seen;
 	uintptr_t exe_base;
 	bool mem;                /* memory-access points on, while the run schedules */
-	uint64_t others;         /* mem: threads enabled besides the running one */
+	bool others;             /* mem: a thread besides the running one is enabled */
 } rt;
 
 static __thread int self_tid = -1;
+/* MIGRACE_SPURIOUS=1: condition-variable waits may wake spuriously, and
+ * timed ones time out early (struct model's spurious); read once, in the
+ * fork server before its first run. */
+static bool spurious_on;
+/* Enabled sets of more than 64 threads: the upper words of each step's, in
+ * memory shared with the fork server (mapped before its first fork, so at the
+ * same address in every run), reserved up front and touched as used. */
+#define WIDE_WORDS (32u << 20)
+static uint64_t *wide_arena;
+static size_t wide_used;
 /* Memory-access points: the thread's stack (skipped) and its count of
  * non-stack accesses, the key of its memory decisions. */
 static __thread uintptr_t stk_lo, stk_size;
@@ -83,6 +93,24 @@ static void say(const char *fmt, ...)
 	syscall(SYS_write, 2, buf, (size_t)n);
 }
 
+static void end_after_handlers(void);
+
+/* Priority 101: before the program's constructors, so that the exit handler
+ * is registered before any of the program's and runs after them. */
+static void __attribute__((constructor(101))) rt_setup(void)
+{
+	atexit(end_after_handlers);
+	void *p = mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	wide_arena = p == MAP_FAILED ? NULL : p;
+	const char *v = getenv("MIGRACE_SPURIOUS");
+	if (v && strcmp(v, "0") && strcmp(v, "1")) {
+		say("migrace: MIGRACE_SPURIOUS=\"%s\": expected 0 or 1\n", v);
+		_exit(2);
+	}
+	spurious_on = v && v[0] == '1';
+}
+
 bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
 int rt_self(void) { return self_tid; }
 struct model *rt_model(void) { return &rt.m; }
@@ -90,7 +118,7 @@ int64_t rt_now(void) { return rt.m.now; }
 
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 {
-	memset(&rt.th, 0, sizeof(rt.th));
+	rt.th[0] = (struct rthread){ 0 };   /* the others are set as they are created */
 	/* The fork server never touches the model, so a run's copy is still
 	 * all zero: clearing its 450 KiB again would cost page copies and, in
 	 * TSan builds, a trip through TSan's memset. */
@@ -100,6 +128,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 		rt.m.next_obj_id = 1;
 	rt.buf = *buf;
 	rt.step = 0;
+	wide_used = 0;
 	rt.misuse_seen = false;
 	rt.script = cfg->strat.kind == STRAT_SCRIPT;
 	rt_exe_base();
@@ -116,8 +145,9 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	strategy_thread_created(&rt.strat, tid);
 	self_tid = tid;
 	rt.active = true;
-	rt.others = 0;
+	rt.others = false;
 	rt.mem = cfg->preempt_mem;
+	rt.m.spurious = spurious_on;
 }
 
 /* Adds an ordering constraint from the program itself (scenarios). */
@@ -228,6 +258,12 @@ static void deadlock(void)
 	const struct snap *s = &rt.buf.shm->snap;
 	if (s->missing && !s->ncycle)
 		fail_unreached(s->missing, "was never reached, and a thread waits for it");
+	for (int i = 0; i < rt.m.nthreads; i++) {
+		const struct op *op = &rt.m.threads[i].pending;
+		if (rt.m.threads[i].status != TS_FINISHED && op->kind == OP_FUTEX_SLEEP)
+			rt_fail("deadlock", "no thread can run: T%d sleeps on futex word w%d (%p) and no thread "
+				"is left to wake it", i, op->obj->id, op->obj->addr);
+	}
 	rt_fail("deadlock", "no thread can run and no timed wait is pending");
 }
 
@@ -274,7 +310,7 @@ static const char *op_desc(const struct op *op, char *buf, int len)
 
 /* Strict replay: the thread the trace chose must be enabled and about to do
  * what the trace says. */
-static int replay_pick(uint64_t enabled, int self, uint32_t key, bool key_mem)
+static int replay_pick(const struct tset *enabled, int self, uint32_t key, bool key_mem)
 {
 	const struct rt_shared *shm = rt.buf.shm;
 	char want[160], got[160];
@@ -318,23 +354,41 @@ static int replay_pick(uint64_t enabled, int self, uint32_t key, bool key_mem)
 		rt_fail("divergence", "step %lu: the trace expected %s (exe+0x%lx), but the program is at %s (exe+0x%lx)",
 			(unsigned long)rt.step, want, (unsigned long)e->pc, got,
 			(unsigned long)pc_off(t->pending.pc));
-	if (!(enabled >> e->chosen & 1))
+	if (!tset_has(enabled, e->chosen))
 		rt_fail("divergence", "step %lu: the trace expected %s, but that thread cannot run now",
 			(unsigned long)rt.step, want);
 	return e->chosen;
 }
 
-static void record(int cur, int next, uint64_t enabled, uint32_t key, bool key_mem)
+/* The step's enabled set; the words above the first go to the shared arena. */
+static void set_enabled(struct step_rec *r, const struct tset *e)
+{
+	int n = tset_hi_words(e);
+	r->enabled = e->w[0];
+	r->enabled_hi = NULL;
+	if (!n)
+		return;
+	if (!wide_arena || wide_used + (size_t)n + 1 > WIDE_WORDS)
+		rt_fail("harness:too-many-threads", "no room left to record the enabled sets of more than 64 threads "
+			"(%lu steps)", (unsigned long)rt.step);
+	uint64_t *w = wide_arena + wide_used;
+	w[0] = (uint64_t)n;
+	memcpy(w + 1, &e->w[1], (size_t)n * sizeof(uint64_t));
+	wide_used += (size_t)n + 1;
+	r->enabled_hi = w;
+}
+
+static void record(int cur, int next, const struct tset *enabled, uint32_t key, bool key_mem)
 {
 	struct rt_shared *shm = rt.buf.shm;
 	const struct op *op = &rt.m.threads[next].pending;
 	struct step_rec *r = &rt.buf.log[rt.step];
 
-	r->chosen = (uint8_t)next;
-	r->cur = (uint8_t)(cur < 0 ? next : cur);
+	r->chosen = (uint16_t)next;
+	r->cur = (uint16_t)(cur < 0 ? next : cur);
 	r->op = (uint8_t)op->kind;
 	obj_ref(op, &r->objk, &r->obj);
-	r->enabled = enabled;
+	set_enabled(r, enabled);
 	r->pc = pc_off(op->pc);
 	r->now = rt.m.now;
 	r->name = op->kind == OP_SYNC ? op->name : NULL;
@@ -349,11 +403,11 @@ static void record(int cur, int next, uint64_t enabled, uint32_t key, bool key_m
  * finished and handed the baton on. */
 static void decide_at(int self, uint32_t key, bool key_mem)
 {
-	uint64_t enabled;
+	struct tset enabled;
 
 	for (;;) {
-		enabled = model_enabled_mask(&rt.m);
-		if (enabled)
+		model_enabled_set(&rt.m, &enabled);
+		if (!tset_empty(&enabled))
 			break;
 		bool alive = false;
 		for (int i = 0; i < rt.m.nthreads; i++)
@@ -369,16 +423,16 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 	const struct op *cur_op = &rt.m.threads[self].pending;
 	int next;
 	if (rt.buf.shm->replay)
-		next = replay_pick(enabled, self, key, key_mem);
+		next = replay_pick(&enabled, self, key, key_mem);
 	else {
 		rt.strat.key = key;
 		rt.strat.key_mem = key_mem;
-		next = strategy_pick(&rt.strat, rt.step, enabled, self, cur_op->kind);
+		next = strategy_pick_set(&rt.strat, rt.step, &enabled, self, cur_op->kind);
 		if (next < 0)
 			rt_fail("divergence", "step %lu: the forced schedule names thread T%d, which cannot run here",
 				(unsigned long)rt.step, rt.strat.prefix[rt.step]);
 	}
-	record(self, next, enabled, key, key_mem);
+	record(self, next, &enabled, key, key_mem);
 	if (next == self)
 		return;
 	baton_give(&rt.th[next].baton);
@@ -396,8 +450,11 @@ static void decide(int self)
  * scheduling points (and when a pthread_once routine returns). */
 static void others_changed(void)
 {
-	if (rt.mem)
-		rt.others = model_enabled_mask(&rt.m);
+	if (!rt.mem)
+		return;
+	rt.others = false;
+	for (int i = 0; i < rt.m.nthreads && !rt.others; i++)
+		rt.others = i != self_tid && model_enabled(&rt.m, i);
 }
 
 /* A fault point hit by the running thread (faults.c): one decision, no
@@ -434,10 +491,12 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 		want = e->op == OP_FAULT_FAIL;
 	}
 	struct step_rec *r = &rt.buf.log[rt.step];
-	*r = (struct step_rec){ .chosen = (uint8_t)self, .cur = (uint8_t)self,
+	*r = (struct step_rec){ .chosen = (uint16_t)self, .cur = (uint16_t)self,
 				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f',
-				.obj = (int32_t)hit, .enabled = 1ull << self, .pc = pc_off(pc),
-				.now = rt.m.now, .name = name };
+				.obj = (int32_t)hit, .pc = pc_off(pc), .now = rt.m.now, .name = name };
+	struct tset only = { { 0 } };
+	tset_add(&only, self);
+	set_enabled(r, &only);
 	shm->nsteps = (uint32_t)++rt.step;
 	return want;
 }
@@ -495,6 +554,32 @@ struct op_result rt_point(struct op *op)
 	struct mthread *t = &rt.m.threads[self_tid];
 	t->pending = *op;
 	return rt_continue();
+}
+
+bool rt_is_baton(const void *addr)
+{
+	return (const char *)addr >= (const char *)rt.th && (const char *)addr < (const char *)(rt.th + MODEL_MAX_THREADS);
+}
+
+static bool others_enabled(int self)
+{
+	for (int i = 0; i < rt.m.nthreads; i++)
+		if (i != self && model_enabled(&rt.m, i))
+			return true;
+	return false;
+}
+
+/* A release point. No decision while no other thread can run: nothing could
+ * happen in between, and a run that releases with nobody waiting keeps the
+ * steps (and the cost) it had before. */
+void rt_release_point(struct mobj *o, uintptr_t pc)
+{
+	int self = self_tid;
+	if (!others_enabled(self))
+		return;
+	rt.m.threads[self].pending = (struct op){ .kind = OP_RELEASE, .obj = o,
+						  .deadline = MODEL_NO_DEADLINE, .pc = pc };
+	rt_continue();
 }
 
 int rt_thread_new(void *(*fn)(void *), void *arg)
@@ -575,12 +660,53 @@ void rt_mark_joined(int tid)
 	rt.th[tid].joined = true;
 }
 
+/* exit() while other threads live: the exit handlers run on the exiting
+ * thread under control, the others still scheduled, as on a real machine;
+ * the runtime's own handler (rt_setup), run after the program's, ends the
+ * run. A decision before the handlers and one after them. */
+static bool exiting;
+
+static bool others_alive(int self)
+{
+	for (int i = 0; i < rt.m.nthreads; i++)
+		if (i != self && rt.m.threads[i].status != TS_FINISHED)
+			return true;
+	return false;
+}
+
+static void exit_point(void)
+{
+	rt.m.threads[self_tid].pending = (struct op){ .kind = OP_EXIT_PROC, .deadline = MODEL_NO_DEADLINE };
+	rt_continue();
+}
+
+static void run_finish(void);
+
+static void end_after_handlers(void)
+{
+	if (!exiting || !rt.active || self_tid < 0)
+		return;
+	if (others_alive(self_tid))
+		exit_point();
+	run_finish();
+}
+
 void rt_run_end(void)
+{
+	if (!rt.active || exiting)
+		return;
+	if (self_tid >= 0 && !rt_in_fiu && others_alive(self_tid)) {
+		exiting = true;
+		exit_point();
+		return;
+	}
+	run_finish();
+}
+
+static void run_finish(void)
 {
 	struct rt_shared *shm = rt.buf.shm;
 
-	if (!rt.active)
-		return;
 	rt.active = rt.mem = false;
 	shm->nsteps = (uint32_t)rt.step;
 	if (shm->replay && rt.step < shm->expect_len)
@@ -679,8 +805,15 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 	if (self_tid < 0 || rt_in_fiu || (uintptr_t)addr - stk_lo < stk_size)
 		return;
 	memc++;
-	if (rt.others & ~(1ull << self_tid))
+	if (rt.others)
 		mem_decide(pc);
+}
+
+/* An atomic read-modify-write (harness/include/migrace/rmw.h, which
+ * migrace-cc includes in every source): a memory-access point like a load. */
+void migrace_rmw(const volatile void *addr)
+{
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0));
 }
 
 #define MEM_HOOK(name, type)                                                               \

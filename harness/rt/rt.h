@@ -96,6 +96,11 @@ uintptr_t rt_exe_base(void);
 /* Scheduling points, called by the wrappers. */
 struct op_result rt_point(struct op *op);
 struct op_result rt_continue(void);
+/* Right after the running thread released o (at pc): a decision, when
+ * another thread could run, whether it goes on or another runs first. */
+void rt_release_point(struct mobj *o, uintptr_t pc);
+/* addr is a word of the runtime's own thread handoff. */
+bool rt_is_baton(const void *addr);
 int rt_self(void);
 struct model *rt_model(void);
 /* New controlled thread; -1 when the run has too many. */

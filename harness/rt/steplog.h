@@ -8,24 +8,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model.h"
+
 struct step_rec {
-	uint8_t chosen;        /* thread that runs next */
-	uint8_t cur;           /* thread that reached the decision */
+	uint16_t chosen;       /* thread that runs next */
+	uint16_t cur;          /* thread that reached the decision */
 	uint8_t op;            /* enum op_kind of chosen's pending operation */
-	char objk;             /* 'm' 'c' 's' 'r' 'o' object, 'T' thread, 'p' sync point,
+	char objk;             /* 'm' 'c' 's' 'r' 'o' 'w' object, 'T' thread, 'p' sync point,
 	                          'f' fault point (op fault-pass/fail), 'k' a choice
 	                          (op choose), '-' */
+	bool key_mem;          /* key counts memory accesses, not decisions */
 	int32_t obj;           /* object id, thread id, hit number of a fault point,
 	                          a choice's bound and value (STEP_CHOICE);
 	                          unused for '-' and 'p' */
-	uint64_t enabled;      /* mask of enabled threads at the decision */
-	uint64_t pc;           /* call site, as an offset into the executable */
-	int64_t now;           /* virtual time (ns) at the decision */
-	const char *name;      /* sync or fault point name (a string of the program) */
 	uint32_t key;          /* which decision of `cur` this is: its key-th scheduling
 	                          decision, or (key_mem) the one at its key-th non-stack
 	                          memory access; 0 in traces that predate keys */
-	bool key_mem;
+	uint64_t enabled;      /* mask of enabled threads T0..T63 at the decision */
+	const uint64_t *enabled_hi; /* NULL, or the same for T64 and above: enabled_hi[0]
+	                          words follow (T64..T127, ...); the run's ones are in
+	                          memory shared with the fork server, a trace's its own */
+	uint64_t pc;           /* call site, as an offset into the executable */
+	int64_t now;           /* virtual time (ns) at the decision */
+	const char *name;      /* sync or fault point name (a string of the program) */
 };
 
 /* A choice (migrace_choose) of `v` among 0..n-1, n at most STEP_CHOICE_MAX,
@@ -34,5 +39,21 @@ struct step_rec {
 #define STEP_CHOICE(n, v) ((int32_t)((uint32_t)(n) << 16 | (uint32_t)(v)))
 #define STEP_CHOICE_N(obj) ((uint32_t)(obj) >> 16)
 #define STEP_CHOICE_V(obj) ((uint32_t)(obj) & 0xffffu)
+
+static inline void step_get_enabled(const struct step_rec *r, struct tset *out)
+{
+	out->w[0] = r->enabled;
+	for (int i = 1; i < TSET_WORDS; i++)
+		out->w[i] = r->enabled_hi && (uint64_t)i <= r->enabled_hi[0] ? r->enabled_hi[i] : 0;
+}
+
+/* The number of words above the first that a step needs for s (0: none). */
+static inline int tset_hi_words(const struct tset *s)
+{
+	int top = TSET_WORDS - 1;
+	while (top > 0 && !s->w[top])
+		top--;
+	return top;
+}
 
 #endif

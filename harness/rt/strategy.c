@@ -5,6 +5,7 @@
 #include "strategy.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,7 @@ void strat_format(const struct strat_spec *spec, char *buf, int len)
 void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t seed,
 		    uint64_t k, const uint8_t *prefix, uint32_t prefix_len)
 {
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, offsetof(struct strategy, prio));  /* prio: set per thread created */
 	s->spec = *spec;
 	s->seed = seed;
 	s->prefix = prefix;
@@ -184,6 +185,8 @@ void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t 
  * the dynamic-thread form of a random permutation. */
 void strategy_thread_created(struct strategy *s, int tid)
 {
+	if (tid >= s->nthreads)
+		s->nthreads = tid + 1;
 	if (s->spec.kind != STRAT_PCT)
 		return;
 	for (;;) {
@@ -198,24 +201,31 @@ void strategy_thread_created(struct strategy *s, int tid)
 	}
 }
 
+int strategy_default_set(const struct tset *enabled, int cur)
+{
+	if (tset_has(enabled, cur))
+		return cur;
+	return tset_first(enabled);
+}
+
 int strategy_default(uint64_t enabled, int cur)
 {
-	if (cur >= 0 && (enabled >> cur & 1))
+	if (cur >= 0 && cur < 64 && (enabled >> cur & 1))
 		return cur;
 	return __builtin_ctzll(enabled);
 }
 
-static int pick_random(struct strategy *s, uint64_t enabled)
+static int pick_random(struct strategy *s, const struct tset *enabled)
 {
-	int n = __builtin_popcountll(enabled);
-	uint64_t k = prng_below(&s->rng, (uint64_t)n);
-	uint64_t e = enabled;
-	for (uint64_t i = 0; i < k; i++)
-		e &= e - 1;
-	return __builtin_ctzll(e);
+	int n = tset_count(enabled);
+	int k = (int)prng_below(&s->rng, (uint64_t)n);
+	TSET_FOR(t, enabled)
+		if (k-- == 0)
+			return t;
+	return -1;
 }
 
-static int pick_pct(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
+static int pick_pct(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
 		    enum op_kind cur_op)
 {
 	if (cur >= 0) {
@@ -226,27 +236,25 @@ static int pick_pct(struct strategy *s, uint64_t step, uint64_t enabled, int cur
 		/* A yield gives way: without this, a spinning thread at the top
 		 * priority would starve the thread it waits for. */
 		if (cur_op == OP_YIELD) {
-			for (int i = 0; i < MODEL_MAX_THREADS; i++)
+			for (int i = 0; i < s->nthreads; i++)
 				if (s->prio[i] < s->lowest)
 					s->lowest = s->prio[i];
 			s->prio[cur] = --s->lowest;
 		}
 	}
 	int best = -1;
-	for (uint64_t e = enabled; e; e &= e - 1) {
-		int t = __builtin_ctzll(e);
+	TSET_FOR(t, enabled)
 		if (best < 0 || s->prio[t] > s->prio[best])
 			best = t;
-	}
 	return best;
 }
 
-int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
-		  enum op_kind cur_op)
+int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
+		      enum op_kind cur_op)
 {
 	if (step < s->prefix_len) {
 		int t = s->prefix[step];
-		return (enabled >> t & 1) ? t : -1;
+		return tset_has(enabled, t) ? t : -1;
 	}
 	switch (s->spec.kind) {
 	case STRAT_RANDOM:
@@ -256,15 +264,22 @@ int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 	case STRAT_SWITCHES:
 		for (uint32_t i = 0; i < s->nsw; i++) {
 			const struct switch_ent *w = &s->sw[i];
-			if (w->t == cur && w->n == s->key && w->mem == s->key_mem && (enabled >> w->u & 1))
+			if (w->t == cur && w->n == s->key && w->mem == s->key_mem && tset_has(enabled, w->u))
 				return w->u;
 		}
-		return strategy_default(enabled, cur);
+		return strategy_default_set(enabled, cur);
 	case STRAT_SCRIPT:
 	case STRAT_DFS:
 	default:
-		return strategy_default(enabled, cur);
+		return strategy_default_set(enabled, cur);
 	}
+}
+
+int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
+		  enum op_kind cur_op)
+{
+	struct tset e = { { enabled } };
+	return strategy_pick_set(s, step, &e, cur, cur_op);
 }
 
 int switches_parse(const char *text, struct switch_ent **out, uint32_t *n, char *err, size_t len)
@@ -301,7 +316,7 @@ int switches_parse(const char *text, struct switch_ent **out, uint32_t *n, char 
 			}
 			v = nv;
 		}
-		v[(*n)++] = (struct switch_ent){ .n = (uint32_t)num, .t = (uint8_t)t, .u = (uint8_t)u, .mem = kind == 'm' };
+		v[(*n)++] = (struct switch_ent){ .n = (uint32_t)num, .t = (uint16_t)t, .u = (uint16_t)u, .mem = kind == 'm' };
 		p += used;
 	}
 	*out = v;
@@ -327,7 +342,31 @@ void dfs_free(struct dfs *d)
 
 static bool is_preemption(const struct dfs_node *n, int choice)
 {
-	return choice != n->cur && (n->enabled >> n->cur & 1);
+	return choice != n->cur && tset_has(&n->enabled, n->cur);
+}
+
+/* The decisions past the prefix become new nodes; false when the run did
+ * not follow its prefix. */
+static bool dfs_take(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
+{
+	for (uint32_t i = 0; i < d->prefix_len && i < nsteps; i++) {
+		struct tset e;
+		step_get_enabled(&log[i], &e);
+		if (log[i].chosen != d->prefix[i] || memcmp(&e, &d->nodes[i].enabled, sizeof(e)))
+			return false;
+	}
+	if (nsteps < d->prefix_len)
+		return false;
+	for (uint32_t i = d->prefix_len; i < nsteps; i++) {
+		struct dfs_node *n = &d->nodes[i];
+		step_get_enabled(&log[i], &n->enabled);
+		memset(&n->tried, 0, sizeof(n->tried));
+		tset_add(&n->tried, log[i].chosen);
+		n->cur = log[i].cur;
+		n->chosen = log[i].chosen;
+	}
+	d->n = nsteps;
+	return true;
 }
 
 int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
@@ -344,16 +383,8 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 		d->prefix = prefix;
 		d->cap = cap;
 	}
-	for (uint32_t i = 0; i < d->prefix_len && i < nsteps; i++)
-		if (log[i].chosen != d->prefix[i] || log[i].enabled != d->nodes[i].enabled)
-			return -1;
-	if (nsteps < d->prefix_len)
+	if (!dfs_take(d, log, nsteps))
 		return -1;
-	for (uint32_t i = d->prefix_len; i < nsteps; i++)
-		d->nodes[i] = (struct dfs_node){ .enabled = log[i].enabled,
-						 .tried = 1ull << log[i].chosen,
-						 .cur = log[i].cur, .chosen = log[i].chosen };
-	d->n = nsteps;
 
 	/* preemptions used before each node */
 	uint32_t *pre = malloc((nsteps + 1) * sizeof(*pre));
@@ -363,16 +394,25 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 	for (uint32_t i = 0; i < nsteps; i++)
 		pre[i + 1] = pre[i] + is_preemption(&d->nodes[i], d->nodes[i].chosen);
 
-	for (uint32_t i = nsteps; i-- > 0;) {
+	/* a prefix cannot name a thread above T255: backtrack before the first
+	 * step that chose one */
+	uint32_t top = nsteps;
+	for (uint32_t i = 0; i < nsteps; i++)
+		if (d->nodes[i].chosen > UINT8_MAX) {
+			top = i + 1;
+			break;
+		}
+	for (uint32_t i = top; i-- > 0;) {
 		struct dfs_node *n = &d->nodes[i];
-		for (uint64_t e = n->enabled & ~n->tried; e; e &= e - 1) {
-			int t = __builtin_ctzll(e);
+		TSET_FOR(t, &n->enabled) {
+			if (tset_has(&n->tried, t) || t > UINT8_MAX)
+				continue;
 			if (pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
 				continue;
-			n->tried |= 1ull << t;
-			n->chosen = (uint8_t)t;
+			tset_add(&n->tried, t);
+			n->chosen = (uint16_t)t;
 			for (uint32_t j = 0; j <= i; j++)
-				d->prefix[j] = d->nodes[j].chosen;
+				d->prefix[j] = (uint8_t)d->nodes[j].chosen;
 			d->prefix_len = i + 1;
 			d->n = i + 1;
 			free(pre);

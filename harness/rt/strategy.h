@@ -28,7 +28,7 @@ enum strat_kind {
  * memory access), thread u runs if it can. */
 struct switch_ent {
 	uint32_t n;
-	uint8_t t, u;
+	uint16_t t, u;
 	bool mem;
 };
 
@@ -45,22 +45,23 @@ struct strategy {
 	struct strat_spec spec;
 	uint64_t seed;
 	struct prng rng;
-	/* Prefix of forced choices (dfs backtracking, --schedule); then the
-	 * strategy's own choices. */
+	/* Prefix of forced choices (dfs backtracking, --schedule), one byte
+	 * per step (so threads T0..T255); then the strategy's own choices. */
 	const uint8_t *prefix;
 	uint32_t prefix_len;
 	/* pct */
 	uint64_t k;                        /* estimated run length in steps */
-	int64_t prio[MODEL_MAX_THREADS];
 	uint64_t change[PCT_MAX_DEPTH];    /* D-1 change-point steps, in [1, k] */
 	int nchange;
 	int64_t lowest;                    /* lowest priority handed out so far */
+	int nthreads;                      /* threads created: prio[0..nthreads) */
 	/* switches */
 	const struct switch_ent *sw;
 	uint32_t nsw;
 	/* the decision being made, set by the runtime before strategy_pick */
 	uint32_t key;
 	bool key_mem;
+	int64_t prio[MODEL_MAX_THREADS];   /* last: strategy_begin does not clear it */
 };
 
 /* Parses "script", "random", "pct:D", "dfs:B"; returns 0 or -EINVAL with a
@@ -87,15 +88,19 @@ void strategy_thread_created(struct strategy *s, int tid);
 /* Picks among `enabled` (nonzero) at decision `step`. `cur` is the thread that
  * reached the decision (possibly no longer enabled), `cur_op` its pending op.
  * Returns -1 when a forced prefix choice is not enabled (nondeterminism). */
+int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
+		      enum op_kind cur_op);
+/* The same for threads T0..T63 only, as a mask. */
 int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 		  enum op_kind cur_op);
 /* The non-preemptive default: cur while enabled, else the lowest id. */
+int strategy_default_set(const struct tset *enabled, int cur);
 int strategy_default(uint64_t enabled, int cur);
 
 /* Exhaustive search state, kept by the fork server across runs. */
 struct dfs_node {
-	uint64_t enabled, tried;
-	uint8_t cur, chosen;
+	struct tset enabled, tried;
+	uint16_t cur, chosen;
 };
 
 struct dfs {
@@ -112,7 +117,9 @@ int dfs_init(struct dfs *d, int bound);
 void dfs_free(struct dfs *d);
 /* Feeds the decisions of the run that just ended. Returns 1 when a next
  * prefix is ready, 0 when the space within the bound is exhausted, -1 when the
- * run did not follow its prefix (the program is not deterministic). */
+ * run did not follow its prefix (the program is not deterministic). The
+ * prefix holds a byte per step: choices of threads above T255 are not
+ * explored as alternatives (their default order still runs). */
 int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps);
 
 #endif

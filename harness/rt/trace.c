@@ -105,9 +105,9 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 		errno = 0;
 		if (*p >= '0' && *p <= '9')      /* strtoul alone would take "-1" */
 			t = strtoul(p, &e, 10);
-		if (e == p || errno || t >= MODEL_MAX_THREADS) {
+		if (e == p || errno || t > UINT8_MAX) {
 			snprintf(err, errlen, "schedule: bad thread number at \"%.20s\" (expected 0..%d)", p,
-				 MODEL_MAX_THREADS - 1);
+				 UINT8_MAX);
 			return -1;
 		}
 		p = e;
@@ -130,6 +130,47 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 		}
 		for (unsigned long i = 0; i < count; i++)
 			out[(*n)++] = (uint8_t)t;
+	}
+	return 0;
+}
+
+/* The enabled set as one hex number (bit i: thread Ti). */
+static void put_enabled(FILE *f, const struct step_rec *r)
+{
+	struct tset e;
+	int top = TSET_WORDS - 1;
+	step_get_enabled(r, &e);
+	while (top > 0 && !e.w[top])
+		top--;
+	fprintf(f, "%" PRIx64, e.w[top]);
+	while (top-- > 0)
+		fprintf(f, "%016" PRIx64, e.w[top]);
+}
+
+/* Parses the hex number put_enabled writes; -1 if it is not one or too wide. */
+static int parse_enabled(const char *s, struct step_rec *r, uint64_t **wide)
+{
+	struct tset e = { { 0 } };
+	size_t n = strlen(s);
+	if (n == 0 || n > TSET_WORDS * 16)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[n - 1 - i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (v < 0)
+			return -1;
+		e.w[i / 16] |= (uint64_t)v << (4 * (i % 16));
+	}
+	r->enabled = e.w[0];
+	r->enabled_hi = NULL;
+	int hi = tset_hi_words(&e);
+	if (hi) {
+		if (!(*wide = malloc((size_t)(hi + 1) * sizeof(uint64_t))))
+			return -1;
+		(*wide)[0] = (uint64_t)hi;
+		memcpy(*wide + 1, &e.w[1], (size_t)hi * sizeof(uint64_t));
+		r->enabled_hi = *wide;
 	}
 	return 0;
 }
@@ -179,8 +220,9 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 		const struct step_rec *r = &t->steps[i];
 		fprintf(f, "%u T%d %s ", i, r->chosen, op_kind_name((enum op_kind)r->op));
 		put_obj(f, r);
-		fprintf(f, " +0x%" PRIx64 " from=T%d e=0x%" PRIx64 " t=%" PRId64 " d=%c%u", r->pc, r->cur, r->enabled,
-			r->now, r->key_mem ? 'm' : 's', r->key);
+		fprintf(f, " +0x%" PRIx64 " from=T%d e=0x", r->pc, r->cur);
+		put_enabled(f, r);
+		fprintf(f, " t=%" PRId64 " d=%c%u", r->now, r->key_mem ? 'm' : 's', r->key);
 		if (locs && locs[i] && locs[i][0])
 			fprintf(f, " @ %s", locs[i]);
 		fputc('\n', f);
@@ -200,6 +242,10 @@ void trace_free(struct trace *t)
 			free(t->locs[i]);
 	free(t->names);
 	free(t->locs);
+	if (t->wide)
+		for (uint32_t i = 0; i < t->nsteps; i++)
+			free(t->wide[i]);
+	free(t->wide);
 	free(t->steps);
 	memset(t, 0, sizeof(*t));
 }
@@ -241,12 +287,12 @@ static int parse_u64(const char *s, uint64_t *out, int base)
 	return 0;
 }
 
-static int parse_thread(const char *s, uint8_t *out)
+static int parse_thread(const char *s, uint16_t *out)
 {
 	uint64_t v;
 	if (s[0] != 'T' || parse_u64(s + 1, &v, 10) || v >= MODEL_MAX_THREADS)
 		return -1;
-	*out = (uint8_t)v;
+	*out = (uint16_t)v;
 	return 0;
 }
 
@@ -311,16 +357,16 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 			return fail(err, errlen, ln, "bad choice \"%s\" (expected k:V/N, 0 <= V < N <= %u)", f[3],
 				    STEP_CHOICE_MAX);
 		r->objk = 'k';
-	} else if (strchr("mcsroT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
+	} else if (strchr("mcsrowT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
 		r->objk = f[3][0];
 		r->obj = (int32_t)v;
 	} else
-		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, T1, p:name, f:name#hit or k:V/N)", f[3]);
+		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, w1, T1, p:name, f:name#hit or k:V/N)", f[3]);
 	if (strncmp(f[4], "+0x", 3) || parse_u64(f[4] + 3, &r->pc, 16))
 		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
 	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected from=T<n>)", f[5]);
-	if (strncmp(f[6], "e=0x", 4) || parse_u64(f[6] + 4, &r->enabled, 16))
+	if (strncmp(f[6], "e=0x", 4) || parse_enabled(f[6] + 4, r, &t->wide[idx]))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected e=0x<hex mask>)", f[6]);
 	bool fault_op = r->op == OP_FAULT_PASS || r->op == OP_FAULT_FAIL;
 	if (fault_op != (r->objk == 'f'))
@@ -329,8 +375,10 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	if ((r->op == OP_CHOOSE) != (r->objk == 'k'))
 		return fail(err, errlen, ln, "%s", r->op == OP_CHOOSE ? "a choice needs an object k:V/N"
 								      : "an object k:V/N needs the operation choose");
-	if (!(r->enabled >> r->chosen & 1))
-		return fail(err, errlen, ln, "thread T%d is not in its enabled set e=0x%" PRIx64, r->chosen, r->enabled);
+	struct tset en;
+	step_get_enabled(r, &en);
+	if (!tset_has(&en, r->chosen))
+		return fail(err, errlen, ln, "thread T%d is not in its enabled set %s", r->chosen, f[6]);
 	if (strncmp(f[7], "t=", 2) || parse_u64(f[7] + 2, &v, 10))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected t=<virtual ns>)", f[7]);
 	r->now = (int64_t)v;
@@ -427,11 +475,15 @@ static int grow_steps(struct trace *t, uint32_t *cap)
 	char **locs = realloc(t->locs, (size_t)n * sizeof(*locs));
 	if (locs)
 		t->locs = locs;
-	if (!steps || !names || !locs)
+	uint64_t **wide = realloc(t->wide, (size_t)n * sizeof(*wide));
+	if (wide)
+		t->wide = wide;
+	if (!steps || !names || !locs || !wide)
 		return -1;
 	memset(steps + *cap, 0, (size_t)(n - *cap) * sizeof(*steps));
 	memset(names + *cap, 0, (size_t)(n - *cap) * sizeof(*names));
 	memset(locs + *cap, 0, (size_t)(n - *cap) * sizeof(*locs));
+	memset(wide + *cap, 0, (size_t)(n - *cap) * sizeof(*wide));
 	*cap = n;
 	return 0;
 }

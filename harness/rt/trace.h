@@ -34,6 +34,7 @@ struct trace {
 	struct step_rec *steps;          /* owned */
 	char **names;                    /* owned sync point names, one per step or NULL */
 	char **locs;                     /* owned: each step's location after " @ " or NULL */
+	uint64_t **wide;                 /* owned enabled_hi of the steps, one per step or NULL */
 };
 
 /* Writes t; locs[i] (may be NULL) is a readable location for step i. */

@@ -7,9 +7,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <semaphore.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +61,8 @@ DECLARE_REAL(int, pthread_cond_init, pthread_cond_t *, const pthread_condattr_t 
 DECLARE_REAL(int, pthread_cond_destroy, pthread_cond_t *);
 DECLARE_REAL(int, pthread_cond_wait, pthread_cond_t *, pthread_mutex_t *);
 DECLARE_REAL(int, pthread_cond_timedwait, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+DECLARE_REAL(int, pthread_cond_clockwait, pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+DECLARE_REAL(int, pthread_mutex_clocklock, pthread_mutex_t *, clockid_t, const struct timespec *);
 DECLARE_REAL(int, pthread_cond_signal, pthread_cond_t *);
 DECLARE_REAL(int, pthread_cond_broadcast, pthread_cond_t *);
 DECLARE_REAL(int, pthread_mutex_timedlock, pthread_mutex_t *, const struct timespec *);
@@ -86,6 +91,7 @@ DECLARE_REAL(int, clock_gettime, clockid_t, struct timespec *);
 DECLARE_REAL(int, gettimeofday, struct timeval *, void *);
 DECLARE_REAL(time_t, time, time_t *);
 DECLARE_REAL(void, exit, int) __attribute__((noreturn));
+DECLARE_REAL(long, syscall, long, ...);
 
 /* ---- virtual time ---------------------------------------------------- */
 
@@ -415,6 +421,16 @@ int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *a
 	return mutex_acquire(mx, &op);
 }
 
+int __wrap_pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed() || !virtual_clock(clk))
+		return REAL(pthread_mutex_clocklock)(mx, clk, abstime);
+	struct op op = mkop(OP_LOCK, mutex_obj(mx), RETADDR);
+	op.deadline = abs_deadline(clk, abstime);
+	return mutex_acquire(mx, &op);
+}
+
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
@@ -428,7 +444,9 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
 		rt_misuse(r.misuse, rt_self(), op.obj, op.pc);
 		return r.err;
 	}
-	return REAL(pthread_mutex_unlock)(mx);
+	int rc = REAL(pthread_mutex_unlock)(mx);
+	rt_release_point(op.obj, op.pc);
+	return rc;
 }
 
 /* ---- condition variables ------------------------------------------------ */
@@ -459,15 +477,16 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 	return REAL(pthread_cond_destroy)(cv);
 }
 
+/* clk: the clock of abstime, -1 for the condition variable's own */
 static int cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime,
-		     uintptr_t pc)
+		     int clk, uintptr_t pc)
 {
 	if (mutex_destroyed(mx, "cond-wait-destroyed", pc))
 		return EINVAL;
 	struct op op = mkop(OP_COND_WAIT, cond_obj(cv), pc);
 	op.obj2 = mutex_obj(mx);
 	if (abstime)
-		op.deadline = abs_deadline((clockid_t)op.obj->clock, abstime);
+		op.deadline = abs_deadline((clockid_t)(clk < 0 ? op.obj->clock : clk), abstime);
 	struct op_result r = rt_point(&op);     /* releases the mutex in the model */
 	if (r.misuse) {
 		rt_misuse(r.misuse, rt_self(), op.obj2, pc);
@@ -484,7 +503,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
 	TSAN_FRAME();
 	if (!rt_managed())
 		return REAL(pthread_cond_wait)(cv, mx);
-	return cond_wait(cv, mx, NULL, RETADDR);
+	return cond_wait(cv, mx, NULL, -1, RETADDR);
 }
 
 int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime)
@@ -492,13 +511,25 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const
 	TSAN_FRAME();
 	if (!rt_managed())
 		return REAL(pthread_cond_timedwait)(cv, mx, abstime);
-	return cond_wait(cv, mx, abstime, RETADDR);
+	return cond_wait(cv, mx, abstime, -1, RETADDR);
+}
+
+/* glibc 2.30's clock-taking waits (libstdc++'s condition_variable and
+ * timed_mutex use them with steady_clock) */
+int __wrap_pthread_cond_clockwait(pthread_cond_t *cv, pthread_mutex_t *mx, clockid_t clk,
+				  const struct timespec *abstime)
+{
+	TSAN_FRAME();
+	if (!rt_managed() || !virtual_clock(clk))
+		return REAL(pthread_cond_clockwait)(cv, mx, clk, abstime);
+	return cond_wait(cv, mx, abstime, (int)clk, RETADDR);
 }
 
 static int cond_wake(pthread_cond_t *cv, enum op_kind kind, uintptr_t pc)
 {
 	struct op op = mkop(kind, cond_obj(cv), pc);
 	rt_point(&op);
+	rt_release_point(op.obj, pc);
 	return 0;
 }
 
@@ -598,7 +629,9 @@ int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *rw)
 		rt_misuse(r.misuse, rt_self(), op.obj, op.pc);
 		return r.err;
 	}
-	return REAL(pthread_rwlock_unlock)(rw);
+	int rc = REAL(pthread_rwlock_unlock)(rw);
+	rt_release_point(op.obj, op.pc);
+	return rc;
 }
 
 /* ---- semaphores ----------------------------------------------------------- */
@@ -688,7 +721,9 @@ int __wrap_sem_post(sem_t *s)
 		return REAL(sem_post)(s);
 	struct op op = mkop(OP_SEM_POST, sem_obj(s), RETADDR);
 	rt_point(&op);
-	return REAL(sem_post)(s);
+	int rc = REAL(sem_post)(s);
+	rt_release_point(op.obj, op.pc);
+	return rc;
 }
 
 /* ---- pthread_once --------------------------------------------------------- */
@@ -724,4 +759,90 @@ void migrace_sync_point(const char *name)
 	struct op op = mkop(OP_SYNC, NULL, RETADDR);
 	op.name = name;
 	rt_point(&op);
+}
+
+/* ---- futexes -------------------------------------------------------------- */
+
+/* FUTEX_WAIT[_BITSET]: a decision, then the word is compared with val as the
+ * kernel does (no other thread runs in between); if equal the thread sleeps
+ * on the word until a wake that reaches it, or until its deadline (relative
+ * for FUTEX_WAIT, absolute for _BITSET, on CLOCK_MONOTONIC unless
+ * FUTEX_CLOCK_REALTIME). */
+static long futex_wait(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts,
+		       uint32_t bits, uintptr_t pc)
+{
+	bool bitset = (op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+	struct op w = mkop(OP_FUTEX_WAIT, obj_of(uaddr, OBJ_FUTEX), pc);
+	w.bits = bits;
+	if (bitset && !bits) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ts && bitset)
+		w.deadline = abs_deadline(op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, ts);
+	else if (ts)
+		w.deadline = rt_now() + ts_ns(ts);
+	rt_point(&w);
+	if (__atomic_load_n(uaddr, __ATOMIC_SEQ_CST) != val) {
+		errno = EAGAIN;
+		return -1;
+	}
+	struct model *m = rt_model();
+	w.kind = OP_FUTEX_SLEEP;
+	m->threads[rt_self()].pending = w;
+	model_futex_sleep(m, rt_self());
+	struct op_result r = rt_continue();
+	if (r.err) {
+		errno = r.err;
+		return -1;
+	}
+	return 0;
+}
+
+static long futex_wake(uint32_t *uaddr, int n, uint32_t bits, uintptr_t pc)
+{
+	struct op w = mkop(OP_FUTEX_WAKE, obj_of(uaddr, OBJ_FUTEX), pc);
+	w.bits = bits;
+	if (!bits) {
+		errno = EINVAL;
+		return -1;
+	}
+	rt_point(&w);
+	int woken = model_futex_wake(rt_model(), w.obj, n < 0 ? INT32_MAX : n, bits);
+	if (woken)
+		rt_release_point(w.obj, pc);
+	return woken;
+}
+
+/* syscall(SYS_futex, ...) of a controlled thread is modelled (wait and wake,
+ * private or shared, plain or _BITSET); other futex operations stop the run
+ * with harness:futex-op, every other system call goes through. The runtime's
+ * own futexes (the batons) are not modelled. */
+long __wrap_syscall(long nr, ...)
+{
+	va_list ap;
+	long a[6];
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr != SYS_futex || !rt_managed() || rt_is_baton((const void *)a[0]))
+		return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	TSAN_FRAME();
+	uint32_t *uaddr = (uint32_t *)a[0];
+	int op = (int)a[1];
+	uint32_t val = (uint32_t)a[2];
+	switch (op & FUTEX_CMD_MASK) {
+	case FUTEX_WAIT:
+		return futex_wait(uaddr, op, val, (const struct timespec *)a[3], UINT32_MAX, RETADDR);
+	case FUTEX_WAIT_BITSET:
+		return futex_wait(uaddr, op, val, (const struct timespec *)a[3], (uint32_t)a[5], RETADDR);
+	case FUTEX_WAKE:
+		return futex_wake(uaddr, (int)val, UINT32_MAX, RETADDR);
+	case FUTEX_WAKE_BITSET:
+		return futex_wake(uaddr, (int)val, (uint32_t)a[5], RETADDR);
+	default:
+		rt_fail("harness:futex-op", "futex operation %d on %p is not modelled (wait and wake are)",
+			op & FUTEX_CMD_MASK, (void *)uaddr);
+	}
 }

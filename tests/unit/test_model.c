@@ -150,6 +150,14 @@ static void test_threads_limit(void **state)
 	assert_int_equal(model_add_thread(&m), -1);
 	assert_int_equal(m.nthreads, MODEL_MAX_THREADS);
 	assert_int_equal(model_enabled_mask(&m), UINT64_MAX);
+	struct tset e;
+	model_enabled_set(&m, &e);
+	assert_int_equal(tset_count(&e), MODEL_MAX_THREADS);
+	m.threads[700].status = TS_FINISHED;
+	model_enabled_set(&m, &e);
+	assert_false(tset_has(&e, 700));
+	assert_int_equal(tset_next(&e, 699), 701);
+	assert_int_equal(tset_count(&e), MODEL_MAX_THREADS - 1);
 }
 
 static void test_exec_clears_pending(void **state)
@@ -581,8 +589,8 @@ static void test_rwlock_readers_share_writer_exclusive(void **state)
 	do_op(0, OP_RDLOCK, rw);
 	do_op(1, OP_RDLOCK, rw);
 	assert_int_equal(rw->count, 2);
-	assert_int_equal(rw->readers[0], 1);
-	assert_int_equal(rw->readers[1], 1);
+	assert_int_equal(model_rd_holds(rw, 0), 1);
+	assert_int_equal(model_rd_holds(rw, 1), 1);
 	assert_int_equal(rw->owner, -1);
 
 	set(2, OP_WRLOCK, rw);
@@ -1129,6 +1137,100 @@ static void test_obj_table_full(void **state)
 	assert_int_equal(o->id, MODEL_MAX_OBJECTS + 1);
 }
 
+/* ---- release points, futexes, spurious wake-ups ---------------------------- */
+
+static void test_release_is_always_enabled(void **state)
+{
+	reset(1);
+	struct mobj *mx = mutex(0, MUTEX_NORMAL);
+	do_op(0, OP_RELEASE, mx);
+	assert_int_equal(m.threads[0].pending.kind, OP_NONE);
+	assert_int_equal(mx->owner, -1);   /* no effect on the object */
+}
+
+static void futex_sleep(int t, struct mobj *fx, uint32_t bits, int64_t deadline)
+{
+	set_timed(t, OP_FUTEX_SLEEP, fx, deadline);
+	m.threads[t].pending.bits = bits;
+	model_futex_sleep(&m, t);
+}
+
+static void test_futex_wake_fifo_and_count(void **state)
+{
+	reset(4);
+	struct mobj *fx = obj(0, OBJ_FUTEX), *other = obj(1, OBJ_FUTEX);
+	futex_sleep(1, fx, UINT32_MAX, MODEL_NO_DEADLINE);
+	futex_sleep(2, fx, UINT32_MAX, MODEL_NO_DEADLINE);
+	futex_sleep(3, other, UINT32_MAX, MODEL_NO_DEADLINE);
+	set(0, OP_YIELD, NULL);
+	assert_int_equal(model_enabled_mask(&m), 0x1);
+	assert_int_equal(model_futex_wake(&m, fx, 1, UINT32_MAX), 1);
+	assert_int_equal(model_enabled_mask(&m), 0x3);     /* the first asleep */
+	assert_int_equal(model_futex_wake(&m, fx, 5, UINT32_MAX), 1);
+	assert_int_equal(model_enabled_mask(&m), 0x7);     /* the other word's sleeper stays */
+	assert_int_equal(model_futex_wake(&m, fx, 5, UINT32_MAX), 0);
+	struct op_result r = run(1);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(m.threads[1].pending.kind, OP_NONE);
+}
+
+static void test_futex_bitset_and_timeout(void **state)
+{
+	reset(3);
+	struct mobj *fx = obj(0, OBJ_FUTEX);
+	futex_sleep(1, fx, 0x1, MODEL_NO_DEADLINE);
+	futex_sleep(2, fx, 0x2, 500);
+	set(0, OP_YIELD, NULL);
+	assert_int_equal(model_futex_wake(&m, fx, 5, 0x2), 1);
+	assert_int_equal(model_enabled_mask(&m), 0x5);     /* only the matching bitset */
+	run_ok(2);
+	futex_sleep(2, fx, 0x2, 500);
+	set(0, OP_EXIT, NULL);
+	run_ok(0);
+	assert_int_equal(model_enabled_mask(&m), 0);
+	assert_true(model_advance_time(&m));
+	assert_int_equal(m.now, 500);
+	struct op_result r = run(2);
+	assert_int_equal(r.err, ETIMEDOUT);
+	/* T1 sleeps with no deadline and nobody left: nothing to advance to */
+	assert_false(model_advance_time(&m));
+	assert_false(model_enabled(&m, 1));
+}
+
+static void test_spurious_wakeup_once(void **state)
+{
+	reset(2);
+	m.spurious = true;
+	struct mobj *mx = mutex(0, MUTEX_NORMAL), *cv = obj(1, OBJ_COND);
+	lock_and_wait(0, cv, mx, MODEL_NO_DEADLINE);
+	assert_true(model_enabled(&m, 0));       /* may wake unsignalled */
+	struct op_result r = run(0);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(mx->owner, 0);
+	/* waits again: no second spurious wake-up before a real one */
+	set_wait(0, cv, mx, MODEL_NO_DEADLINE);
+	run_ok(0);
+	assert_false(model_enabled(&m, 0));
+	do_op(1, OP_SIGNAL, cv);
+	run_ok(0);
+	/* after a real wake-up it may wake spuriously again */
+	set_wait(0, cv, mx, MODEL_NO_DEADLINE);
+	run_ok(0);
+	assert_true(model_enabled(&m, 0));
+}
+
+static void test_spurious_early_timeout(void **state)
+{
+	reset(2);
+	m.spurious = true;
+	struct mobj *mx = mutex(0, MUTEX_NORMAL), *cv = obj(1, OBJ_COND);
+	lock_and_wait(0, cv, mx, 3000);
+	assert_true(model_enabled(&m, 0));
+	struct op_result r = run(0);
+	assert_int_equal(r.err, ETIMEDOUT);      /* the timeout won the race */
+	assert_int_equal(m.now, 3000);           /* and time reached it */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1179,6 +1281,11 @@ int main(void)
 		cmocka_unit_test(test_obj_many_created_and_forgotten),
 		cmocka_unit_test(test_obj_forget_keeps_colliding),
 		cmocka_unit_test(test_obj_table_full),
+		cmocka_unit_test(test_release_is_always_enabled),
+		cmocka_unit_test(test_futex_wake_fifo_and_count),
+		cmocka_unit_test(test_futex_bitset_and_timeout),
+		cmocka_unit_test(test_spurious_wakeup_once),
+		cmocka_unit_test(test_spurious_early_timeout),
 	};
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

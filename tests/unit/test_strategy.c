@@ -326,7 +326,8 @@ static void test_pct_change_points(void **state)
 	begin(&a, STRAT_PCT, 4, 77, 1000, NULL, 0, 5);
 	begin(&b, STRAT_PCT, 4, 77, 1000, NULL, 0, 5);
 	assert_memory_equal(a.change, b.change, sizeof(a.change));
-	assert_memory_equal(a.prio, b.prio, sizeof(a.prio));
+	assert_int_equal(a.nthreads, b.nthreads);
+	assert_memory_equal(a.prio, b.prio, sizeof(a.prio[0]) * (size_t)a.nthreads);
 }
 
 static void test_pct_yield_gives_way(void **state)
@@ -700,7 +701,7 @@ static void test_switches(void **state)
 	assert_int_equal(strategy_pick(&s, 5, 0x3, 2, OP_LOCK), 0);   /* T2 blocked: lowest */
 	free(sw);
 
-	static const char *const bad[] = { "1.x2>2", "1.m0>2", "64.s1>0", "1.s1>64", "1.s1", "1.s1>2x", "a" };
+	static const char *const bad[] = { "1.x2>2", "1.m0>2", "1024.s1>0", "1.s1>1024", "1.s1", "1.s1>2x", "a" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(switches_parse(bad[i], &sw, &n, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "bad entry"));
@@ -710,9 +711,55 @@ static void test_switches(void **state)
 	free(sw);
 }
 
+/* More than 64 threads: every strategy picks among all of them. */
+static void test_wide_enabled_sets(void **state)
+{
+	struct strat_spec spec = { STRAT_RANDOM, 0 };
+	struct strategy s;
+	struct tset e = { { 0 } };
+	tset_add(&e, 3);
+	tset_add(&e, 300);
+	tset_add(&e, 1023);
+	assert_int_equal(strategy_default_set(&e, 300), 300);
+	assert_int_equal(strategy_default_set(&e, 5), 3);
+	bool seen[3] = { false };
+	strategy_begin(&s, &spec, 1, 0, NULL, 0);
+	for (int i = 0; i < 200; i++) {
+		int t = strategy_pick_set(&s, (uint64_t)i, &e, 3, OP_LOCK);
+		assert_true(t == 3 || t == 300 || t == 1023);
+		seen[t == 3 ? 0 : t == 300 ? 1 : 2] = true;
+	}
+	assert_true(seen[0] && seen[1] && seen[2]);
+	spec = (struct strat_spec){ STRAT_PCT, 1 };
+	strategy_begin(&s, &spec, 7, 100, NULL, 0);
+	for (int t = 0; t < 1024; t++)
+		strategy_thread_created(&s, t);
+	int best = strategy_pick_set(&s, 0, &e, 3, OP_LOCK);
+	for (int t = 0; t < 1024; t++)
+		if (tset_has(&e, t))
+			assert_true(s.prio[t] <= s.prio[best]);
+}
+
+/* dfs over a run whose enabled threads include one above T255: it is never
+ * offered as a forced choice (the prefix is a byte per step). */
+static void test_dfs_wide(void **state)
+{
+	static const uint64_t hi[] = { 4, 0, 0, 0, 1ull << 44 };   /* T300 */
+	struct dfs d;
+	struct step_rec log[2];
+	assert_int_equal(dfs_init(&d, 1), 0);
+	for (int i = 0; i < 2; i++)
+		log[i] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x3, .enabled_hi = hi };
+	assert_int_equal(dfs_next(&d, log, 2), 1);
+	assert_int_equal(d.prefix[d.prefix_len - 1], 1);
+	dfs_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wide_enabled_sets),
+		cmocka_unit_test(test_dfs_wide),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_switches),
 		cmocka_unit_test(test_parse_invalid),

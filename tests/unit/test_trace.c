@@ -29,6 +29,9 @@ static const char *const sample_args[] = {
 };
 #define NARGS ((int)(sizeof(sample_args) / sizeof(sample_args[0])))
 
+static const uint64_t hi_a[] = { 14, 0, 0, 0, 1ull << 44, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1ull << 63 };
+static const uint64_t hi_b[] = { 4, 0, 0, 0, 1ull << 44 };
+
 /* One step of every object kind, with pcs, masks and times worth keeping. */
 static const struct step_rec sample_steps[] = {
 	{ .chosen = 0, .cur = 0, .op = OP_START, .objk = '-', .enabled = 0x1, .pc = 0, .now = 0 },
@@ -46,6 +49,11 @@ static const struct step_rec sample_steps[] = {
 	  .enabled = 0x8000000000000001ull, .pc = 0xffffffffffffffffull, .now = INT64_MAX },
 	{ .chosen = 1, .cur = 63, .op = OP_JOIN, .objk = 'T', .obj = 63, .enabled = 0x2, .pc = 0x70,
 	  .now = INT64_MAX },
+	/* past 64 threads: the enabled set is one wide hex number */
+	{ .chosen = 300, .cur = 1023, .op = OP_FUTEX_SLEEP, .objk = 'w', .obj = 9, .enabled = 0x2,
+	  .enabled_hi = hi_a, .pc = 0x80 },
+	{ .chosen = 1, .cur = 300, .op = OP_RELEASE, .objk = 'm', .obj = 3, .enabled = 0x2,
+	  .enabled_hi = hi_b, .pc = 0x90 },
 };
 #define NSTEPS ((uint32_t)(sizeof(sample_steps) / sizeof(sample_steps[0])))
 
@@ -100,6 +108,10 @@ static void assert_steps_equal(const struct step_rec *a, const struct step_rec *
 		if (a[i].objk != '-' && a[i].objk != 'p')
 			assert_int_equal(a[i].obj, b[i].obj);
 		assert_true(a[i].enabled == b[i].enabled);
+		struct tset ea, eb;
+		step_get_enabled(&a[i], &ea);
+		step_get_enabled(&b[i], &eb);
+		assert_memory_equal(&ea, &eb, sizeof(ea));
 		assert_true(a[i].pc == b[i].pc);
 		assert_true(a[i].now == b[i].now);
 		if (a[i].objk == 'p' || a[i].objk == 'f') {
@@ -316,7 +328,7 @@ static const struct bad_case {
 	{ "bad seed", HDR "seed -1\nsteps 0\n---\n", 5, "seed" },
 	{ "bad steps", HDR "steps many\n---\n", 5, "steps" },
 	{ "wrong step number", HDR "steps 2\n---\n" STEP0 "2 T0 exit - +0x0 from=T0 e=0x1 t=0\n", 8, "expected step number 1" },
-	{ "thread out of range", HDR "steps 1\n---\n0 T99 start - +0x0 from=T0 e=0x1 t=0\n", 7, "bad thread \"T99\"" },
+	{ "thread out of range", HDR "steps 1\n---\n0 T1024 start - +0x0 from=T0 e=0x1 t=0\n", 7, "bad thread \"T1024\"" },
 	{ "thread without T", HDR "steps 1\n---\n0 X1 start - +0x0 from=T0 e=0x1 t=0\n", 7, "bad thread \"X1\"" },
 	{ "unknown op", HDR "steps 1\n---\n0 T0 frobnicate - +0x0 from=T0 e=0x1 t=0\n", 7, "unknown operation \"frobnicate\"" },
 	{ "op none", HDR "steps 1\n---\n0 T0 none - +0x0 from=T0 e=0x1 t=0\n", 7, "unknown operation" },
@@ -554,7 +566,7 @@ static void test_schedule_parse_errors(void **state)
 		uint32_t max;
 		const char *reason;
 	} cases[] = {
-		{ "64", 16, "bad thread number" },  { "x", 16, "bad thread number" },
+		{ "256", 16, "bad thread number" },  { "x", 16, "bad thread number" },
 		{ "-1", 16, "bad thread number" },  { "*3", 16, "bad thread number" },
 		{ "0*0", 16, "bad repeat count" },  { "0*", 16, "bad repeat count" },
 		{ "0*x", 16, "bad repeat count" },  { "0x", 16, "unexpected" },
