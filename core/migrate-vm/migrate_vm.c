@@ -27,6 +27,7 @@
 #include "main_loop.h"
 #include "migration.h"
 #include "monserver.h"
+#include "postcopy_ram.h"
 #include "ram.h"
 #include "vm.h"
 #include "wire.h"
@@ -37,6 +38,7 @@ struct opts {
 	uint64_t bandwidth;          /* bytes/s, 0 unlimited */
 	uint64_t downtime_ms;
 	bool cpr, verbose;
+	bool postcopy;               /* --postcopy: switch once half the first pass is out */
 	const char *monitor;         /* --monitor URI: serve the monitor there */
 	bool incoming;               /* --incoming: as an empty destination */
 	bool launcher_only;          /* an option of the launcher alone was given */
@@ -50,6 +52,8 @@ struct dest_report {
 	size_t bad_pages;            /* pages failing the guest's consistency rule */
 	uint64_t starts;             /* times the guest was started there */
 	int owns_device;             /* cpr: the destination owns the device */
+	uint64_t postcopy_pages;     /* pages that came on the postcopy channel (requested) */
+	int postcopy;                /* the migration switched to postcopy */
 };
 
 static const char usage[] =
@@ -67,6 +71,11 @@ static const char usage[] =
 	"second socket before the stream; the destination must own the device.\n"
 	"--multifd N sends the pages over N more sockets, each with its own thread on\n"
 	"both sides.\n"
+	"--postcopy switches to postcopy once half the first pass went out: the guest stops\n"
+	"on the source and runs on the destination, whose vCPUs wait for the pages it\n"
+	"does not have and request them over the return path; the source sends those on\n"
+	"a postcopy socket and the rest in the background. Verified: the pages as they\n"
+	"arrived equal the source's memory when it stopped, the guest started once.\n"
 	"Not implemented yet: --mode cpr with --cancel-after (exit 2).\n"
 	"\n"
 	"       migrate-vm --monitor unix:PATH [--incoming] [--ram MIB] [--vcpus N]\n"
@@ -100,13 +109,13 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "ram", 1, NULL, 'r' }, { "vcpus", 1, NULL, 'c' }, { "multifd", 1, NULL, 'm' },
 		{ "mode", 1, NULL, 'M' }, { "cancel-after", 1, NULL, 'x' }, { "bandwidth", 1, NULL, 'b' },
 		{ "downtime", 1, NULL, 'd' }, { "verbose", 0, NULL, 'v' }, { "help", 0, NULL, 'h' },
-		{ "monitor", 1, NULL, 'o' }, { "incoming", 0, NULL, 'i' }, { 0 },
+		{ "monitor", 1, NULL, 'o' }, { "incoming", 0, NULL, 'i' }, { "postcopy", 0, NULL, 'P' }, { 0 },
 	};
 	int c;
 
 	*o = (struct opts){ .ram_mib = 64, .vcpus = 2, .cancel_after_ms = -1, .downtime_ms = 300 };
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		o->launcher_only |= c == 'm' || c == 'M' || c == 'x' || c == 'b' || c == 'd';
+		o->launcher_only |= c == 'm' || c == 'M' || c == 'x' || c == 'b' || c == 'd' || c == 'P';
 		switch (c) {
 		case 'r': o->ram_mib = (unsigned)parse_num("--ram", optarg, 1, 16384); break;
 		case 'c': o->vcpus = (unsigned)parse_num("--vcpus", optarg, 0, 16); break;
@@ -117,6 +126,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'v': o->verbose = true; break;
 		case 'o': o->monitor = optarg; break;
 		case 'i': o->incoming = true; break;
+		case 'P': o->postcopy = true; break;
 		case 'M':
 			if (strcmp(optarg, "precopy") && strcmp(optarg, "cpr")) {
 				fprintf(stderr, "migrate-vm: --mode must be precopy or cpr, not '%s'\n", optarg);
@@ -140,6 +150,10 @@ static void parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "migrate-vm: with --monitor, the migration's parameters are the migrate command's\n");
 		exit(2);
 	}
+	if (o->postcopy && (o->cpr || o->multifd)) {
+		fprintf(stderr, "migrate-vm: --postcopy goes with neither --mode cpr nor --multifd\n");
+		exit(2);
+	}
 	if (o->cpr && o->cancel_after_ms >= 0) {
 		fprintf(stderr, "migrate-vm: --mode cpr with --cancel-after is not implemented yet\n");
 		exit(2);
@@ -149,13 +163,14 @@ static void parse(int argc, char **argv, struct opts *o)
 /* The source's final state: its memory when the migration stopped the guest
  * (in cpr mode the memory is shared, and the destination's guest changes it
  * afterwards). A state-change notifier runs once the vCPUs are quiet. */
-static uint64_t src_stop_hash;
+static uint64_t src_stop_hash, src_stop_digest;
 static bool src_stopped;
 
 static void on_source_state(void *opaque, bool running, RunState state)
 {
 	if (!running && state == RUN_STATE_FINISH_MIGRATE) {
 		src_stop_hash = ram_hash(opaque);
+		src_stop_digest = ram_pages_digest(opaque);
 		src_stopped = true;
 	}
 }
@@ -217,6 +232,8 @@ static int destination(const struct opts *o, const char *uri, const char *cpr_ur
 	rep.bad_pages = ram_check(&ram, NULL);
 	rep.starts = vm_start_count(&vm);
 	rep.owns_device = o->cpr && vdev_is_owner(&dev);
+	rep.postcopy_pages = atomic_load(&inc.pc_pages);
+	rep.postcopy = inc.postcopy != NULL;
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
 		return 1;
 	if (rep.completed) {
@@ -238,8 +255,8 @@ static MigrationStatus run_source(const struct opts *o, const char *uri, const c
 {
 	struct mig_params params = { .return_path = true, .max_bandwidth = o->bandwidth,
 				     .downtime_limit_ms = o->downtime_ms, .cpr_uri = o->cpr ? cpr_uri : NULL,
-				     .multifd_channels = (int)o->multifd };
-	bool cancelled = false;
+				     .multifd_channels = (int)o->multifd, .postcopy = o->postcopy };
+	bool cancelled = false, switched = false;
 	int64_t start = now_ms();
 
 	bql_lock();
@@ -251,6 +268,14 @@ static MigrationStatus run_source(const struct opts *o, const char *uri, const c
 	}
 	for (;;) {
 		qmp_query_migrate(info);
+		if (o->postcopy && !switched && info->status == MIGRATION_STATUS_ACTIVE &&
+		    info->pages_sent >= ((size_t)o->ram_mib << 20) / RAM_PAGE_SIZE / 2) {
+			ret = qmp_migrate_start_postcopy();
+			switched = true;
+			if (o->verbose)
+				fprintf(stderr, "migrate-vm: postcopy at %" PRId64 " ms: %s\n", now_ms() - start,
+					ret ? strerror(-ret) : "ok");
+		}
 		if (o->cancel_after_ms >= 0 && !cancelled && now_ms() - start >= o->cancel_after_ms) {
 			ret = qmp_migrate_cancel();
 			cancelled = true;
@@ -261,7 +286,7 @@ static MigrationStatus run_source(const struct opts *o, const char *uri, const c
 		if (info->status == MIGRATION_STATUS_COMPLETED || info->status == MIGRATION_STATUS_FAILED ||
 		    info->status == MIGRATION_STATUS_CANCELLED)
 			break;
-		main_loop_wait(o->cancel_after_ms >= 0 && !cancelled ? 1 : 20);
+		main_loop_wait((o->cancel_after_ms >= 0 && !cancelled) || (o->postcopy && !switched) ? 1 : 20);
 	}
 	/* the cleanup BH has run (cancelled is set there) or is pending: flush it */
 	while (main_loop_wait(0) > 0)
@@ -443,11 +468,13 @@ int main(int argc, char **argv)
 		      : !have_rep ? "no report from the destination"
 		      : rep.starts ? "the guest started on the destination too" : "";
 	} else if (st == MIGRATION_STATUS_COMPLETED) {
-		uint64_t src_hash = src_stop_hash;
+		uint64_t src_hash = o.postcopy ? src_stop_digest : src_stop_hash;
 		ok = src_stopped && have_rep && rep.completed && rep.hash == src_hash && rep.bad_pages == 0 && rep.starts == 1 &&
 		     runstate_get(&vm) == RUN_STATE_POSTMIGRATE &&
 		     (!o.cpr || (rep.owns_device && !vdev_is_owner(&dev)));
+		ok = ok && (!o.postcopy || rep.postcopy);
 		why = !src_stopped ? "the source guest was never stopped"
+		      : o.postcopy && have_rep && !rep.postcopy ? "the migration completed before the switch to postcopy"
 		      : !have_rep || !rep.completed ? "the destination did not complete"
 		      : o.cpr && !rep.owns_device ? "the destination does not own the device"
 		      : o.cpr && vdev_is_owner(&dev) ? "the source still owns the device"
@@ -459,6 +486,10 @@ int main(int argc, char **argv)
 		ok = false;
 		why = info.error_desc[0] ? info.error_desc : "the migration failed";
 	}
+	if (o.postcopy && have_rep)
+		printf("migrate-vm: postcopy: %" PRIu64 " page requests, %" PRIu64 " pages sent for them, %" PRIu64
+		       " placed from the postcopy channel\n", info.page_requests, info.requested_pages_sent,
+		       rep.postcopy_pages);
 	printf("migrate-vm: %s%s, %u MiB, %u vCPUs, %u multifd channels, %" PRIu64 " iterations, %" PRIu64 " pages sent, %" PRId64
 	       " ms, guest writes %" PRIu64 ": %s%s%s\n",
 	       o.cpr ? "cpr-transfer " : "", migration_status_name(st), o.ram_mib, o.vcpus, o.multifd, info.iterations, info.pages_sent, took,

@@ -21,12 +21,18 @@ static const char *const mig_incoming_state_names[] = {
 	[MIG_INCOMING_ACTIVE] = "active",
 	[MIG_INCOMING_COMPLETED] = "completed",
 	[MIG_INCOMING_FAILED] = "failed",
+	[MIG_INCOMING_POSTCOPY_ACTIVE] = "postcopy-active",
 };
 
 /* The transitions listed with enum mig_incoming_state in incoming.h. */
-static const bool mig_incoming_transitions[MIG_INCOMING_FAILED + 1][MIG_INCOMING_FAILED + 1] = {
+#define MIG_INCOMING_NSTATES (MIG_INCOMING_POSTCOPY_ACTIVE + 1)
+static const bool mig_incoming_transitions[MIG_INCOMING_NSTATES][MIG_INCOMING_NSTATES] = {
 	[MIG_INCOMING_NONE] = { [MIG_INCOMING_ACTIVE] = true },
 	[MIG_INCOMING_ACTIVE] = {
+		[MIG_INCOMING_COMPLETED] = true, [MIG_INCOMING_FAILED] = true,
+		[MIG_INCOMING_POSTCOPY_ACTIVE] = true,
+	},
+	[MIG_INCOMING_POSTCOPY_ACTIVE] = {
 		[MIG_INCOMING_COMPLETED] = true, [MIG_INCOMING_FAILED] = true,
 	},
 };
@@ -51,7 +57,8 @@ static bool mig_incoming_set_state(struct mig_incoming *inc,
 {
 	int expected = old;
 
-	if (!mig_incoming_transitions[old][new]) {
+	if ((unsigned)old >= MIG_INCOMING_NSTATES || (unsigned)new >= MIG_INCOMING_NSTATES ||
+	    !mig_incoming_transitions[old][new]) {
 		fprintf(stderr, "mig_incoming: invalid state transition %s -> %s\n",
 			mig_incoming_state_name(old), mig_incoming_state_name(new));
 		abort();
@@ -120,6 +127,7 @@ int mig_incoming_init(struct mig_incoming *inc, struct vm *vm, struct guest_ram 
 	inc->ram = ram;
 	qemu_mutex_init(&inc->file_lock);
 	qemu_mutex_init(&inc->error_mutex);
+	qemu_mutex_init(&inc->rp_mutex);
 	atomic_init(&inc->state, MIG_INCOMING_NONE);
 	atomic_init(&inc->pages_loaded, 0);
 	atomic_init(&inc->iterations_acked, 0);
@@ -129,9 +137,11 @@ int mig_incoming_init(struct mig_incoming *inc, struct vm *vm, struct guest_ram 
 }
 
 /*
- * Return-path messages. Only the load thread writes to_src_file, so these
- * take no lock. Each message is flushed at once: the source may wait for it.
- * Returns 0 (also when the return path is not open) or the file's -errno.
+ * Return-path messages, whole, under rp_mutex: the load thread writes them,
+ * and in postcopy the faulting vCPUs too (RP_REQ_PAGE). Each message is
+ * flushed at once: the source may wait for it. Returns 0 (also when the
+ * return path is not open) or the file's -errno. rp_open is the load
+ * thread's, and set before any vCPU can fault (the guest starts later).
  */
 static int mig_incoming_rp_send(struct mig_incoming *inc, enum mig_rp_message type,
 				const uint8_t *payload, uint16_t len)
@@ -140,6 +150,7 @@ static int mig_incoming_rp_send(struct mig_incoming *inc, enum mig_rp_message ty
 
 	if (!inc->rp_open)
 		return 0;
+	QEMU_LOCK_GUARD(&inc->rp_mutex);
 	qemu_put_be16(rp, (uint16_t)type);
 	qemu_put_be16(rp, len);
 	qemu_put_buffer(rp, payload, len);
@@ -202,7 +213,10 @@ static int mig_incoming_load_page(struct mig_incoming *inc)
 		return -EINVAL;
 	if (qemu_get_buffer(f, page, sizeof(page)) != sizeof(page))
 		return qemu_file_get_error(f);
-	ram_write_page(inc->ram, (size_t)index, page);
+	if (inc->postcopy)
+		postcopy_ram_place(inc->postcopy, (size_t)index, page);   /* never over the guest's writes */
+	else
+		ram_write_page(inc->ram, (size_t)index, page);
 	atomic_fetch_add(&inc->pages_loaded, 1);
 	return 0;
 }
@@ -257,6 +271,7 @@ static int mig_incoming_load_device_state(struct mig_incoming *inc)
  * for a bad header or an unknown section, or what a section returned.
  */
 static int mig_incoming_load_multifd_setup(struct mig_incoming *inc);
+static int mig_incoming_postcopy_run(struct mig_incoming *inc);
 
 static int mig_incoming_load(struct mig_incoming *inc)
 {
@@ -308,6 +323,10 @@ static int mig_incoming_load(struct mig_incoming *inc)
 		case SEC_MULTIFD_SETUP:
 			ret = ram_setup ? mig_incoming_load_multifd_setup(inc) : -EPROTO;
 			break;
+		case SEC_POSTCOPY_RUN:
+			ret = ram_setup && !inc->postcopy && !inc->multifd ? mig_incoming_postcopy_run(inc)
+									   : -EPROTO;
+			break;
 		case SEC_MULTIFD_SYNC: {
 			uint64_t gen = qemu_get_be64(f);
 			ret = qemu_file_get_error(f);
@@ -350,6 +369,110 @@ static int mig_incoming_load_multifd_setup(struct mig_incoming *inc)
 	return 0;
 }
 
+/* ---- postcopy ------------------------------------------------------------ */
+
+/* A vCPU faulted on a missing page: ask the source (postcopy_ram's hook). A
+ * failed send is the channel's failure, which the load thread sees too. */
+static void mig_incoming_request_page(void *opaque, size_t page)
+{
+	mig_incoming_rp_send64(opaque, RP_REQ_PAGE, page);
+}
+
+/* "mig/dst/postcopy": places the requested pages that come on the postcopy
+ * channel until it ends (shut down at the end, or failed). */
+static void *mig_incoming_postcopy_thread(void *opaque)
+{
+	struct mig_incoming *inc = opaque;
+	QEMUFile *f = inc->pc_file;
+	uint8_t page[RAM_PAGE_SIZE];
+
+	for (;;) {
+		uint64_t index = qemu_get_be64(f);
+		if (qemu_file_get_error(f) || index >= inc->ram->npages)
+			break;
+		if (qemu_get_buffer(f, page, sizeof(page)) != sizeof(page))
+			break;
+		CORE_SYNC_POINT(DST_POSTCOPY_PAGE_READ);
+		if (postcopy_ram_place(inc->postcopy, (size_t)index, page))
+			atomic_fetch_add(&inc->pc_pages, 1);
+	}
+	return NULL;
+}
+
+/* SEC_POSTCOPY_RUN: the missing pages, the postcopy channel, the guest runs. */
+static int mig_incoming_postcopy_run(struct mig_incoming *inc)
+{
+	QEMUFile *f = inc->from_src_file;
+	size_t nwords = BITMAP_LONGS(inc->ram->npages);
+	uint64_t npages = qemu_get_be64(f);
+	struct channel *ch;
+	int ret;
+
+	if ((ret = qemu_file_get_error(f)))
+		return ret;
+	if (npages != inc->ram->npages || !inc->listener || !inc->rp_open)
+		return -EPROTO;
+	unsigned long *missing = bitmap_new(inc->ram->npages);
+	if (!missing)
+		return -ENOMEM;
+	for (size_t i = 0; i < nwords; i++)
+		missing[i] = (unsigned long)qemu_get_be64(f);
+	if ((ret = qemu_file_get_error(f)) || (ret = channel_accept(inc->listener, &ch))) {
+		bitmap_free(missing);
+		return ret;
+	}
+	QEMUFile *pf = qemu_file_new_input(ch);
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		inc->pc_channel = ch;
+		inc->pc_file = pf;
+		if (inc->cancelled)
+			channel_shutdown(ch, CHANNEL_SHUTDOWN_BOTH);
+	}
+	if (!pf || qemu_get_be32(pf) != POSTCOPY_MAGIC) {
+		bitmap_free(missing);
+		return pf && qemu_file_get_error(pf) ? qemu_file_get_error(pf) : -EPROTO;
+	}
+	inc->postcopy = postcopy_ram_begin(inc->ram, missing, mig_incoming_request_page, inc);
+	bitmap_free(missing);
+	if (!inc->postcopy)
+		return -ENOMEM;
+	ret = qemu_thread_try_create(&inc->pc_thread, "mig/dst/postcopy", mig_incoming_postcopy_thread, inc,
+				     QEMU_THREAD_JOINABLE);
+	if (ret)
+		return ret;
+	inc->pc_thread_created = true;
+	if (!mig_incoming_set_state(inc, MIG_INCOMING_ACTIVE, MIG_INCOMING_POSTCOPY_ACTIVE))
+		return -ECANCELED;
+	CORE_SYNC_POINT(DST_POSTCOPY_RUN);
+	vm_start(inc->vm);
+	return 0;
+}
+
+/*
+ * The end of postcopy (load thread): the main stream is complete, or failed.
+ * Complete: requested pages may still be on their way on the postcopy
+ * channel (the source sent SEC_EOF once no page was left to send, requested
+ * ones included), so wait for them before the channel goes (fixed form of
+ * QEMU cf02f29e1e38). Then shut the channel down, join its thread, and end
+ * the faults. Returns the digest of the pages as they arrived.
+ */
+static uint64_t mig_incoming_postcopy_end(struct mig_incoming *inc, bool complete)
+{
+	CORE_SYNC_POINT(DST_POSTCOPY_GOT_EOF);
+	if (complete)
+		postcopy_ram_wait_requests(inc->postcopy);
+	CORE_SYNC_POINT(DST_POSTCOPY_CHANNEL_SHUT);
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		if (inc->pc_channel)
+			channel_shutdown(inc->pc_channel, CHANNEL_SHUTDOWN_BOTH);
+	}
+	if (inc->pc_thread_created) {
+		qemu_thread_join(&inc->pc_thread);
+		inc->pc_thread_created = false;
+	}
+	return postcopy_ram_end(inc->postcopy);
+}
+
 /* The load thread, at the end: stop and join the receive threads. */
 static void mig_incoming_multifd_end(struct mig_incoming *inc)
 {
@@ -370,6 +493,21 @@ static void mig_incoming_multifd_end(struct mig_incoming *inc)
  */
 static void mig_incoming_fail(struct mig_incoming *inc, int err);
 
+/* Postcopy's end: every page here (the guest already runs), SHUT 0. */
+static void mig_incoming_postcopy_complete(struct mig_incoming *inc)
+{
+	atomic_store(&inc->loaded_hash, mig_incoming_postcopy_end(inc, true));
+	int ret = mig_incoming_rp_send32(inc, RP_SHUT, 0);
+	if (ret)
+		mig_incoming_set_error(inc, ret);   /* the guest runs here whatever the source hears */
+	CORE_SYNC_POINT(DST_SHUT_SENT);
+	if (!mig_incoming_set_state(inc, MIG_INCOMING_POSTCOPY_ACTIVE, MIG_INCOMING_COMPLETED)) {
+		fprintf(stderr, "mig_incoming: completing postcopy from state %s\n",
+			mig_incoming_state_name(mig_incoming_get_state(inc)));
+		abort();
+	}
+}
+
 /*
  * The whole stream is in: tell the source (SHUT 0), then run the guest here.
  * The guest runs here only once the source was told: a source without its
@@ -379,6 +517,10 @@ static void mig_incoming_fail(struct mig_incoming *inc, int err);
  */
 static void mig_incoming_complete(struct mig_incoming *inc)
 {
+	if (inc->postcopy) {
+		mig_incoming_postcopy_complete(inc);
+		return;
+	}
 	/* the memory exactly as the source left it, before the guest runs here */
 	atomic_store(&inc->loaded_hash, ram_hash(inc->ram));
 	CORE_SYNC_POINT(DST_GOT_EOF);
@@ -399,8 +541,16 @@ static void mig_incoming_complete(struct mig_incoming *inc)
 /* An error ended the load: failed, tell the source if we can, no guest. */
 static void mig_incoming_fail(struct mig_incoming *inc, int err)
 {
+	enum mig_incoming_state from = MIG_INCOMING_ACTIVE;
+
 	mig_incoming_set_error(inc, err);
-	if (!mig_incoming_set_state(inc, MIG_INCOMING_ACTIVE, MIG_INCOMING_FAILED)) {
+	if (inc->postcopy) {
+		/* the guest runs here with what it has: no vCPU may wait any more */
+		mig_incoming_postcopy_end(inc, false);
+		if (mig_incoming_get_state(inc) == MIG_INCOMING_POSTCOPY_ACTIVE)
+			from = MIG_INCOMING_POSTCOPY_ACTIVE;
+	}
+	if (!mig_incoming_set_state(inc, from, MIG_INCOMING_FAILED)) {
 		fprintf(stderr, "mig_incoming: failing from state %s\n",
 			mig_incoming_state_name(mig_incoming_get_state(inc)));
 		abort();
@@ -504,6 +654,8 @@ void mig_incoming_cancel(struct mig_incoming *inc)
 		inc->cancelled = true;
 		if (inc->channel)
 			channel_shutdown(inc->channel, CHANNEL_SHUTDOWN_BOTH);
+		if (inc->pc_channel)
+			channel_shutdown(inc->pc_channel, CHANNEL_SHUTDOWN_BOTH);
 		multifd_recv_shutdown(inc->multifd);
 	}
 }
@@ -546,6 +698,18 @@ void mig_incoming_cleanup(struct mig_incoming *inc)
 		qemu_fclose(from);
 	if (ch)
 		channel_unref(ch);
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		from = inc->pc_file;
+		ch = inc->pc_channel;
+		inc->pc_file = NULL;
+		inc->pc_channel = NULL;
+	}
+	if (from)
+		qemu_fclose(from);
+	if (ch)
+		channel_unref(ch);
+	/* inc->postcopy belongs to the guest's RAM: its vCPUs may still run */
 	qemu_mutex_destroy(&inc->file_lock);
 	qemu_mutex_destroy(&inc->error_mutex);
+	qemu_mutex_destroy(&inc->rp_mutex);
 }

@@ -13,6 +13,7 @@
 
 #include "channel.h"
 #include "multifd.h"
+#include "postcopy_ram.h"
 #include "qemu_file.h"
 #include "ram.h"
 #include "thread.h"
@@ -28,6 +29,10 @@
  *   none   -> active     mig_incoming_start
  *   active -> completed  the load thread, at SEC_EOF
  *   active -> failed     the load thread on an error, or start failing
+ *   active -> postcopy-active     the load thread, at SEC_POSTCOPY_RUN
+ *   postcopy-active -> completed  the load thread, at SEC_EOF once no
+ *                                 requested page is in flight
+ *   postcopy-active -> failed     the load thread on an error
  *
  * completed and failed are final.
  */
@@ -36,7 +41,10 @@ enum mig_incoming_state {
 	MIG_INCOMING_ACTIVE,		/* started: the load thread reads the stream */
 	MIG_INCOMING_COMPLETED,		/* the whole stream loaded; the load thread
 					 * answers RP_SHUT 0 and starts the guest */
-	MIG_INCOMING_FAILED,		/* an error was recorded; the guest is not started */
+	MIG_INCOMING_FAILED,		/* an error was recorded; the guest is not started
+					 * (or, after postcopy-active, runs with what it has) */
+	MIG_INCOMING_POSTCOPY_ACTIVE,	/* the guest runs here; missing pages come on
+					 * demand over the postcopy channel */
 };
 
 /*
@@ -103,6 +111,17 @@ struct mig_incoming {
 							 * SEC_DEVICE_STATE); readable by
 							 * anyone once state is completed */
 	size_t device_state_len;	/* as device_state */
+
+	/* postcopy */
+	QemuMutex rp_mutex;		/* serializes the return path's writers: the
+					 * load thread and faulting vCPUs (RP_REQ_PAGE) */
+	struct postcopy_ram *postcopy;	/* load thread: set at SEC_POSTCOPY_RUN; owned
+					 * by the guest's RAM from then on (ram_destroy) */
+	struct channel *pc_channel;	/* file_lock as channel: the postcopy channel */
+	QEMUFile *pc_file;		/* as pc_channel; read by the postcopy thread only */
+	QemuThread pc_thread;		/* "mig/dst/postcopy": places requested pages */
+	bool pc_thread_created;		/* load thread: creates and joins it */
+	_Atomic uint64_t pc_pages;	/* pages placed from the postcopy channel */
 };
 
 /*

@@ -37,6 +37,7 @@ static const char *const status_names[MIGRATION_STATUS_COUNT] = {
 	[MIGRATION_STATUS_ACTIVE] = "active", [MIGRATION_STATUS_DEVICE] = "device",
 	[MIGRATION_STATUS_COMPLETED] = "completed", [MIGRATION_STATUS_FAILED] = "failed",
 	[MIGRATION_STATUS_CANCELLING] = "cancelling", [MIGRATION_STATUS_CANCELLED] = "cancelled",
+	[MIGRATION_STATUS_POSTCOPY_ACTIVE] = "postcopy-active",
 };
 
 const char *migration_status_name(MigrationStatus st)
@@ -48,9 +49,11 @@ const char *migration_status_name(MigrationStatus st)
  * Valid transitions:
  *   none, completed, failed, cancelled -> setup        (a new migration)
  *   setup      -> active | failed | cancelling
- *   active     -> device | failed | cancelling
+ *   active     -> device | failed | cancelling | postcopy-active
  *   device     -> completed | failed | cancelling
  *   cancelling -> cancelled | failed
+ *   postcopy-active -> completed | failed   (never cancelled: the guest
+ *                                            runs on the destination)
  */
 static bool transition_valid(MigrationStatus old, MigrationStatus new_state)
 {
@@ -65,7 +68,9 @@ static bool transition_valid(MigrationStatus old, MigrationStatus new_state)
 		       new_state == MIGRATION_STATUS_CANCELLING;
 	case MIGRATION_STATUS_ACTIVE:
 		return new_state == MIGRATION_STATUS_DEVICE || new_state == MIGRATION_STATUS_FAILED ||
-		       new_state == MIGRATION_STATUS_CANCELLING;
+		       new_state == MIGRATION_STATUS_CANCELLING || new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE;
+	case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED;
 	case MIGRATION_STATUS_DEVICE:
 		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
 		       new_state == MIGRATION_STATUS_CANCELLING;
@@ -183,6 +188,7 @@ static void migration_finalize(struct object *obj)
 	pthread_mutex_unlock(&migration_mutex);
 	qemu_mutex_destroy(&s->qemu_file_lock);
 	qemu_mutex_destroy(&s->error_mutex);
+	qemu_mutex_destroy(&s->bitmap_mutex);
 	bitmap_free(s->bitmap);
 	free(s);
 	CORE_SYNC_POINT(MIG_FINALIZE_FREED);
@@ -201,6 +207,7 @@ void migration_object_init(struct vm *vm, struct guest_ram *ram)
 	s->ram = ram;
 	qemu_mutex_init(&s->qemu_file_lock);
 	qemu_mutex_init(&s->error_mutex);
+	qemu_mutex_init(&s->bitmap_mutex);
 	atomic_store(&s->rp_state.shut_status, -1);
 	pthread_mutex_lock(&migration_mutex);
 	current_migration = s;
@@ -254,7 +261,8 @@ bool migration_is_running(void)
 	if (current_migration) {
 		MigrationStatus st = migration_state(current_migration);
 		running = st == MIGRATION_STATUS_SETUP || st == MIGRATION_STATUS_ACTIVE ||
-			  st == MIGRATION_STATUS_DEVICE || st == MIGRATION_STATUS_CANCELLING;
+			  st == MIGRATION_STATUS_DEVICE || st == MIGRATION_STATUS_CANCELLING ||
+			  st == MIGRATION_STATUS_POSTCOPY_ACTIVE;
 	}
 	pthread_mutex_unlock(&migration_mutex);
 	return running;
@@ -266,7 +274,8 @@ bool migration_is_active(void)
 	pthread_mutex_lock(&migration_mutex);
 	if (current_migration) {
 		MigrationStatus st = migration_state(current_migration);
-		active = st == MIGRATION_STATUS_ACTIVE || st == MIGRATION_STATUS_DEVICE;
+		active = st == MIGRATION_STATUS_ACTIVE || st == MIGRATION_STATUS_DEVICE ||
+			 st == MIGRATION_STATUS_POSTCOPY_ACTIVE;
 	}
 	pthread_mutex_unlock(&migration_mutex);
 	return active;
@@ -296,6 +305,41 @@ bool migration_thread_is_self(void)
 
 /* ---- the return path ------------------------------------------------------- */
 
+/*
+ * The page-request handler (return-path thread, postcopy): page goes out on
+ * the postcopy channel if it is still to send; if the main stream took it
+ * already, the destination gets it there. Returns 0, or -errno when the
+ * request is out of protocol or the postcopy channel failed.
+ */
+static int postcopy_serve_request(MigrationState *s, uint64_t page)
+{
+	QEMUFile *pf = atomic_load(&s->postcopy.file);
+	uint8_t buf[RAM_PAGE_SIZE];
+	bool send = false;
+
+	if (!pf || page >= s->ram->npages)
+		return -EPROTO;
+	atomic_fetch_add(&s->postcopy.requests, 1);
+	WITH_QEMU_LOCK_GUARD(&s->bitmap_mutex) {
+		if (bitmap_test(s->bitmap, page)) {
+			bitmap_clear(s->bitmap, page);
+			send = true;
+		}
+	}
+	if (!send)
+		return 0;
+	ram_read_page(s->ram, page, buf);
+	CORE_SYNC_POINT(RP_REQ_PAGE_BEFORE_SEND);
+	qemu_put_be64(pf, page);
+	qemu_put_buffer(pf, buf, sizeof(buf));
+	int ret = qemu_fflush(pf);
+	if (ret == 0) {
+		atomic_fetch_add(&s->postcopy.sent, 1);
+		atomic_fetch_add(&s->pages_sent, 1);
+	}
+	return ret;
+}
+
 /* The return-path thread reads from_dst_file without the lock: only cleanup
  * clears the pointer, and cleanup joins this thread first. */
 static void *source_return_path_thread(void *opaque)
@@ -323,6 +367,10 @@ static void *source_return_path_thread(void *opaque)
 		} else if (type == RP_ACK && len == 8) {
 			qemu_get_be64(rp);
 			atomic_fetch_add(&s->rp_state.acks, 1);
+		} else if (type == RP_REQ_PAGE && len == 8) {
+			uint64_t page = qemu_get_be64(rp);
+			if (qemu_file_get_error(rp) || postcopy_serve_request(s, page))
+				break;
 		} else {
 			qemu_file_set_error(rp, -EPROTO);
 			break;
@@ -378,7 +426,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends every page set in the bitmap, within the bandwidth limit. */
+/* What the precopy loops return (> 0) when migrate-start-postcopy came. */
+#define MIG_SWITCH_POSTCOPY 1
+
+/* Sends every page set in the bitmap, within the bandwidth limit. Returns 0,
+ * -errno, or MIG_SWITCH_POSTCOPY (the page it stopped at is still set). */
 static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 {
 	struct guest_ram *ram = s->ram;
@@ -392,6 +444,8 @@ static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 		MigrationStatus st = migration_state(s);
 		if (st == MIGRATION_STATUS_CANCELLING || st == MIGRATION_STATUS_FAILED)
 			return -ECANCELED;
+		if (st == MIGRATION_STATUS_ACTIVE && atomic_load(&s->postcopy.requested))
+			return MIG_SWITCH_POSTCOPY;
 		bitmap_clear(s->bitmap, p);
 		if (s->multifd) {
 			int ret = multifd_queue_page(s->multifd, p);
@@ -506,6 +560,105 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 	return 0;
 }
 
+/* The postcopy channel: connected, its magic sent. Migration thread, at the
+ * switch. It has no yank function: its one writer is the return-path
+ * thread, which a yank of the main channel (its reader's) ends. */
+static int postcopy_connect(MigrationState *s)
+{
+	struct channel *ch;
+	int ret = channel_connect(s->postcopy.uri, &ch);
+
+	if (ret)
+		return ret;
+	QEMUFile *pf = qemu_file_new_output(ch);
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		s->postcopy.channel = ch;
+	}
+	if (!pf)
+		return -ENOMEM;
+	qemu_put_be32(pf, POSTCOPY_MAGIC);
+	ret = qemu_fflush(pf);
+	atomic_store(&s->postcopy.file, pf);
+	return ret;
+}
+
+/*
+ * The switch (migration thread): stop the guest, send the device state and
+ * SEC_POSTCOPY_RUN with every page still to send (the destination's missing
+ * pages). From postcopy-active on the guest belongs to the destination: the
+ * source never resumes it, whatever happens.
+ */
+static int postcopy_start(MigrationState *s, QEMUFile *f)
+{
+	static const char device_state[] = "migrace-device-state-v1";
+	struct guest_ram *ram = s->ram;
+
+	migration_stop_vm(s);
+	if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_POSTCOPY_ACTIVE))
+		return -ECANCELED;
+	int ret = postcopy_connect(s);
+	if (ret)
+		return ret;
+	qemu_put_byte(f, SEC_DEVICE_STATE);
+	qemu_put_be32(f, sizeof(device_state));
+	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));
+	qemu_put_byte(f, SEC_POSTCOPY_RUN);
+	qemu_put_be64(f, ram->npages);
+	WITH_QEMU_LOCK_GUARD(&s->bitmap_mutex) {
+		atomic_store(&s->dirty_pages, ram_dirty_sync(ram, s->bitmap));
+		for (size_t i = 0; i < BITMAP_LONGS(ram->npages); i++)
+			qemu_put_be64(f, s->bitmap[i]);
+	}
+	ret = qemu_fflush(f);
+	CORE_SYNC_POINT(MIG_POSTCOPY_RUN_SENT);
+	return ret;
+}
+
+/* The next page still to send at or after *from, taken out of the bitmap
+ * (bitmap_mutex: the request handler takes pages too), or npages. */
+static size_t postcopy_take_page(MigrationState *s, size_t *from)
+{
+	QEMU_LOCK_GUARD(&s->bitmap_mutex);
+	size_t p = bitmap_find_next(s->bitmap, s->ram->npages, *from);
+	if (p < s->ram->npages)
+		bitmap_clear(s->bitmap, p);
+	*from = p + 1;
+	return p;
+}
+
+/*
+ * Postcopy's background (migration thread): every page left, in order, on
+ * the main stream, then SEC_EOF and the destination's SHUT. The guest is
+ * stopped here, so nothing is dirtied again and one pass is enough.
+ */
+static int postcopy_complete(MigrationState *s, QEMUFile *f, uint8_t *page)
+{
+	size_t from = 0;
+	int ret;
+
+	for (size_t p; (p = postcopy_take_page(s, &from)) < s->ram->npages;) {
+		ram_read_page(s->ram, p, page);
+		qemu_put_byte(f, SEC_RAM_PAGE);
+		qemu_put_be64(f, p);
+		qemu_put_buffer(f, page, s->ram->page_size);
+		atomic_fetch_add(&s->pages_sent, 1);
+		if ((ret = qemu_file_get_error(f)))
+			return ret;
+		if (atomic_load(&s->rp_state.error))
+			return -EIO;
+	}
+	qemu_put_byte(f, SEC_EOF);
+	if ((ret = qemu_fflush(f)))
+		return ret;
+	CORE_SYNC_POINT(MIG_POSTCOPY_EOF_SENT);
+	qemu_thread_join(&s->rp_state.rp_thread);
+	s->rp_state.rp_thread_created = false;
+	int status = atomic_load(&s->rp_state.shut_status);
+	if (atomic_load(&s->rp_state.error) || status != 0)
+		return status > 0 ? -status : -EPROTO;
+	return 0;
+}
+
 static int migration_setup(MigrationState *s, QEMUFile *f)
 {
 	struct guest_ram *ram = s->ram;
@@ -535,7 +688,8 @@ static int migration_setup(MigrationState *s, QEMUFile *f)
 	return qemu_fflush(f);
 }
 
-/* Iterates until the rest fits in the downtime limit, then completes. */
+/* Iterates until the rest fits in the downtime limit (0), or until
+ * migrate-start-postcopy (MIG_SWITCH_POSTCOPY). */
 static int migration_iterate(MigrationState *s, QEMUFile *f, uint8_t *page)
 {
 	unsigned max_iter = s->params.max_iterations ? s->params.max_iterations : 30;
@@ -549,6 +703,8 @@ static int migration_iterate(MigrationState *s, QEMUFile *f, uint8_t *page)
 			ret = multifd_sync_main(s, f, iter);
 		if (ret)
 			return ret;
+		if (atomic_load(&s->postcopy.requested))
+			return MIG_SWITCH_POSTCOPY;
 		qemu_put_byte(f, SEC_ITER_END);
 		qemu_put_be64(f, iter);
 		ret = qemu_fflush(f);
@@ -573,9 +729,17 @@ static void migration_cleanup(void *opaque);
 static void migration_iteration_finish(MigrationState *s, int ret)
 {
 	bql_lock();
-	if (ret == 0 && migrate_set_state(s, MIGRATION_STATUS_DEVICE, MIGRATION_STATUS_COMPLETED)) {
+	MigrationStatus done_from = migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE
+					    ? MIGRATION_STATUS_POSTCOPY_ACTIVE : MIGRATION_STATUS_DEVICE;
+	if (ret == 0 && migrate_set_state(s, done_from, MIGRATION_STATUS_COMPLETED)) {
 		runstate_set(s->vm, RUN_STATE_POSTMIGRATE);
 		s->vm_stopped = false;               /* it runs on the destination now */
+	} else if (done_from == MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+		/* the destination runs the guest (with what it got): never here too */
+		migrate_set_error(s, ret ? ret : -EIO, "postcopy failed");
+		migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_ACTIVE, MIGRATION_STATUS_FAILED);
+		runstate_set(s->vm, RUN_STATE_POSTMIGRATE);
+		s->vm_stopped = false;
 	} else {
 		if (ret == 0)
 			ret = -ECANCELED;
@@ -605,8 +769,13 @@ static void *migration_thread(void *opaque)
 		ret = -ECANCELED;
 	if (ret == 0 && !s->params.cpr_uri)
 		ret = migration_iterate(s, f, page);
-	if (ret == 0)
+	if (ret == MIG_SWITCH_POSTCOPY) {
+		ret = postcopy_start(s, f);
+		if (ret == 0)
+			ret = postcopy_complete(s, f, page);
+	} else if (ret == 0) {
 		ret = migration_completion(s, f, page);
+	}
 	free(page);
 	migration_iteration_finish(s, ret);
 	CORE_SYNC_POINT(MIG_THREAD_BEFORE_UNREF);
@@ -632,6 +801,24 @@ static void migration_release_dst_files(MigrationState *s)
 		qemu_fclose(from);
 	if (to)
 		qemu_fclose(to);
+}
+
+/* Cleanup, after the return-path thread (its only writer) was joined: the
+ * postcopy channel goes last. */
+static void postcopy_release_channel(MigrationState *s)
+{
+	QEMUFile *pf = atomic_exchange(&s->postcopy.file, NULL);
+	struct channel *ch;
+
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		ch = s->postcopy.channel;
+		s->postcopy.channel = NULL;
+	}
+	if (!ch)
+		return;
+	if (pf)
+		qemu_fclose(pf);
+	channel_unref(ch);
 }
 
 /* The cleanup BH (main thread, BQL held). */
@@ -662,6 +849,7 @@ static void migration_cleanup(void *opaque)
 		s->channel = NULL;
 		yank_unregister_instance(MIGRATION_YANK_INSTANCE);
 	}
+	postcopy_release_channel(s);
 	migrate_set_state(s, MIGRATION_STATUS_CANCELLING, MIGRATION_STATUS_CANCELLED);
 	s->cleanup_pending = false;
 }
@@ -729,6 +917,9 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 	MigrationStatus st = migration_state(s);
 	if (!transition_valid(st, MIGRATION_STATUS_SETUP) || s->cleanup_pending || s->thread_created)
 		return -EBUSY;
+	if (params->postcopy && (!params->return_path || params->multifd_channels || params->cpr_uri ||
+				 strlen(uri) >= sizeof(s->postcopy.uri)))
+		return -EINVAL;
 	if (params->cpr_uri) {
 		s->vm_stopped = false;
 		ret = cpr_transfer_save(s, params->cpr_uri);
@@ -760,6 +951,10 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 	atomic_store(&s->dirty_pages, 0);
 	atomic_store(&s->rp_state.pongs, 0);
 	atomic_store(&s->rp_state.acks, 0);
+	atomic_store(&s->postcopy.requested, false);
+	atomic_store(&s->postcopy.requests, 0);
+	atomic_store(&s->postcopy.sent, 0);
+	snprintf(s->postcopy.uri, sizeof(s->postcopy.uri), "%s", uri);
 	bitmap_free(s->bitmap);
 	s->bitmap = NULL;
 
@@ -801,6 +996,11 @@ int qmp_migrate_cancel(void)
 
 	if (!s)
 		return -ESHUTDOWN;
+	/* postcopy: the guest runs on the destination, there is nothing to go
+	 * back to (a switch after this test makes the loop below see a state it
+	 * does not cancel: -EINVAL) */
+	if (migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE)
+		return -EBUSY;
 	CORE_SYNC_POINT(MAIN_CANCEL_CHECK_STATE);
 	for (;;) {
 		MigrationStatus st = migration_state(s);
@@ -843,10 +1043,25 @@ int qmp_query_migrate(struct mig_info *info)
 	info->dirty_pages = atomic_load(&s->dirty_pages);
 	info->pongs = atomic_load(&s->rp_state.pongs);
 	info->acks = atomic_load(&s->rp_state.acks);
+	info->page_requests = atomic_load(&s->postcopy.requests);
+	info->requested_pages_sent = atomic_load(&s->postcopy.sent);
 	qemu_mutex_lock(&s->error_mutex);
 	info->error = s->error;
 	snprintf(info->error_desc, sizeof(info->error_desc), "%s", s->error_desc);
 	qemu_mutex_unlock(&s->error_mutex);
+	return 0;
+}
+
+int qmp_migrate_start_postcopy(void)
+{
+	MigrationState *s = global_migration;
+
+	if (!s)
+		return -ESHUTDOWN;
+	MigrationStatus st = migration_state(s);
+	if (!s->params.postcopy || (st != MIGRATION_STATUS_SETUP && st != MIGRATION_STATUS_ACTIVE))
+		return -EINVAL;
+	atomic_store(&s->postcopy.requested, true);
 	return 0;
 }
 

@@ -28,6 +28,8 @@ typedef enum MigrationStatus {
 	MIGRATION_STATUS_FAILED,     /* an error ended it; guest running on the source */
 	MIGRATION_STATUS_CANCELLING, /* migrate_cancel asked, threads winding down */
 	MIGRATION_STATUS_CANCELLED,  /* cancelled; guest running on the source */
+	MIGRATION_STATUS_POSTCOPY_ACTIVE, /* the guest runs on the destination, which asks
+				      * for missing pages; the rest goes in the background */
 	MIGRATION_STATUS_COUNT
 } MigrationStatus;
 
@@ -39,11 +41,14 @@ struct mig_params {
 	unsigned max_iterations;     /* complete after this many passes anyway (0: 30) */
 	const char *cpr_uri;         /* mode cpr-transfer when set: RAM and device handles
 				      * go to the target over this channel first */
+	bool postcopy;               /* capability postcopy-ram: migrate-start-postcopy may
+				      * switch (needs the return path; not with multifd or cpr) */
 };
 
 struct mig_info {
 	MigrationStatus status;
 	uint64_t iterations, pages_sent, bytes_sent, dirty_pages, pongs, acks;
+	uint64_t page_requests, requested_pages_sent;  /* postcopy */
 	int error;                   /* 0 or -errno, the first error */
 	char error_desc[128];
 };
@@ -86,7 +91,19 @@ typedef struct MigrationState {
 	RunState vm_old_state;       /* the runstate before the migration stopped the guest */
 	bool vm_stopped;             /* BQL: the migration stopped the guest and owes a resume */
 
-	unsigned long *bitmap;       /* migration thread only: pages still to send */
+	unsigned long *bitmap;       /* pages still to send: the migration thread's; in
+				      * postcopy also the request handler's, under bitmap_mutex */
+	QemuMutex bitmap_mutex;
+	struct {
+		_Atomic bool requested;          /* migrate-start-postcopy came (main thread sets) */
+		char uri[256];                   /* where the postcopy channel connects; set by
+						  * qmp_migrate before the migration thread exists */
+		struct channel *channel;         /* the postcopy channel: set by the migration
+						  * thread at the switch, released by cleanup */
+		QEMUFile *_Atomic file;          /* its output: written only by the return-path
+						  * thread (requested pages), after the switch */
+		_Atomic uint64_t requests, sent; /* RP_REQ_PAGE received; pages sent for them */
+	} postcopy;
 	_Atomic uint64_t iterations, pages_sent, bytes_sent, dirty_pages;
 } MigrationState;
 
@@ -134,6 +151,10 @@ int qmp_migrate(const char *uri, const struct mig_params *params);
 int qmp_migrate_cancel(void);
 int qmp_query_migrate(struct mig_info *info);
 int qmp_yank_migration(void);
+/* Switch to postcopy at the migration thread's next page: the guest stops
+ * here and runs on the destination, which requests the pages it misses.
+ * -EINVAL unless a migration with params.postcopy is in setup or active. */
+int qmp_migrate_start_postcopy(void);
 
 /* Exported helpers: safe from any thread at any time, before, during and
  * after migration_shutdown() (they find no object and do nothing). */

@@ -33,6 +33,15 @@
  *                        on only once each channel delivered it, so all pages
  *                        sent before are loaded (sent before each
  *                        SEC_ITER_END and before SEC_DEVICE_STATE)
+ *   SEC_POSTCOPY_RUN     be64 npages, then BITMAP_LONGS(npages) be64 words:
+ *                        the pages the destination does not have in their
+ *                        last state (missing). The source stopped its guest
+ *                        and sent the device state before; it connected the
+ *                        postcopy channel to the same address just before
+ *                        this section. The destination accepts it, starts
+ *                        the guest and fetches missing pages on demand;
+ *                        pages that follow on the main stream are placed
+ *                        only if still missing, then SEC_EOF
  */
 enum mig_section {
 	SEC_RAM_SETUP = 1,
@@ -44,7 +53,14 @@ enum mig_section {
 	SEC_EOF = 7,
 	SEC_MULTIFD_SETUP = 8,
 	SEC_MULTIFD_SYNC = 9,
+	SEC_POSTCOPY_RUN = 10,
 };
+
+/*
+ * The postcopy channel (QEMU's preempt channel), source -> destination:
+ * be32 POSTCOPY_MAGIC, then requested pages: be64 page index, page bytes.
+ */
+#define POSTCOPY_MAGIC 0x504f5354u   /* "POST" */
 
 #define MIG_DEVICE_STATE_MAX 4096
 
@@ -68,6 +84,9 @@ enum mig_section {
  *             guest, else a positive errno; the last message
  *   RP_PONG   be32 id of the SEC_PING answered
  *   RP_ACK    be64 iteration number of the SEC_ITER_END answered
+ *   RP_REQ_PAGE be64 page index: postcopy, a vCPU needs this page; the
+ *             source sends it on the postcopy channel unless it already
+ *             went out on the main stream
  *
  * Any other type, or a wrong length, is a protocol error for the source.
  */
@@ -75,6 +94,7 @@ enum mig_rp_message {
 	RP_SHUT = 1,
 	RP_PONG = 2,
 	RP_ACK = 3,
+	RP_REQ_PAGE = 4,
 };
 
 #endif

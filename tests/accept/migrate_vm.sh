@@ -25,6 +25,12 @@ for b in plain asan; do
 		timeout 120 $V --ram 16 --cancel-after 0
 	expect "$b: cancelled midway, the guest runs on the source only" 0 'cancelled, .*: verified$' \
 		timeout 120 $V --ram 32 --bandwidth 10 --cancel-after 200
+	# postcopy: the destination's vCPUs fault on missing pages and request them
+	expect "$b: postcopy: the guest runs on the destination, requested pages served, memory verified" 0 \
+		'postcopy: [1-9][0-9]* page requests, [1-9][0-9]* pages sent for them, [1-9][0-9]* placed' \
+		timeout 120 $V --ram 32 --postcopy --bandwidth 200
+	expect "$b: postcopy: completed and verified (pages as they arrived == the source's at its stop, one start)" 0 \
+		'completed, .*: verified$' timeout 120 $V --ram 16 --postcopy
 done
 expect "a cancel that comes too late fails --cancel-after, naming why" 1 'cancel came too late' \
 	timeout 120 build/bin/migrate-vm --ram 4 --vcpus 0 --cancel-after 3000
@@ -33,6 +39,8 @@ expect "migrate-vm rejects a bad --ram" 2 "\-\-ram needs a number" build/bin/mig
 expect "migrate-vm rejects a bad --mode" 2 "\-\-mode must be precopy or cpr" build/bin/migrate-vm --mode warp
 expect "migrate-vm rejects too many multifd channels" 2 "\-\-multifd needs a number from 0 to 16" \
 	build/bin/migrate-vm --multifd 17
+expect "migrate-vm rejects --postcopy with --multifd" 2 'postcopy goes with neither' \
+	build/bin/migrate-vm --postcopy --multifd 2
 expect "migrate-vm says cpr with a cancel is not implemented yet" 2 'not implemented yet' \
 	build/bin/migrate-vm --mode cpr --cancel-after 10
 

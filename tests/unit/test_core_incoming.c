@@ -225,6 +225,7 @@ static uint64_t expect_rp(struct fixture *fx, enum mig_rp_message type)
 	assert_int_equal(got, type);
 	switch (type) {
 	case RP_ACK:
+	case RP_REQ_PAGE:
 		assert_int_equal(len, 8);
 		return qemu_get_be64(fx->rp);
 	case RP_SHUT:

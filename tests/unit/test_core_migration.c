@@ -370,6 +370,7 @@ static void test_status_names(void **state)
 {
 	static const char *const names[MIGRATION_STATUS_COUNT] = {
 		"none", "setup", "active", "device", "completed", "failed", "cancelling", "cancelled",
+		"postcopy-active",
 	};
 
 	for (int st = 0; st < MIGRATION_STATUS_COUNT; st++)
@@ -392,7 +393,11 @@ static bool documented_valid(MigrationStatus old, MigrationStatus new_state)
 	case MIGRATION_STATUS_ACTIVE:
 		return new_state == (old == MIGRATION_STATUS_SETUP ? MIGRATION_STATUS_ACTIVE
 								    : MIGRATION_STATUS_DEVICE) ||
-		       new_state == MIGRATION_STATUS_FAILED || new_state == MIGRATION_STATUS_CANCELLING;
+		       new_state == MIGRATION_STATUS_FAILED || new_state == MIGRATION_STATUS_CANCELLING ||
+		       (old == MIGRATION_STATUS_ACTIVE && new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE);
+	case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+		/* never cancelling: the guest runs on the destination */
+		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED;
 	case MIGRATION_STATUS_DEVICE:
 		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
 		       new_state == MIGRATION_STATUS_CANCELLING;
@@ -429,7 +434,7 @@ static void test_valid_transitions(void **state)
 			}
 		}
 	}
-	assert_int_equal(valid, 15);
+	assert_int_equal(valid, 18);
 	atomic_store(&s->state, MIGRATION_STATUS_NONE);
 }
 
@@ -472,7 +477,7 @@ static void test_invalid_transitions_abort(void **state)
 				fail_msg("stderr lacks \"%s\":\n%s", want, buf);
 		}
 	}
-	assert_int_equal(invalid, MIGRATION_STATUS_COUNT * MIGRATION_STATUS_COUNT - 15);
+	assert_int_equal(invalid, MIGRATION_STATUS_COUNT * MIGRATION_STATUS_COUNT - 18);
 	assert_int_equal(atomic_load(&s->state), MIGRATION_STATUS_NONE);
 }
 
