@@ -33,6 +33,15 @@
  *   postcopy-active -> completed  the load thread, at SEC_EOF once no
  *                                 requested page is in flight
  *   postcopy-active -> failed     the load thread on an error
+ *   postcopy-active -> postcopy-paused   the load thread, when the stream
+ *                                 fails (the guest runs on; vCPUs that need
+ *                                 a missing page wait)
+ *   postcopy-paused -> postcopy-recover  the load thread, given a new channel
+ *                                 by mig_incoming_recover
+ *   postcopy-recover -> postcopy-active  the load thread, after
+ *                                 SEC_POSTCOPY_RESUME and its answer
+ *   postcopy-recover -> postcopy-paused  the new channel failed too
+ *   postcopy-paused, postcopy-recover -> failed   cancel, or an error
  *
  * completed and failed are final.
  */
@@ -45,6 +54,9 @@ enum mig_incoming_state {
 					 * (or, after postcopy-active, runs with what it has) */
 	MIG_INCOMING_POSTCOPY_ACTIVE,	/* the guest runs here; missing pages come on
 					 * demand over the postcopy channel */
+	MIG_INCOMING_POSTCOPY_PAUSED,	/* the stream failed in postcopy: waiting for
+					 * mig_incoming_recover; the guest runs on */
+	MIG_INCOMING_POSTCOPY_RECOVER,	/* a new channel: the source resumes on it */
 };
 
 /*
@@ -77,8 +89,9 @@ struct mig_incoming {
 					 * without the lock: set before the thread is
 					 * created, cleared only after it was joined */
 	QEMUFile *to_src_file;		/* the return path on the same channel; as
-					 * from_src_file. Written only by the load
-					 * thread, so return-path messages need no lock */
+					 * from_src_file, and in postcopy also under
+					 * rp_mutex (the faulting vCPUs write on it;
+					 * a pause clears it, a recovery sets it) */
 	bool cancelled;			/* file_lock: cancel came; start refuses */
 
 	bool yank_instance;		/* owner: MIG_INCOMING_YANK_INSTANCE registered */
@@ -122,6 +135,13 @@ struct mig_incoming {
 	QemuThread pc_thread;		/* "mig/dst/postcopy": places requested pages */
 	bool pc_thread_created;		/* load thread: creates and joins it */
 	_Atomic uint64_t pc_pages;	/* pages placed from the postcopy channel */
+	QemuCond recover_cond;		/* with file_lock: a paused load thread waits
+					 * for recover_ch or cancelled */
+	struct channel *recover_ch;	/* file_lock: the new channel (one reference),
+					 * given by mig_incoming_recover */
+	struct channel_listener *recover_listener;	/* file_lock: where the new
+							 * postcopy channel comes */
+	_Atomic uint64_t pauses;	/* times postcopy paused here */
 };
 
 /*
@@ -143,6 +163,16 @@ int mig_incoming_start(struct mig_incoming *inc, struct channel *ch);
  * and closes the listener after mig_incoming_wait). Without it, a stream
  * announcing multifd fails with -EINVAL. */
 void mig_incoming_set_listener(struct mig_incoming *inc, struct channel_listener *l);
+
+/*
+ * Recovery of a paused postcopy: ch is the new main channel the source
+ * connected (the caller accepted it on l and keeps its own reference); the
+ * new postcopy channel will come on l (the caller's, open until
+ * mig_incoming_wait). Returns 0, or -EINVAL unless the state is
+ * postcopy-paused with no recovery pending. Any thread.
+ */
+int mig_incoming_recover(struct mig_incoming *inc, struct channel *ch, struct channel_listener *l);
+uint64_t mig_incoming_pauses(struct mig_incoming *inc);
 
 /*
  * Join the load thread if it was created. Returns 0 if the migration

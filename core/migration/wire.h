@@ -42,6 +42,12 @@
  *                        the guest and fetches missing pages on demand;
  *                        pages that follow on the main stream are placed
  *                        only if still missing, then SEC_EOF
+ *   SEC_POSTCOPY_RESUME  (none): first section of a recovered postcopy's new
+ *                        stream (after MIG_MAGIC, MIG_VERSION); the source
+ *                        connects a new postcopy channel right after it. The
+ *                        destination answers RP_RECV_BITMAP with its missing
+ *                        pages, RP_RESUME_ACK, then the page requests still
+ *                        in flight again; pages and SEC_EOF follow
  */
 enum mig_section {
 	SEC_RAM_SETUP = 1,
@@ -54,6 +60,7 @@ enum mig_section {
 	SEC_MULTIFD_SETUP = 8,
 	SEC_MULTIFD_SYNC = 9,
 	SEC_POSTCOPY_RUN = 10,
+	SEC_POSTCOPY_RESUME = 11,
 };
 
 /*
@@ -87,6 +94,9 @@ enum mig_section {
  *   RP_REQ_PAGE be64 page index: postcopy, a vCPU needs this page; the
  *             source sends it on the postcopy channel unless it already
  *             went out on the main stream
+ *   RP_RECV_BITMAP be64 first word index, then up to RP_BITMAP_WORDS be64
+ *             words of the destination's missing-page bitmap (recovery)
+ *   RP_RESUME_ACK be32 0: the whole bitmap was sent; postcopy goes on
  *
  * Any other type, or a wrong length, is a protocol error for the source.
  */
@@ -95,6 +105,10 @@ enum mig_rp_message {
 	RP_PONG = 2,
 	RP_ACK = 3,
 	RP_REQ_PAGE = 4,
+	RP_RECV_BITMAP = 5,
+	RP_RESUME_ACK = 6,
 };
+
+#define RP_BITMAP_WORDS 512
 
 #endif

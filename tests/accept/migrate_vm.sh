@@ -3,7 +3,9 @@
 # the destination's memory is verified against the source's final state; a
 # cancelled migration leaves the guest running on the source only; in
 # cpr-transfer mode the RAM and the device go over first; multifd sends the
-# pages over more channels. Plain and ASan builds.
+# pages over more channels; postcopy runs the guest on the destination early,
+# pauses on both sides when the channel breaks and recovers on a new one.
+# Plain and ASan builds.
 . tests/accept/lib.bash
 
 for b in plain asan; do
@@ -31,6 +33,18 @@ for b in plain asan; do
 		timeout 120 $V --ram 32 --postcopy --bandwidth 200
 	expect "$b: postcopy: completed and verified (pages as they arrived == the source's at its stop, one start)" 0 \
 		'completed, .*: verified$' timeout 120 $V --ram 16 --postcopy
+	# a channel failure in postcopy: both sides pause, the guest runs on the destination
+	expect "$b: postcopy, channel broken: postcopy-paused on both sides, the guest running on the destination" 0 \
+		'paused 1 times on the source, 1 on the destination, the guest running there' \
+		timeout 120 $V --ram 32 --postcopy --fail-after 5
+	expect "$b: postcopy, channel broken: the end is verified as paused" 0 'postcopy-paused, .*: verified$' \
+		timeout 120 $V --ram 32 --postcopy --fail-after 5
+	# ... and recovers on a new channel, then completes with the memory verified
+	expect "$b: postcopy recovered after a channel failure: paused on both sides, then completed and verified" 0 \
+		'paused [1-9][0-9]* times on the source, [1-9][0-9]* on the destination, the guest running there' \
+		timeout 120 $V --ram 32 --postcopy --fail-after 10 --recover
+	expect "$b: postcopy recovered: completed, memory verified, the guest started once" 0 'completed, .*: verified$' \
+		timeout 120 $V --ram 32 --postcopy --fail-after 0 --recover
 done
 expect "a cancel that comes too late fails --cancel-after, naming why" 1 'cancel came too late' \
 	timeout 120 build/bin/migrate-vm --ram 4 --vcpus 0 --cancel-after 3000
@@ -41,6 +55,10 @@ expect "migrate-vm rejects too many multifd channels" 2 "\-\-multifd needs a num
 	build/bin/migrate-vm --multifd 17
 expect "migrate-vm rejects --postcopy with --multifd" 2 'postcopy goes with neither' \
 	build/bin/migrate-vm --postcopy --multifd 2
+expect "migrate-vm rejects --fail-after without --postcopy" 2 'it needs --postcopy' \
+	build/bin/migrate-vm --fail-after 10
+expect "migrate-vm rejects --recover without --fail-after" 2 'recover needs --fail-after' \
+	build/bin/migrate-vm --postcopy --recover
 expect "migrate-vm says cpr with a cancel is not implemented yet" 2 'not implemented yet' \
 	build/bin/migrate-vm --mode cpr --cancel-after 10
 
