@@ -3,7 +3,9 @@
  * over a Unix socket, and verifies the result. The launcher forks the
  * destination, runs the source itself, and exits 0 only when the destination's
  * memory equals the source's final memory (or, with --cancel-after, when the
- * guest runs again on the source and never started on the destination).
+ * guest runs again on the source and never started on the destination; with
+ * --postcopy, the pages as they arrived; with --fail-after, a pause on both
+ * sides, then with --recover a recovered, complete postcopy).
  * With --monitor it is instead one "QEMU" serving its monitor (monserver.h),
  * a source or (--incoming) a destination, driven by a management layer.
  */
@@ -63,6 +65,7 @@ struct dest_report {
 static const char usage[] =
 	"usage: migrate-vm [--ram MIB] [--vcpus N] [--multifd N] [--mode precopy|cpr]\n"
 	"                  [--cancel-after MS] [--bandwidth MIB_PER_S] [--downtime MS] [--verbose]\n"
+	"                  [--postcopy [--fail-after MS [--recover]]]\n"
 	"\n"
 	"Starts a destination process and a source process with a running guest of\n"
 	"--ram MiB (default 64) whose --vcpus vCPUs (default 2) dirty memory, migrates it\n"
@@ -93,7 +96,8 @@ static const char usage[] =
 	"empty destination waiting for migrate-incoming, serving its monitor (the line\n"
 	"protocol of core/migration/monproto.h) on PATH to one client. The client\n"
 	"drives everything (query-status, stop, cont, migrate, migrate_cancel,\n"
-	"query-migrate, migrate-incoming, qmp_capabilities, device_add, quit) and gets\n"
+	"query-migrate, migrate-incoming, migrate-start-postcopy, migrate-pause,\n"
+	"migrate-recover, qmp_capabilities, device_add, quit) and gets\n"
 	"the events (STOP, RESUME,\n"
 	"MIGRATION, SHUTDOWN). It exits once the client sent quit (0) or hung up (1),\n"
 	"printing a line with the guest's runstate and the hash of its memory when the\n"

@@ -638,6 +638,15 @@ int mig_incoming_recover(struct mig_incoming *inc, struct channel *ch, struct ch
 	return 0;
 }
 
+int mig_incoming_pause(struct mig_incoming *inc)
+{
+	QEMU_LOCK_GUARD(&inc->file_lock);
+	if (mig_incoming_get_state(inc) != MIG_INCOMING_POSTCOPY_ACTIVE || !inc->channel)
+		return -EINVAL;
+	channel_shutdown(inc->channel, CHANNEL_SHUTDOWN_BOTH);
+	return 0;
+}
+
 uint64_t mig_incoming_pauses(struct mig_incoming *inc)
 {
 	return atomic_load(&inc->pauses);

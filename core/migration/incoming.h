@@ -173,6 +173,10 @@ void mig_incoming_set_listener(struct mig_incoming *inc, struct channel_listener
  */
 int mig_incoming_recover(struct mig_incoming *inc, struct channel *ch, struct channel_listener *l);
 uint64_t mig_incoming_pauses(struct mig_incoming *inc);
+/* migrate-pause on the destination: in postcopy-active, shut the stream's
+ * channel down as a network failure would (both sides pause). 0, or -EINVAL
+ * in another state. Any thread; never blocks. */
+int mig_incoming_pause(struct mig_incoming *inc);
 
 /*
  * Join the load thread if it was created. Returns 0 if the migration

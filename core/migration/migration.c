@@ -343,6 +343,7 @@ static int postcopy_serve_request(MigrationState *s, uint64_t page)
 	}
 	if (!send)
 		return 0;
+	CORE_SYNC_POINT(RP_REQ_PAGE_TAKEN);
 	ram_read_page(s->ram, page, buf);
 	CORE_SYNC_POINT(RP_REQ_PAGE_BEFORE_SEND);
 	qemu_put_be64(pf, page);
@@ -656,7 +657,7 @@ static int postcopy_start(MigrationState *s, QEMUFile *f)
 			qemu_put_be64(f, s->bitmap[i]);
 	}
 	ret = qemu_fflush(f);
-	CORE_SYNC_POINT(MIG_POSTCOPY_RUN_SENT);
+	CORE_SYNC_POINT(MIG_POSTCOPY_RUN_SENT);   /* the background starts after it */
 	return ret;
 }
 

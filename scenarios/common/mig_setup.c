@@ -38,13 +38,13 @@ void scen_mig_setup(struct scen_mig *m, const struct scen_mig_opts *o)
 	mem_channel_register();
 	if (ram_init(&m->ram, pages * RAM_PAGE_SIZE) || ram_init(&m->dst_ram, pages * RAM_PAGE_SIZE) ||
 	    vm_init(&m->vm, &m->ram, 1, 1, RUN_STATE_RUNNING) ||
-	    vm_init(&m->dst_vm, &m->dst_ram, 1, 2, RUN_STATE_INMIGRATE) ||
+	    vm_init(&m->dst_vm, &m->dst_ram, o->dst_no_vcpu ? 0 : 1, 2, RUN_STATE_INMIGRATE) ||
 	    mig_incoming_init(&m->inc, &m->dst_vm, &m->dst_ram) || channel_listen(SCEN_URI, &m->listener)) {
 		fprintf(stderr, "scenario: setup failed\n");
 		abort();
 	}
 	m->params = (struct mig_params){ .return_path = o->return_path, .downtime_limit_ms = 300,
-					 .multifd_channels = o->multifd_channels };
+					 .multifd_channels = o->multifd_channels, .postcopy = o->postcopy };
 	main_loop_init();
 	bql_lock();
 	migration_object_init(&m->vm, &m->ram);

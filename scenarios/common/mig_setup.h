@@ -33,6 +33,9 @@ struct scen_mig_opts {
 	bool return_path;          /* capability return-path */
 	int multifd_channels;
 	bool no_destination;       /* nobody accepts: the scenario plays the peer itself */
+	bool postcopy;             /* capability postcopy-ram (needs return_path) */
+	bool dst_no_vcpu;          /* the destination's guest has no vCPU: the scenario
+				    * touches its memory itself */
 };
 
 struct scen_mig {

@@ -36,15 +36,15 @@ for b in plain asan; do
 	# a channel failure in postcopy: both sides pause, the guest runs on the destination
 	expect "$b: postcopy, channel broken: postcopy-paused on both sides, the guest running on the destination" 0 \
 		'paused 1 times on the source, 1 on the destination, the guest running there' \
-		timeout 120 $V --ram 32 --postcopy --fail-after 5
+		timeout 120 $V --ram 32 --postcopy --fail-after 10
 	expect "$b: postcopy, channel broken: the end is verified as paused" 0 'postcopy-paused, .*: verified$' \
-		timeout 120 $V --ram 32 --postcopy --fail-after 5
+		timeout 120 $V --ram 32 --postcopy --fail-after 10
 	# ... and recovers on a new channel, then completes with the memory verified
 	expect "$b: postcopy recovered after a channel failure: paused on both sides, then completed and verified" 0 \
 		'paused [1-9][0-9]* times on the source, [1-9][0-9]* on the destination, the guest running there' \
 		timeout 120 $V --ram 32 --postcopy --fail-after 10 --recover
 	expect "$b: postcopy recovered: completed, memory verified, the guest started once" 0 'completed, .*: verified$' \
-		timeout 120 $V --ram 32 --postcopy --fail-after 0 --recover
+		timeout 120 $V --ram 32 --postcopy --fail-after 20 --recover
 done
 expect "a cancel that comes too late fails --cancel-after, naming why" 1 'cancel came too late' \
 	timeout 120 build/bin/migrate-vm --ram 4 --vcpus 0 --cancel-after 3000
