@@ -600,6 +600,9 @@ static void test_postcopy_pause_recover(void **state)
 	assert_int_equal(qmp_migrate(d->uri, &postcopy), 0);
 	assert_int_equal(qmp_migrate_start_postcopy(), 0);
 	run_until_status(MIGRATION_STATUS_POSTCOPY_ACTIVE, 0);
+	/* the guest runs there (a break before SEC_POSTCOPY_RUN arrived would
+	 * fail the destination: the source is postcopy-active before sending it) */
+	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_ACTIVE);
 	assert_int_equal(qmp_migrate_pause(), 0);
 	run_until_status(MIGRATION_STATUS_POSTCOPY_PAUSED, 0);
 	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_PAUSED);
@@ -629,6 +632,9 @@ static void test_postcopy_pause_given_up(void **state)
 	assert_int_equal(qmp_migrate(d->uri, &postcopy), 0);
 	assert_int_equal(qmp_migrate_start_postcopy(), 0);
 	run_until_status(MIGRATION_STATUS_POSTCOPY_ACTIVE, 0);
+	/* the guest runs there (a break before SEC_POSTCOPY_RUN arrived would
+	 * fail the destination: the source is postcopy-active before sending it) */
+	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_ACTIVE);
 	assert_int_equal(qmp_migrate_pause(), 0);
 	run_until_status(MIGRATION_STATUS_POSTCOPY_PAUSED, 0);
 	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_PAUSED);
