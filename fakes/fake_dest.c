@@ -330,7 +330,11 @@ static void fdest_end_by_script(struct fake_dest *f, bool in_run_thread)
 		channel_shutdown(f->main, CHANNEL_SHUTDOWN_READ);
 }
 
-/* Run rule r at its moment. Returns whether the fake ends. */
+/* The multifd channel whose thread this is (NULL in the run thread). */
+static __thread struct fdest_mfd *fdest_self_mfd;
+
+/* Run rule r at its moment. Returns whether the fake ends (for
+ * FDD_CLOSE_OWN on a multifd channel: whether that channel's thread ends). */
 static bool fdest_act(struct fake_dest *f, const struct fake_dest_rule *r, unsigned n, bool in_run_thread)
 {
 	fdest_sync_point(r->at);
@@ -361,6 +365,14 @@ static bool fdest_act(struct fake_dest *f, const struct fake_dest_rule *r, unsig
 	case FDD_NO_SHUT:
 		fdest_no_shut(f);
 		fdest_end_by_script(f, in_run_thread);
+		return true;
+	case FDD_CLOSE_OWN:
+		if (fdest_self_mfd) {
+			channel_shutdown(fdest_self_mfd->ch, CHANNEL_SHUTDOWN_BOTH);
+			return true;	/* this channel's thread stops; the fake does not */
+		}
+		fdest_end_by_script(f, in_run_thread);
+		channel_close(f->main);
 		return true;
 	case FDD_COUNT:
 		break;
@@ -441,6 +453,7 @@ static void *fdest_mfd_thread(void *opaque)
 	uint64_t flags, gen, npages;
 	int ret = 0;
 
+	fdest_self_mfd = c;
 	while (ret == 0) {
 		int eof = fdr_at_eof(&c->rd);
 		if (eof) {

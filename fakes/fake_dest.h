@@ -43,6 +43,11 @@ enum fake_dest_do {
 	FDD_NO_SHUT,		/* ends, FDA_EOF only: no RP_SHUT; keep the channel
 				 * open until the source closes or shuts it down,
 				 * or one fake_dest_release() */
+	FDD_CLOSE_OWN,		/* on a multifd channel (FDA_PAGE read there): shut
+				 * that channel down both ways and stop reading it;
+				 * the rest of the fake goes on (the source's writes
+				 * on that channel fail with -EPIPE). Elsewhere: as
+				 * FDD_CLOSE */
 	FDD_COUNT
 };
 

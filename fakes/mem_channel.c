@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +51,48 @@ struct mem_channel {
 	bool closed;		/* under pair lock */
 };
 
+/*
+ * Who is blocked in a read right now, by thread name (what a scenario's
+ * watchdog needs to name a hang). Atomic slots, no lock: marking a reader
+ * adds no scheduling point. A slot is 0 free, 2 being written, 1 in use.
+ */
+#define MEM_BLOCKED_MAX 32
+static struct {
+	_Atomic int state;
+	char name[16];		/* written while state is 2, read while it is 1 */
+} mem_blocked[MEM_BLOCKED_MAX];
+
+static int mem_blocked_enter(void)
+{
+	char name[16] = "";
+
+	prctl(PR_GET_NAME, name);
+	for (int i = 0; i < MEM_BLOCKED_MAX; i++) {
+		int free_slot = 0;
+		if (!atomic_compare_exchange_strong(&mem_blocked[i].state, &free_slot, 2))
+			continue;
+		memcpy(mem_blocked[i].name, name, sizeof(name));
+		atomic_store(&mem_blocked[i].state, 1);
+		return i;
+	}
+	return -1;
+}
+
+static void mem_blocked_leave(int slot)
+{
+	if (slot >= 0)
+		atomic_store(&mem_blocked[slot].state, 0);
+}
+
+bool mem_channel_reader_blocked(const char *thread_name)
+{
+	for (int i = 0; i < MEM_BLOCKED_MAX; i++)
+		if (atomic_load(&mem_blocked[i].state) == 1 &&
+		    strncmp(mem_blocked[i].name, thread_name, sizeof(mem_blocked[i].name) - 1) == 0)
+			return true;
+	return false;
+}
+
 static struct mem_pipe *mem_in(struct mem_channel *m)
 {
 	return &m->pair->pipe[1 - m->side];
@@ -71,8 +115,10 @@ static ssize_t mem_read(struct channel *ch, void *buf, size_t len)
 		return -EBADF;
 	}
 	/* channel_close on this end does not end this wait (socket semantics) */
+	int slot = p->len == 0 && !p->eof && !m->rd_shut ? mem_blocked_enter() : -1;
 	while (p->len == 0 && !p->eof && !m->rd_shut)
 		pthread_cond_wait(&p->readable, &m->pair->lock);
+	mem_blocked_leave(slot);
 	while (n < len && p->len > 0) {
 		size_t chunk = MEM_CHANNEL_BUF_SIZE - p->head;
 

@@ -7,6 +7,8 @@
 #ifndef FAKES_MEM_CHANNEL_H
 #define FAKES_MEM_CHANNEL_H
 
+#include <stdbool.h>
+
 #include "channel.h"
 
 /* Bytes one direction buffers before a writer blocks. */
@@ -28,5 +30,10 @@ int mem_channel_register(void);
  * 0 or -ENOMEM.
  */
 int mem_channel_pair(struct channel **a, struct channel **b);
+
+/* Whether a thread named thread_name (as pthread_setname_np set it) is
+ * blocked in a read of some mem channel now, waiting for bytes, EOF or a
+ * shutdown. For watchdogs that name a hang; any thread. */
+bool mem_channel_reader_blocked(const char *thread_name);
 
 #endif

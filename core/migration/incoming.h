@@ -13,6 +13,7 @@
 
 #include "channel.h"
 #include "multifd.h"
+#include "postcopy_ram.h"
 #include "qemu_file.h"
 #include "ram.h"
 #include "thread.h"
@@ -28,6 +29,19 @@
  *   none   -> active     mig_incoming_start
  *   active -> completed  the load thread, at SEC_EOF
  *   active -> failed     the load thread on an error, or start failing
+ *   active -> postcopy-active     the load thread, at SEC_POSTCOPY_RUN
+ *   postcopy-active -> completed  the load thread, at SEC_EOF once no
+ *                                 requested page is in flight
+ *   postcopy-active -> failed     the load thread on an error
+ *   postcopy-active -> postcopy-paused   the load thread, when the stream
+ *                                 fails (the guest runs on; vCPUs that need
+ *                                 a missing page wait)
+ *   postcopy-paused -> postcopy-recover  the load thread, given a new channel
+ *                                 by mig_incoming_recover
+ *   postcopy-recover -> postcopy-active  the load thread, after
+ *                                 SEC_POSTCOPY_RESUME and its answer
+ *   postcopy-recover -> postcopy-paused  the new channel failed too
+ *   postcopy-paused, postcopy-recover -> failed   cancel, or an error
  *
  * completed and failed are final.
  */
@@ -36,7 +50,13 @@ enum mig_incoming_state {
 	MIG_INCOMING_ACTIVE,		/* started: the load thread reads the stream */
 	MIG_INCOMING_COMPLETED,		/* the whole stream loaded; the load thread
 					 * answers RP_SHUT 0 and starts the guest */
-	MIG_INCOMING_FAILED,		/* an error was recorded; the guest is not started */
+	MIG_INCOMING_FAILED,		/* an error was recorded; the guest is not started
+					 * (or, after postcopy-active, runs with what it has) */
+	MIG_INCOMING_POSTCOPY_ACTIVE,	/* the guest runs here; missing pages come on
+					 * demand over the postcopy channel */
+	MIG_INCOMING_POSTCOPY_PAUSED,	/* the stream failed in postcopy: waiting for
+					 * mig_incoming_recover; the guest runs on */
+	MIG_INCOMING_POSTCOPY_RECOVER,	/* a new channel: the source resumes on it */
 };
 
 /*
@@ -69,8 +89,9 @@ struct mig_incoming {
 					 * without the lock: set before the thread is
 					 * created, cleared only after it was joined */
 	QEMUFile *to_src_file;		/* the return path on the same channel; as
-					 * from_src_file. Written only by the load
-					 * thread, so return-path messages need no lock */
+					 * from_src_file, and in postcopy also under
+					 * rp_mutex (the faulting vCPUs write on it;
+					 * a pause clears it, a recovery sets it) */
 	bool cancelled;			/* file_lock: cancel came; start refuses */
 
 	bool yank_instance;		/* owner: MIG_INCOMING_YANK_INSTANCE registered */
@@ -103,6 +124,24 @@ struct mig_incoming {
 							 * SEC_DEVICE_STATE); readable by
 							 * anyone once state is completed */
 	size_t device_state_len;	/* as device_state */
+
+	/* postcopy */
+	QemuMutex rp_mutex;		/* serializes the return path's writers: the
+					 * load thread and faulting vCPUs (RP_REQ_PAGE) */
+	struct postcopy_ram *postcopy;	/* load thread: set at SEC_POSTCOPY_RUN; owned
+					 * by the guest's RAM from then on (ram_destroy) */
+	struct channel *pc_channel;	/* file_lock as channel: the postcopy channel */
+	QEMUFile *pc_file;		/* as pc_channel; read by the postcopy thread only */
+	QemuThread pc_thread;		/* "mig/dst/postcopy": places requested pages */
+	bool pc_thread_created;		/* load thread: creates and joins it */
+	_Atomic uint64_t pc_pages;	/* pages placed from the postcopy channel */
+	QemuCond recover_cond;		/* with file_lock: a paused load thread waits
+					 * for recover_ch or cancelled */
+	struct channel *recover_ch;	/* file_lock: the new channel (one reference),
+					 * given by mig_incoming_recover */
+	struct channel_listener *recover_listener;	/* file_lock: where the new
+							 * postcopy channel comes */
+	_Atomic uint64_t pauses;	/* times postcopy paused here */
 };
 
 /*
@@ -124,6 +163,20 @@ int mig_incoming_start(struct mig_incoming *inc, struct channel *ch);
  * and closes the listener after mig_incoming_wait). Without it, a stream
  * announcing multifd fails with -EINVAL. */
 void mig_incoming_set_listener(struct mig_incoming *inc, struct channel_listener *l);
+
+/*
+ * Recovery of a paused postcopy: ch is the new main channel the source
+ * connected (the caller accepted it on l and keeps its own reference); the
+ * new postcopy channel will come on l (the caller's, open until
+ * mig_incoming_wait). Returns 0, or -EINVAL unless the state is
+ * postcopy-paused with no recovery pending. Any thread.
+ */
+int mig_incoming_recover(struct mig_incoming *inc, struct channel *ch, struct channel_listener *l);
+uint64_t mig_incoming_pauses(struct mig_incoming *inc);
+/* migrate-pause on the destination: in postcopy-active, shut the stream's
+ * channel down as a network failure would (both sides pause). 0, or -EINVAL
+ * in another state. Any thread; never blocks. */
+int mig_incoming_pause(struct mig_incoming *inc);
 
 /*
  * Join the load thread if it was created. Returns 0 if the migration

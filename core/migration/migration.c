@@ -37,6 +37,9 @@ static const char *const status_names[MIGRATION_STATUS_COUNT] = {
 	[MIGRATION_STATUS_ACTIVE] = "active", [MIGRATION_STATUS_DEVICE] = "device",
 	[MIGRATION_STATUS_COMPLETED] = "completed", [MIGRATION_STATUS_FAILED] = "failed",
 	[MIGRATION_STATUS_CANCELLING] = "cancelling", [MIGRATION_STATUS_CANCELLED] = "cancelled",
+	[MIGRATION_STATUS_POSTCOPY_ACTIVE] = "postcopy-active",
+	[MIGRATION_STATUS_POSTCOPY_PAUSED] = "postcopy-paused",
+	[MIGRATION_STATUS_POSTCOPY_RECOVER] = "postcopy-recover",
 };
 
 const char *migration_status_name(MigrationStatus st)
@@ -48,9 +51,13 @@ const char *migration_status_name(MigrationStatus st)
  * Valid transitions:
  *   none, completed, failed, cancelled -> setup        (a new migration)
  *   setup      -> active | failed | cancelling
- *   active     -> device | failed | cancelling
+ *   active     -> device | failed | cancelling | postcopy-active
  *   device     -> completed | failed | cancelling
  *   cancelling -> cancelled | failed
+ *   postcopy-active  -> completed | failed | postcopy-paused   (never
+ *                       cancelled: the guest runs on the destination)
+ *   postcopy-paused  -> postcopy-recover (migrate resume) | failed (shutdown)
+ *   postcopy-recover -> postcopy-active | postcopy-paused | failed
  */
 static bool transition_valid(MigrationStatus old, MigrationStatus new_state)
 {
@@ -65,7 +72,15 @@ static bool transition_valid(MigrationStatus old, MigrationStatus new_state)
 		       new_state == MIGRATION_STATUS_CANCELLING;
 	case MIGRATION_STATUS_ACTIVE:
 		return new_state == MIGRATION_STATUS_DEVICE || new_state == MIGRATION_STATUS_FAILED ||
-		       new_state == MIGRATION_STATUS_CANCELLING;
+		       new_state == MIGRATION_STATUS_CANCELLING || new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE;
+	case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
+		       new_state == MIGRATION_STATUS_POSTCOPY_PAUSED;
+	case MIGRATION_STATUS_POSTCOPY_PAUSED:
+		return new_state == MIGRATION_STATUS_POSTCOPY_RECOVER || new_state == MIGRATION_STATUS_FAILED;
+	case MIGRATION_STATUS_POSTCOPY_RECOVER:
+		return new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE || new_state == MIGRATION_STATUS_POSTCOPY_PAUSED ||
+		       new_state == MIGRATION_STATUS_FAILED;
 	case MIGRATION_STATUS_DEVICE:
 		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
 		       new_state == MIGRATION_STATUS_CANCELLING;
@@ -183,6 +198,9 @@ static void migration_finalize(struct object *obj)
 	pthread_mutex_unlock(&migration_mutex);
 	qemu_mutex_destroy(&s->qemu_file_lock);
 	qemu_mutex_destroy(&s->error_mutex);
+	qemu_mutex_destroy(&s->bitmap_mutex);
+	qemu_sem_destroy(&s->postcopy.resume_sem);
+	qemu_sem_destroy(&s->postcopy.bitmap_sem);
 	bitmap_free(s->bitmap);
 	free(s);
 	CORE_SYNC_POINT(MIG_FINALIZE_FREED);
@@ -201,6 +219,9 @@ void migration_object_init(struct vm *vm, struct guest_ram *ram)
 	s->ram = ram;
 	qemu_mutex_init(&s->qemu_file_lock);
 	qemu_mutex_init(&s->error_mutex);
+	qemu_mutex_init(&s->bitmap_mutex);
+	qemu_sem_init(&s->postcopy.resume_sem, 0);
+	qemu_sem_init(&s->postcopy.bitmap_sem, 0);
 	atomic_store(&s->rp_state.shut_status, -1);
 	pthread_mutex_lock(&migration_mutex);
 	current_migration = s;
@@ -254,7 +275,9 @@ bool migration_is_running(void)
 	if (current_migration) {
 		MigrationStatus st = migration_state(current_migration);
 		running = st == MIGRATION_STATUS_SETUP || st == MIGRATION_STATUS_ACTIVE ||
-			  st == MIGRATION_STATUS_DEVICE || st == MIGRATION_STATUS_CANCELLING;
+			  st == MIGRATION_STATUS_DEVICE || st == MIGRATION_STATUS_CANCELLING ||
+			  st == MIGRATION_STATUS_POSTCOPY_ACTIVE || st == MIGRATION_STATUS_POSTCOPY_PAUSED ||
+			  st == MIGRATION_STATUS_POSTCOPY_RECOVER;
 	}
 	pthread_mutex_unlock(&migration_mutex);
 	return running;
@@ -266,7 +289,8 @@ bool migration_is_active(void)
 	pthread_mutex_lock(&migration_mutex);
 	if (current_migration) {
 		MigrationStatus st = migration_state(current_migration);
-		active = st == MIGRATION_STATUS_ACTIVE || st == MIGRATION_STATUS_DEVICE;
+		active = st == MIGRATION_STATUS_ACTIVE || st == MIGRATION_STATUS_DEVICE ||
+			 st == MIGRATION_STATUS_POSTCOPY_ACTIVE;
 	}
 	pthread_mutex_unlock(&migration_mutex);
 	return active;
@@ -296,6 +320,60 @@ bool migration_thread_is_self(void)
 
 /* ---- the return path ------------------------------------------------------- */
 
+/*
+ * The page-request handler (return-path thread, postcopy): page goes out on
+ * the postcopy channel if it is still to send; if the main stream took it
+ * already, the destination gets it there. Returns 0, or -errno when the
+ * request is out of protocol or the postcopy channel failed.
+ */
+static int postcopy_serve_request(MigrationState *s, uint64_t page)
+{
+	QEMUFile *pf = atomic_load(&s->postcopy.file);
+	uint8_t buf[RAM_PAGE_SIZE];
+	bool send = false;
+
+	if (!pf || page >= s->ram->npages)
+		return -EPROTO;
+	atomic_fetch_add(&s->postcopy.requests, 1);
+	WITH_QEMU_LOCK_GUARD(&s->bitmap_mutex) {
+		if (bitmap_test(s->bitmap, page)) {
+			bitmap_clear(s->bitmap, page);
+			send = true;
+		}
+	}
+	if (!send)
+		return 0;
+	CORE_SYNC_POINT(RP_REQ_PAGE_TAKEN);
+	ram_read_page(s->ram, page, buf);
+	CORE_SYNC_POINT(RP_REQ_PAGE_BEFORE_SEND);
+	qemu_put_be64(pf, page);
+	qemu_put_buffer(pf, buf, sizeof(buf));
+	int ret = qemu_fflush(pf);
+	if (ret == 0) {
+		atomic_fetch_add(&s->postcopy.sent, 1);
+		atomic_fetch_add(&s->pages_sent, 1);
+	}
+	return ret;
+}
+
+/* RP_RECV_BITMAP (return-path thread, recovery): n words of the
+ * destination's missing pages become the pages still to send. 0 or -errno. */
+static int postcopy_recv_bitmap(MigrationState *s, QEMUFile *rp, size_t n)
+{
+	uint64_t first = qemu_get_be64(rp);
+	size_t nwords = BITMAP_LONGS(s->ram->npages);
+
+	if (qemu_file_get_error(rp) || first > nwords || n > nwords - first)
+		return qemu_file_get_error(rp) ? qemu_file_get_error(rp) : -EPROTO;
+	for (size_t i = 0; i < n; i++) {
+		unsigned long w = (unsigned long)qemu_get_be64(rp);
+		WITH_QEMU_LOCK_GUARD(&s->bitmap_mutex) {
+			s->bitmap[first + i] = w;
+		}
+	}
+	return qemu_file_get_error(rp);
+}
+
 /* The return-path thread reads from_dst_file without the lock: only cleanup
  * clears the pointer, and cleanup joins this thread first. */
 static void *source_return_path_thread(void *opaque)
@@ -323,6 +401,20 @@ static void *source_return_path_thread(void *opaque)
 		} else if (type == RP_ACK && len == 8) {
 			qemu_get_be64(rp);
 			atomic_fetch_add(&s->rp_state.acks, 1);
+		} else if (type == RP_REQ_PAGE && len == 8) {
+			uint64_t page = qemu_get_be64(rp);
+			if (qemu_file_get_error(rp) || postcopy_serve_request(s, page))
+				break;
+		} else if (type == RP_RECV_BITMAP && len >= 8 && (len - 8) % 8 == 0 &&
+			   (len - 8) / 8 <= RP_BITMAP_WORDS) {
+			if (postcopy_recv_bitmap(s, rp, (len - 8) / 8))
+				break;
+		} else if (type == RP_RESUME_ACK && len == 4) {
+			qemu_get_be32(rp);
+			if (qemu_file_get_error(rp))
+				break;
+			if (atomic_exchange(&s->postcopy.awaiting_bitmap, false))
+				qemu_sem_post(&s->postcopy.bitmap_sem);
 		} else {
 			qemu_file_set_error(rp, -EPROTO);
 			break;
@@ -330,6 +422,8 @@ static void *source_return_path_thread(void *opaque)
 	}
 	/* the channel failed or the destination spoke nonsense */
 	atomic_store(&s->rp_state.error, true);
+	if (atomic_exchange(&s->postcopy.awaiting_bitmap, false))
+		qemu_sem_post(&s->postcopy.bitmap_sem);   /* a recovery waits: it failed */
 	migrate_set_error(s, qemu_file_get_error(rp) ? qemu_file_get_error(rp) : -EPROTO,
 			  "return path failed");
 	CORE_SYNC_POINT(RP_EXIT);
@@ -378,7 +472,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends every page set in the bitmap, within the bandwidth limit. */
+/* What the precopy loops return (> 0) when migrate-start-postcopy came. */
+#define MIG_SWITCH_POSTCOPY 1
+
+/* Sends every page set in the bitmap, within the bandwidth limit. Returns 0,
+ * -errno, or MIG_SWITCH_POSTCOPY (the page it stopped at is still set). */
 static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 {
 	struct guest_ram *ram = s->ram;
@@ -392,6 +490,8 @@ static int send_dirty_pages(MigrationState *s, QEMUFile *f, uint8_t *page)
 		MigrationStatus st = migration_state(s);
 		if (st == MIGRATION_STATUS_CANCELLING || st == MIGRATION_STATUS_FAILED)
 			return -ECANCELED;
+		if (st == MIGRATION_STATUS_ACTIVE && atomic_load(&s->postcopy.requested))
+			return MIG_SWITCH_POSTCOPY;
 		bitmap_clear(s->bitmap, p);
 		if (s->multifd) {
 			int ret = multifd_queue_page(s->multifd, p);
@@ -506,6 +606,249 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 	return 0;
 }
 
+/* The postcopy channel: connected, its magic sent. Migration thread, at the
+ * switch. It has no yank function: its one writer is the return-path
+ * thread, which a yank of the main channel (its reader's) ends. */
+static int postcopy_connect(MigrationState *s)
+{
+	struct channel *ch;
+	int ret = channel_connect(s->postcopy.uri, &ch);
+
+	if (ret)
+		return ret;
+	QEMUFile *pf = qemu_file_new_output(ch);
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		s->postcopy.channel = ch;
+	}
+	if (!pf)
+		return -ENOMEM;
+	/* published before the magic: the destination reads the magic before it
+	 * can ask for a page, so the page-request handler finds the file */
+	atomic_store(&s->postcopy.file, pf);
+	qemu_put_be32(pf, POSTCOPY_MAGIC);
+	return qemu_fflush(pf);
+}
+
+/*
+ * The switch (migration thread): stop the guest, send the device state and
+ * SEC_POSTCOPY_RUN with every page still to send (the destination's missing
+ * pages). From postcopy-active on the guest belongs to the destination: the
+ * source never resumes it, whatever happens.
+ */
+static int postcopy_start(MigrationState *s, QEMUFile *f)
+{
+	static const char device_state[] = "migrace-device-state-v1";
+	struct guest_ram *ram = s->ram;
+
+	migration_stop_vm(s);
+	if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_POSTCOPY_ACTIVE))
+		return -ECANCELED;
+	int ret = postcopy_connect(s);
+	if (ret)
+		return ret;
+	qemu_put_byte(f, SEC_DEVICE_STATE);
+	qemu_put_be32(f, sizeof(device_state));
+	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));
+	qemu_put_byte(f, SEC_POSTCOPY_RUN);
+	qemu_put_be64(f, ram->npages);
+	WITH_QEMU_LOCK_GUARD(&s->bitmap_mutex) {
+		atomic_store(&s->dirty_pages, ram_dirty_sync(ram, s->bitmap));
+		for (size_t i = 0; i < BITMAP_LONGS(ram->npages); i++)
+			qemu_put_be64(f, s->bitmap[i]);
+	}
+	ret = qemu_fflush(f);
+	CORE_SYNC_POINT(MIG_POSTCOPY_RUN_SENT);   /* the background starts after it */
+	return ret;
+}
+
+/* The next page still to send at or after *from, taken out of the bitmap
+ * (bitmap_mutex: the request handler takes pages too), or npages. */
+static size_t postcopy_take_page(MigrationState *s, size_t *from)
+{
+	QEMU_LOCK_GUARD(&s->bitmap_mutex);
+	size_t p = bitmap_find_next(s->bitmap, s->ram->npages, *from);
+	if (p < s->ram->npages)
+		bitmap_clear(s->bitmap, p);
+	*from = p + 1;
+	return p;
+}
+
+static void migration_release_dst_files(MigrationState *s);
+static void postcopy_release_channel(MigrationState *s);
+
+/* The background's bandwidth limit (max_bandwidth, 100 ms slices), as in
+ * precopy; requested pages are never held back. */
+struct postcopy_slice {
+	int64_t start;
+	uint64_t spent;
+};
+
+static void postcopy_throttle(MigrationState *s, QEMUFile *f, struct postcopy_slice *sl)
+{
+	const int64_t slice_ms = 100;
+
+	if (!s->params.max_bandwidth)
+		return;
+	sl->spent += s->ram->page_size + 9;
+	if (sl->spent < s->params.max_bandwidth * slice_ms / 1000)
+		return;
+	qemu_fflush(f);
+	int64_t left = slice_ms - (now_ms() - sl->start);
+	if (left > 0) {
+		struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	sl->start = now_ms();
+	sl->spent = 0;
+}
+
+/*
+ * Postcopy's background (migration thread): every page left, in order, on
+ * the main stream, then SEC_EOF and the destination's SHUT. The guest is
+ * stopped here, so nothing is dirtied again and one pass is enough. Returns
+ * 0, or -errno with *broken set when a channel failed (the stream or the
+ * return path), which pauses rather than fails.
+ */
+static int postcopy_send_rest(MigrationState *s, QEMUFile *f, uint8_t *page, bool *broken)
+{
+	struct postcopy_slice slice = { now_ms(), 0 };
+	size_t from = 0;
+	int ret;
+
+	*broken = true;
+	for (size_t p; (p = postcopy_take_page(s, &from)) < s->ram->npages;) {
+		ram_read_page(s->ram, p, page);
+		qemu_put_byte(f, SEC_RAM_PAGE);
+		qemu_put_be64(f, p);
+		qemu_put_buffer(f, page, s->ram->page_size);
+		atomic_fetch_add(&s->pages_sent, 1);
+		if ((ret = qemu_file_get_error(f)))
+			return ret;
+		if (atomic_load(&s->rp_state.error))
+			return -EIO;
+		int shut = atomic_load(&s->rp_state.shut_status);
+		if (shut >= 0) {		/* the destination ended early: it failed */
+			*broken = false;
+			return shut ? -shut : -EPROTO;
+		}
+		postcopy_throttle(s, f, &slice);
+	}
+	qemu_put_byte(f, SEC_EOF);
+	if ((ret = qemu_fflush(f)))
+		return ret;
+	CORE_SYNC_POINT(MIG_POSTCOPY_EOF_SENT);
+	qemu_thread_join(&s->rp_state.rp_thread);
+	s->rp_state.rp_thread_created = false;
+	int status = atomic_load(&s->rp_state.shut_status);
+	if (atomic_load(&s->rp_state.error))
+		return -EIO;
+	*broken = false;
+	return status == 0 ? 0 : status > 0 ? -status : -EPROTO;
+}
+
+/* The migration thread's file: only a resume (main thread, while this
+ * thread waits in pause) replaces it. */
+static QEMUFile *postcopy_stream(MigrationState *s)
+{
+	QEMU_LOCK_GUARD(&s->qemu_file_lock);
+	return s->to_dst_file;
+}
+
+/*
+ * Recovery (migration thread, state postcopy-recover; the main thread set
+ * the new channel and to_dst_file): a new return-path thread, the new
+ * stream's header and SEC_POSTCOPY_RESUME, a new postcopy channel, then the
+ * destination's missing pages as the pages to send. Each return-path thread
+ * posts bitmap_sem once while awaiting_bitmap: at RP_RESUME_ACK or when it
+ * fails. 0, or -errno (a channel failed again: pause again).
+ */
+static int postcopy_resume(MigrationState *s)
+{
+	atomic_store(&s->rp_state.error, false);
+	atomic_store(&s->rp_state.shut_status, -1);
+	atomic_store(&s->postcopy.awaiting_bitmap, true);
+	int ret = open_return_path_on_source(s);
+	if (ret) {
+		atomic_store(&s->postcopy.awaiting_bitmap, false);
+		return ret;
+	}
+	QEMUFile *f = postcopy_stream(s);
+	qemu_put_be32(f, MIG_MAGIC);
+	qemu_put_be32(f, MIG_VERSION);
+	qemu_put_byte(f, SEC_POSTCOPY_RESUME);
+	ret = qemu_fflush(f);
+	if (ret == 0)
+		ret = postcopy_connect(s);
+	if (ret) {
+		WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+			qemu_file_shutdown(s->rp_state.from_dst_file);   /* its post comes now */
+		}
+	}
+	qemu_sem_wait(&s->postcopy.bitmap_sem);
+	if (ret)
+		return ret;
+	if (atomic_load(&s->rp_state.error))
+		return -EIO;
+	if (!migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_RECOVER, MIGRATION_STATUS_POSTCOPY_ACTIVE))
+		return -ECANCELED;
+	CORE_SYNC_POINT(MIG_POSTCOPY_RECOVERED);
+	return 0;
+}
+
+/*
+ * A channel failed in postcopy (migration thread): the return path is shut
+ * down and joined, the files and channels released (the yank function
+ * first), the state postcopy-paused; then wait for `migrate resume`
+ * (postcopy-recover: recover, 0 or -errno) or for shutdown (-ECANCELED).
+ * The guest keeps running on the destination all along.
+ */
+static int postcopy_pause(MigrationState *s)
+{
+	struct channel *ch = s->channel;
+
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		if (s->rp_state.from_dst_file)
+			qemu_file_shutdown(s->rp_state.from_dst_file);
+	}
+	if (s->rp_state.rp_thread_created) {
+		qemu_thread_join(&s->rp_state.rp_thread);
+		s->rp_state.rp_thread_created = false;
+	}
+	if (ch)
+		yank_unregister_function(MIGRATION_YANK_INSTANCE, yank_channel, ch);
+	migration_release_dst_files(s);
+	s->channel = NULL;
+	s->postcopy.paused_without_channel = true;
+	if (ch)
+		channel_unref(ch);
+	postcopy_release_channel(s);
+	atomic_fetch_add(&s->postcopy.pauses, 1);
+	if (!migrate_set_state(s, migration_state(s), MIGRATION_STATUS_POSTCOPY_PAUSED))
+		return -ECANCELED;
+	CORE_SYNC_POINT(MIG_POSTCOPY_PAUSED);
+	qemu_sem_wait(&s->postcopy.resume_sem);
+	if (migration_state(s) != MIGRATION_STATUS_POSTCOPY_RECOVER)
+		return -ECANCELED;
+	return postcopy_resume(s);
+}
+
+/* Postcopy to its end: send the rest; on a channel failure pause, and once
+ * recovered send what the destination still misses. */
+static int postcopy_complete(MigrationState *s, uint8_t *page)
+{
+	for (;;) {
+		bool broken;
+		int ret = postcopy_send_rest(s, postcopy_stream(s), page, &broken);
+		if (ret == 0 || !broken)
+			return ret;
+		do {
+			ret = postcopy_pause(s);
+		} while (ret && ret != -ECANCELED && migration_state(s) == MIGRATION_STATUS_POSTCOPY_RECOVER);
+		if (ret)
+			return ret;
+	}
+}
+
 static int migration_setup(MigrationState *s, QEMUFile *f)
 {
 	struct guest_ram *ram = s->ram;
@@ -535,7 +878,8 @@ static int migration_setup(MigrationState *s, QEMUFile *f)
 	return qemu_fflush(f);
 }
 
-/* Iterates until the rest fits in the downtime limit, then completes. */
+/* Iterates until the rest fits in the downtime limit (0), or until
+ * migrate-start-postcopy (MIG_SWITCH_POSTCOPY). */
 static int migration_iterate(MigrationState *s, QEMUFile *f, uint8_t *page)
 {
 	unsigned max_iter = s->params.max_iterations ? s->params.max_iterations : 30;
@@ -549,6 +893,8 @@ static int migration_iterate(MigrationState *s, QEMUFile *f, uint8_t *page)
 			ret = multifd_sync_main(s, f, iter);
 		if (ret)
 			return ret;
+		if (atomic_load(&s->postcopy.requested))
+			return MIG_SWITCH_POSTCOPY;
 		qemu_put_byte(f, SEC_ITER_END);
 		qemu_put_be64(f, iter);
 		ret = qemu_fflush(f);
@@ -573,9 +919,19 @@ static void migration_cleanup(void *opaque);
 static void migration_iteration_finish(MigrationState *s, int ret)
 {
 	bql_lock();
-	if (ret == 0 && migrate_set_state(s, MIGRATION_STATUS_DEVICE, MIGRATION_STATUS_COMPLETED)) {
+	MigrationStatus cur = migration_state(s);
+	bool postcopy = cur == MIGRATION_STATUS_POSTCOPY_ACTIVE || cur == MIGRATION_STATUS_POSTCOPY_PAUSED ||
+			cur == MIGRATION_STATUS_POSTCOPY_RECOVER;
+	MigrationStatus done_from = postcopy ? MIGRATION_STATUS_POSTCOPY_ACTIVE : MIGRATION_STATUS_DEVICE;
+	if (ret == 0 && migrate_set_state(s, done_from, MIGRATION_STATUS_COMPLETED)) {
 		runstate_set(s->vm, RUN_STATE_POSTMIGRATE);
 		s->vm_stopped = false;               /* it runs on the destination now */
+	} else if (postcopy) {
+		/* the destination runs the guest (with what it got): never here too */
+		migrate_set_error(s, ret ? ret : -EIO, "postcopy failed");
+		migrate_set_state(s, cur, MIGRATION_STATUS_FAILED);
+		runstate_set(s->vm, RUN_STATE_POSTMIGRATE);
+		s->vm_stopped = false;
 	} else {
 		if (ret == 0)
 			ret = -ECANCELED;
@@ -605,8 +961,16 @@ static void *migration_thread(void *opaque)
 		ret = -ECANCELED;
 	if (ret == 0 && !s->params.cpr_uri)
 		ret = migration_iterate(s, f, page);
-	if (ret == 0)
+	if (ret == MIG_SWITCH_POSTCOPY) {
+		ret = postcopy_start(s, f);
+		/* in postcopy-active a broken channel pauses, even during the switch
+		 * (if SEC_POSTCOPY_RUN never arrived, the destination failed instead:
+		 * as in QEMU, the guest is then lost) */
+		if (ret == 0 || migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE)
+			ret = postcopy_complete(s, page);
+	} else if (ret == 0) {
 		ret = migration_completion(s, f, page);
+	}
 	free(page);
 	migration_iteration_finish(s, ret);
 	CORE_SYNC_POINT(MIG_THREAD_BEFORE_UNREF);
@@ -632,6 +996,24 @@ static void migration_release_dst_files(MigrationState *s)
 		qemu_fclose(from);
 	if (to)
 		qemu_fclose(to);
+}
+
+/* Cleanup, after the return-path thread (its only writer) was joined: the
+ * postcopy channel goes last. */
+static void postcopy_release_channel(MigrationState *s)
+{
+	QEMUFile *pf = atomic_exchange(&s->postcopy.file, NULL);
+	struct channel *ch;
+
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		ch = s->postcopy.channel;
+		s->postcopy.channel = NULL;
+	}
+	if (!ch)
+		return;
+	if (pf)
+		qemu_fclose(pf);
+	channel_unref(ch);
 }
 
 /* The cleanup BH (main thread, BQL held). */
@@ -662,6 +1044,12 @@ static void migration_cleanup(void *opaque)
 		s->channel = NULL;
 		yank_unregister_instance(MIGRATION_YANK_INSTANCE);
 	}
+	if (s->postcopy.paused_without_channel) {
+		/* a pause released the channel and nobody resumed: the instance is left */
+		s->postcopy.paused_without_channel = false;
+		yank_unregister_instance(MIGRATION_YANK_INSTANCE);
+	}
+	postcopy_release_channel(s);
 	migrate_set_state(s, MIGRATION_STATUS_CANCELLING, MIGRATION_STATUS_CANCELLED);
 	s->cleanup_pending = false;
 }
@@ -718,6 +1106,38 @@ void migration_set_device(struct vdev *dev)
 		global_migration->dev = dev;
 }
 
+/*
+ * migrate resume=true (main thread, BQL held): a paused postcopy goes on over
+ * a new channel to uri. The migration thread, waiting in postcopy_pause,
+ * takes it from here: new return path, new postcopy channel, the bitmap.
+ */
+static int migrate_resume(MigrationState *s, const char *uri)
+{
+	struct channel *ch;
+
+	if (migration_state(s) != MIGRATION_STATUS_POSTCOPY_PAUSED)
+		return -EINVAL;
+	if (strlen(uri) >= sizeof(s->postcopy.uri))
+		return -EINVAL;
+	int ret = channel_connect(uri, &ch);
+	if (ret)
+		return ret;
+	snprintf(s->postcopy.uri, sizeof(s->postcopy.uri), "%s", uri);
+	s->channel = ch;
+	s->postcopy.paused_without_channel = false;
+	yank_register_function(MIGRATION_YANK_INSTANCE, yank_channel, ch);
+	WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+		s->to_dst_file = qemu_file_new_output(ch);
+	}
+	qemu_mutex_lock(&s->error_mutex);
+	s->error = 0;                /* the failure that paused it is history */
+	s->error_desc[0] = '\0';
+	qemu_mutex_unlock(&s->error_mutex);
+	migrate_set_state(s, MIGRATION_STATUS_POSTCOPY_PAUSED, MIGRATION_STATUS_POSTCOPY_RECOVER);
+	qemu_sem_post(&s->postcopy.resume_sem);
+	return 0;
+}
+
 int qmp_migrate(const char *uri, const struct mig_params *params)
 {
 	MigrationState *s = global_migration;
@@ -726,9 +1146,14 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 
 	if (!s)
 		return -ESHUTDOWN;
+	if (params->resume)
+		return migrate_resume(s, uri);
 	MigrationStatus st = migration_state(s);
 	if (!transition_valid(st, MIGRATION_STATUS_SETUP) || s->cleanup_pending || s->thread_created)
 		return -EBUSY;
+	if (params->postcopy && (!params->return_path || params->multifd_channels || params->cpr_uri ||
+				 strlen(uri) >= sizeof(s->postcopy.uri)))
+		return -EINVAL;
 	if (params->cpr_uri) {
 		s->vm_stopped = false;
 		ret = cpr_transfer_save(s, params->cpr_uri);
@@ -760,6 +1185,11 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 	atomic_store(&s->dirty_pages, 0);
 	atomic_store(&s->rp_state.pongs, 0);
 	atomic_store(&s->rp_state.acks, 0);
+	atomic_store(&s->postcopy.requested, false);
+	atomic_store(&s->postcopy.requests, 0);
+	atomic_store(&s->postcopy.sent, 0);
+	atomic_store(&s->postcopy.pauses, 0);
+	snprintf(s->postcopy.uri, sizeof(s->postcopy.uri), "%s", uri);
 	bitmap_free(s->bitmap);
 	s->bitmap = NULL;
 
@@ -801,6 +1231,11 @@ int qmp_migrate_cancel(void)
 
 	if (!s)
 		return -ESHUTDOWN;
+	/* postcopy: the guest runs on the destination, there is nothing to go
+	 * back to (a switch after this test makes the loop below see a state it
+	 * does not cancel: -EINVAL) */
+	if (migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE)
+		return -EBUSY;
 	CORE_SYNC_POINT(MAIN_CANCEL_CHECK_STATE);
 	for (;;) {
 		MigrationStatus st = migration_state(s);
@@ -843,11 +1278,45 @@ int qmp_query_migrate(struct mig_info *info)
 	info->dirty_pages = atomic_load(&s->dirty_pages);
 	info->pongs = atomic_load(&s->rp_state.pongs);
 	info->acks = atomic_load(&s->rp_state.acks);
+	info->page_requests = atomic_load(&s->postcopy.requests);
+	info->requested_pages_sent = atomic_load(&s->postcopy.sent);
+	info->postcopy_pauses = atomic_load(&s->postcopy.pauses);
 	qemu_mutex_lock(&s->error_mutex);
 	info->error = s->error;
 	snprintf(info->error_desc, sizeof(info->error_desc), "%s", s->error_desc);
 	qemu_mutex_unlock(&s->error_mutex);
 	return 0;
+}
+
+int qmp_migrate_start_postcopy(void)
+{
+	MigrationState *s = global_migration;
+
+	if (!s)
+		return -ESHUTDOWN;
+	MigrationStatus st = migration_state(s);
+	if (!s->params.postcopy || (st != MIGRATION_STATUS_SETUP && st != MIGRATION_STATUS_ACTIVE))
+		return -EINVAL;
+	atomic_store(&s->postcopy.requested, true);
+	return 0;
+}
+
+int qmp_migrate_pause(void)
+{
+	int ret = -EINVAL;
+
+	pthread_mutex_lock(&migration_mutex);
+	MigrationState *s = current_migration;
+	if (s && migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+		WITH_QEMU_LOCK_GUARD(&s->qemu_file_lock) {
+			if (s->to_dst_file) {
+				qemu_file_shutdown(s->to_dst_file);   /* the channel, both ways */
+				ret = 0;
+			}
+		}
+	}
+	pthread_mutex_unlock(&migration_mutex);
+	return ret;
 }
 
 int qmp_yank_migration(void)
@@ -864,6 +1333,8 @@ void migration_shutdown(void)
 	if (!s)
 		return;
 	qmp_migrate_cancel();
+	if (migration_state(s) == MIGRATION_STATUS_POSTCOPY_PAUSED)
+		qemu_sem_post(&s->postcopy.resume_sem);   /* nobody will resume it: it fails */
 	global_migration = NULL;
 	object_unref(&s->obj);
 	CORE_SYNC_POINT(MAIN_SHUTDOWN_AFTER_UNREF);

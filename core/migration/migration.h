@@ -28,6 +28,13 @@ typedef enum MigrationStatus {
 	MIGRATION_STATUS_FAILED,     /* an error ended it; guest running on the source */
 	MIGRATION_STATUS_CANCELLING, /* migrate_cancel asked, threads winding down */
 	MIGRATION_STATUS_CANCELLED,  /* cancelled; guest running on the source */
+	MIGRATION_STATUS_POSTCOPY_ACTIVE, /* the guest runs on the destination, which asks
+				      * for missing pages; the rest goes in the background */
+	MIGRATION_STATUS_POSTCOPY_PAUSED, /* a channel failed in postcopy: the migration
+				      * thread waits for `migrate resume`; the guest
+				      * still runs on the destination */
+	MIGRATION_STATUS_POSTCOPY_RECOVER, /* resuming on a new channel: the new return
+				      * path brings the destination's missing pages */
 	MIGRATION_STATUS_COUNT
 } MigrationStatus;
 
@@ -39,11 +46,16 @@ struct mig_params {
 	unsigned max_iterations;     /* complete after this many passes anyway (0: 30) */
 	const char *cpr_uri;         /* mode cpr-transfer when set: RAM and device handles
 				      * go to the target over this channel first */
+	bool postcopy;               /* capability postcopy-ram: migrate-start-postcopy may
+				      * switch (needs the return path; not with multifd or cpr) */
+	bool resume;                 /* resume a paused postcopy on uri (the other fields
+				      * are the paused migration's, ignored here) */
 };
 
 struct mig_info {
 	MigrationStatus status;
 	uint64_t iterations, pages_sent, bytes_sent, dirty_pages, pongs, acks;
+	uint64_t page_requests, requested_pages_sent, postcopy_pauses;  /* postcopy */
 	int error;                   /* 0 or -errno, the first error */
 	char error_desc[128];
 };
@@ -58,7 +70,10 @@ typedef struct MigrationState {
 
 	QemuMutex qemu_file_lock;    /* protects the two file pointers below; nothing blocks under it */
 	QEMUFile *to_dst_file;       /* qemu_file_lock; set by qmp_migrate, released by cleanup */
-	struct channel *channel;     /* main thread only: the channel both files share */
+	struct channel *channel;     /* the channel both files share: the main thread's, but
+				      * in postcopy the migration thread releases it when it
+				      * pauses (before the state says paused), and a resume
+				      * (main thread, in state paused) sets the new one */
 
 	struct {
 		QEMUFile *from_dst_file;  /* qemu_file_lock; only cleanup clears it */
@@ -86,7 +101,29 @@ typedef struct MigrationState {
 	RunState vm_old_state;       /* the runstate before the migration stopped the guest */
 	bool vm_stopped;             /* BQL: the migration stopped the guest and owes a resume */
 
-	unsigned long *bitmap;       /* migration thread only: pages still to send */
+	unsigned long *bitmap;       /* pages still to send: the migration thread's; in
+				      * postcopy also the request handler's, under bitmap_mutex */
+	QemuMutex bitmap_mutex;
+	struct {
+		_Atomic bool requested;          /* migrate-start-postcopy came (main thread sets) */
+		char uri[256];                   /* where the postcopy channel connects; set by
+						  * qmp_migrate before the migration thread exists */
+		struct channel *channel;         /* the postcopy channel: set by the migration
+						  * thread at the switch, released by cleanup */
+		QEMUFile *_Atomic file;          /* its output: written only by the return-path
+						  * thread (requested pages), after the switch */
+		_Atomic uint64_t requests, sent; /* RP_REQ_PAGE received; pages sent for them */
+		QemuSemaphore resume_sem;        /* posted by a resume (state recover) or by
+						  * shutdown (state still paused) */
+		QemuSemaphore bitmap_sem;        /* posted once per recovery by the return path:
+						  * the bitmap is in (RP_RESUME_ACK) or it failed */
+		_Atomic bool awaiting_bitmap;    /* the migration thread waits on bitmap_sem */
+		_Atomic uint64_t pauses;         /* times postcopy paused */
+		bool paused_without_channel;     /* a pause released the channel (the yank
+						  * instance stays): the migration thread sets
+						  * it before the state says paused; a resume
+						  * or cleanup (main thread) clears it */
+	} postcopy;
 	_Atomic uint64_t iterations, pages_sent, bytes_sent, dirty_pages;
 } MigrationState;
 
@@ -134,6 +171,14 @@ int qmp_migrate(const char *uri, const struct mig_params *params);
 int qmp_migrate_cancel(void);
 int qmp_query_migrate(struct mig_info *info);
 int qmp_yank_migration(void);
+/* Switch to postcopy at the migration thread's next page: the guest stops
+ * here and runs on the destination, which requests the pages it misses.
+ * -EINVAL unless a migration with params.postcopy is in setup or active. */
+int qmp_migrate_start_postcopy(void);
+/* migrate-pause: in postcopy-active, shut the main channel down (both ways),
+ * as a network failure would: both sides pause, the guest runs on. -EINVAL
+ * in any other state. Any thread (QEMU's OOB command). */
+int qmp_migrate_pause(void);
 
 /* Exported helpers: safe from any thread at any time, before, during and
  * after migration_shutdown() (they find no object and do nothing). */

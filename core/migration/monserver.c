@@ -56,6 +56,15 @@ struct monserver {
 						 * server thread (quit) or the owner after joining
 						 * the server thread (free) */
 	bool inc_thread_created;		/* as inc_thread */
+	struct channel_listener *rec_listener;	/* lock: migrate-recover's; the recover
+						 * thread accepts on it, the postcopy
+						 * channel comes on it; closed by the
+						 * joiner of both threads */
+	QemuThread rec_thread;			/* "mon/recover": accepts the source's new
+						 * channel, hands it to the load thread;
+						 * created by the server thread, joined as
+						 * inc_thread */
+	bool rec_thread_created;		/* as rec_thread */
 	unsigned ndevices;			/* BQL: device_add's count */
 
 	QemuThread thread;			/* owner */
@@ -181,6 +190,7 @@ static int cmd_migrate(struct monserver *srv, const struct mon_msg *cmd, struct 
 {
 	struct mig_params p = { .downtime_limit_ms = 300 };
 	const char *uri = mon_msg_get(cmd, "uri"), *rp = mon_msg_get(cmd, "return-path");
+	const char *pc = mon_msg_get(cmd, "postcopy"), *resume = mon_msg_get(cmd, "resume");
 	uint64_t multifd = 0;
 
 	if (srv->cfg.incoming)
@@ -190,10 +200,13 @@ static int cmd_migrate(struct monserver *srv, const struct mon_msg *cmd, struct 
 	if (monserver_arg_u64(cmd, "multifd-channels", MULTIFD_MAX_CHANNELS, &multifd) ||
 	    monserver_arg_u64(cmd, "max-bandwidth", UINT64_MAX, &p.max_bandwidth) ||
 	    monserver_arg_u64(cmd, "downtime-limit", UINT64_MAX, &p.downtime_limit_ms) ||
-	    (rp && strcmp(rp, "true") && strcmp(rp, "false")))
+	    (rp && strcmp(rp, "true") && strcmp(rp, "false")) || (pc && strcmp(pc, "true") && strcmp(pc, "false")) ||
+	    (resume && strcmp(resume, "true") && strcmp(resume, "false")))
 		return monserver_fail(reply, "Invalid parameter value");
 	p.multifd_channels = (int)multifd;
 	p.return_path = rp && strcmp(rp, "true") == 0;
+	p.postcopy = pc && strcmp(pc, "true") == 0;
+	p.resume = resume && strcmp(resume, "true") == 0;
 	int ret = qmp_migrate(uri, &p);
 	if (ret)
 		return monserver_fail(reply, "migrate to %s: %s", uri, strerror(-ret));
@@ -206,6 +219,8 @@ static void monserver_incoming_cancel(struct monserver *srv)
 	WITH_QEMU_LOCK_GUARD(&srv->lock) {
 		if (srv->listener)
 			channel_listener_shutdown(srv->listener);
+		if (srv->rec_listener)
+			channel_listener_shutdown(srv->rec_listener);
 	}
 	mig_incoming_cancel(&srv->inc);
 }
@@ -223,12 +238,21 @@ static void monserver_incoming_stop(struct monserver *srv)
 		qemu_thread_join(&srv->inc_thread);
 		srv->inc_thread_created = false;
 	}
+	if (srv->rec_thread_created) {
+		qemu_thread_join(&srv->rec_thread);
+		srv->rec_thread_created = false;
+	}
+	struct channel_listener *rl;
 	WITH_QEMU_LOCK_GUARD(&srv->lock) {
 		l = srv->listener;
+		rl = srv->rec_listener;
 		srv->listener = NULL;
+		srv->rec_listener = NULL;
 	}
 	if (l)
 		channel_listener_close(l);
+	if (rl)
+		channel_listener_close(rl);
 }
 
 static int cmd_migrate_cancel(struct monserver *srv, const struct mon_msg *cmd, struct mon_msg *reply)
@@ -269,6 +293,10 @@ static int cmd_query_migrate(struct monserver *srv, const struct mon_msg *cmd, s
 	mon_msg_set(reply, "pages-sent", "%" PRIu64, info.pages_sent);
 	mon_msg_set(reply, "bytes-sent", "%" PRIu64, info.bytes_sent);
 	mon_msg_set(reply, "dirty-pages", "%" PRIu64, info.dirty_pages);
+	if (info.page_requests || info.postcopy_pauses) {
+		mon_msg_set(reply, "page-requests", "%" PRIu64, info.page_requests);
+		mon_msg_set(reply, "postcopy-pauses", "%" PRIu64, info.postcopy_pauses);
+	}
 	if (info.error && info.error_desc[0])
 		mon_msg_set(reply, "error-desc", "%s", info.error_desc);
 	return 0;
@@ -326,6 +354,77 @@ static int cmd_migrate_incoming(struct monserver *srv, const struct mon_msg *cmd
 	}
 	srv->inc_thread_created = true;
 	mon_msg_set(reply, "uri", "%s", uri);      /* where the source must connect */
+	return 0;
+}
+
+/* migrate-start-postcopy (source): switch at the next page. */
+static int cmd_migrate_start_postcopy(struct monserver *srv, const struct mon_msg *cmd, struct mon_msg *reply)
+{
+	if (srv->cfg.incoming)
+		return monserver_fail(reply, "this guest is a migration destination");
+	if (qmp_migrate_start_postcopy())
+		return monserver_fail(reply, "no migration with postcopy=true in setup or active");
+	return 0;
+}
+
+/* migrate-pause: in postcopy-active, break the stream's channel (either
+ * side), as QEMU's out-of-band command does: both sides pause. */
+static int cmd_migrate_pause(struct monserver *srv, const struct mon_msg *cmd, struct mon_msg *reply)
+{
+	int ret = srv->cfg.incoming ? mig_incoming_pause(&srv->inc) : qmp_migrate_pause();
+
+	if (ret)
+		return monserver_fail(reply, "migrate-pause: not in postcopy-active");
+	return 0;
+}
+
+/* The recover thread: one channel from the source, handed to the paused
+ * load thread (which takes the postcopy channel from the same listener). */
+static void *monserver_recover_thread(void *opaque)
+{
+	struct monserver *srv = opaque;
+	struct channel *ch;
+
+	if (channel_accept(srv->rec_listener, &ch) == 0) {
+		if (mig_incoming_recover(&srv->inc, ch, srv->rec_listener))
+			monserver_event(srv, "MIGRATION", "status", "postcopy-recover-refused");
+		channel_unref(ch);
+	}
+	return NULL;
+}
+
+/* migrate-recover uri=URI (destination, postcopy-paused): listen on URI for
+ * the source's `migrate uri=URI resume=true`. */
+static int cmd_migrate_recover(struct monserver *srv, const struct mon_msg *cmd, struct mon_msg *reply)
+{
+	const char *uri = mon_msg_get(cmd, "uri");
+	struct channel_listener *l;
+
+	if (!srv->cfg.incoming)
+		return monserver_fail(reply, "this guest is not a migration destination");
+	if (!uri)
+		return monserver_fail(reply, "Parameter 'uri' is missing");
+	if (mig_incoming_get_state(&srv->inc) != MIG_INCOMING_POSTCOPY_PAUSED)
+		return monserver_fail(reply, "migrate-recover: the incoming migration is not postcopy-paused");
+	if (srv->rec_thread_created)
+		return monserver_fail(reply, "migrate-recover: a recovery was already asked for");
+	int ret = channel_listen(uri, &l);
+	if (ret)
+		return monserver_fail(reply, "listen on %s: %s", uri, strerror(-ret));
+	WITH_QEMU_LOCK_GUARD(&srv->lock) {
+		srv->rec_listener = l;
+	}
+	ret = qemu_thread_try_create(&srv->rec_thread, "mon/recover", monserver_recover_thread, srv,
+				     QEMU_THREAD_JOINABLE);
+	if (ret) {
+		WITH_QEMU_LOCK_GUARD(&srv->lock) {
+			srv->rec_listener = NULL;
+		}
+		channel_listener_close(l);
+		return monserver_fail(reply, "migrate-recover: %s", strerror(-ret));
+	}
+	srv->rec_thread_created = true;
+	mon_msg_set(reply, "uri", "%s", uri);
 	return 0;
 }
 
@@ -389,6 +488,9 @@ static const struct {
 	{ "migrate_cancel", cmd_migrate_cancel, true },
 	{ "query-migrate", cmd_query_migrate, true },
 	{ "migrate-incoming", cmd_migrate_incoming, true },
+	{ "migrate-start-postcopy", cmd_migrate_start_postcopy, true },
+	{ "migrate-pause", cmd_migrate_pause, false },
+	{ "migrate-recover", cmd_migrate_recover, true },
 	{ "quit", cmd_quit, false },
 	{ "qmp_capabilities", cmd_qmp_capabilities, false },
 	{ "device_add", cmd_device_add, true },

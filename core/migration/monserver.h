@@ -20,14 +20,24 @@
  *   cont               run it (RESUME); GenericError while inmigrate,
  *                      finish-migrate or shutdown; nothing if it runs
  *   migrate            uri=URI [multifd-channels=N] [return-path=true|false]
- *                      [max-bandwidth=BYTES_PER_S] [downtime-limit=MS]:
- *                      qmp_migrate; source only
+ *                      [max-bandwidth=BYTES_PER_S] [downtime-limit=MS]
+ *                      [postcopy=true|false] [resume=true|false]:
+ *                      qmp_migrate; source only. resume=true: a paused
+ *                      postcopy goes on over a new channel to URI
+ *   migrate-start-postcopy  source: switch to postcopy (the migration was
+ *                      started with postcopy=true and return-path=true)
+ *   migrate-pause      either side, in postcopy-active: break the stream's
+ *                      channel; both sides go postcopy-paused, the guest
+ *                      runs on the destination. Runs without the BQL
+ *   migrate-recover    uri=URI, destination in postcopy-paused: listen on
+ *                      URI for the source's migrate resume=true
  *   migrate_cancel     source: qmp_migrate_cancel (GenericError once the
  *                      guest is stopped for the last pass); destination:
  *                      cancel the incoming migration. Nothing running: ok
  *   query-migrate      -> status=<name> and, source, iterations pages-sent
- *                      bytes-sent dirty-pages [error-desc]; destination,
- *                      pages-loaded bytes-loaded
+ *                      bytes-sent dirty-pages [page-requests postcopy-pauses]
+ *                      [error-desc]; destination, pages-loaded bytes-loaded
+ *                      (status postcopy-active, -paused, -recover in postcopy)
  *   migrate-incoming   [uri=URI], destination only, once: listen on URI
  *                      (default: the configured incoming_uri), reply with
  *                      uri=URI, then accept and load in the background

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness_points.h"
+#include "postcopy_ram.h"
 
 #define FNV_OFFSET 14695981039346656037ULL
 #define FNV_PRIME 1099511628211ULL
@@ -177,6 +178,7 @@ int ram_fd(const struct guest_ram *ram)
 
 void ram_destroy(struct guest_ram *ram)
 {
+	postcopy_ram_free(atomic_load(&ram->postcopy));   /* its vCPUs are gone */
 	if (ram->base)
 		munmap(ram->base, ram->size);
 	if (ram->fd >= 0)
@@ -240,6 +242,9 @@ void ram_write_page(struct guest_ram *ram, size_t page, const void *buf)
 
 uint8_t ram_guest_touch(struct guest_ram *ram, size_t page)
 {
+	struct postcopy_ram *pc = atomic_load(&ram->postcopy);
+	if (pc)
+		postcopy_ram_fault(pc, page);   /* a page not here yet: wait for it */
 	uint8_t *p = ram_page_ptr(ram, page);
 	uint8_t c = (uint8_t)(__atomic_load_n(&p[0], __ATOMIC_RELAXED) + 1);
 	int k;

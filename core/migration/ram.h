@@ -6,6 +6,7 @@
 #ifndef CORE_RAM_H
 #define CORE_RAM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,9 @@ struct guest_ram {
 					 * set by ram_mark_dirty, fetched-and-cleared
 					 * by ram_dirty_sync */
 	int fd;				/* memfd backing base, or -1 (anonymous) */
+	struct postcopy_ram *_Atomic postcopy;	/* destination in postcopy: touching a
+						 * missing page waits for it
+						 * (postcopy_ram.h); NULL otherwise */
 };
 
 /*

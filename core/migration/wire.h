@@ -33,6 +33,21 @@
  *                        on only once each channel delivered it, so all pages
  *                        sent before are loaded (sent before each
  *                        SEC_ITER_END and before SEC_DEVICE_STATE)
+ *   SEC_POSTCOPY_RUN     be64 npages, then BITMAP_LONGS(npages) be64 words:
+ *                        the pages the destination does not have in their
+ *                        last state (missing). The source stopped its guest
+ *                        and sent the device state before; it connected the
+ *                        postcopy channel to the same address just before
+ *                        this section. The destination accepts it, starts
+ *                        the guest and fetches missing pages on demand;
+ *                        pages that follow on the main stream are placed
+ *                        only if still missing, then SEC_EOF
+ *   SEC_POSTCOPY_RESUME  (none): first section of a recovered postcopy's new
+ *                        stream (after MIG_MAGIC, MIG_VERSION); the source
+ *                        connects a new postcopy channel right after it. The
+ *                        destination answers RP_RECV_BITMAP with its missing
+ *                        pages, RP_RESUME_ACK, then the page requests still
+ *                        in flight again; pages and SEC_EOF follow
  */
 enum mig_section {
 	SEC_RAM_SETUP = 1,
@@ -44,7 +59,15 @@ enum mig_section {
 	SEC_EOF = 7,
 	SEC_MULTIFD_SETUP = 8,
 	SEC_MULTIFD_SYNC = 9,
+	SEC_POSTCOPY_RUN = 10,
+	SEC_POSTCOPY_RESUME = 11,
 };
+
+/*
+ * The postcopy channel (QEMU's preempt channel), source -> destination:
+ * be32 POSTCOPY_MAGIC, then requested pages: be64 page index, page bytes.
+ */
+#define POSTCOPY_MAGIC 0x504f5354u   /* "POST" */
 
 #define MIG_DEVICE_STATE_MAX 4096
 
@@ -68,6 +91,12 @@ enum mig_section {
  *             guest, else a positive errno; the last message
  *   RP_PONG   be32 id of the SEC_PING answered
  *   RP_ACK    be64 iteration number of the SEC_ITER_END answered
+ *   RP_REQ_PAGE be64 page index: postcopy, a vCPU needs this page; the
+ *             source sends it on the postcopy channel unless it already
+ *             went out on the main stream
+ *   RP_RECV_BITMAP be64 first word index, then up to RP_BITMAP_WORDS be64
+ *             words of the destination's missing-page bitmap (recovery)
+ *   RP_RESUME_ACK be32 0: the whole bitmap was sent; postcopy goes on
  *
  * Any other type, or a wrong length, is a protocol error for the source.
  */
@@ -75,6 +104,11 @@ enum mig_rp_message {
 	RP_SHUT = 1,
 	RP_PONG = 2,
 	RP_ACK = 3,
+	RP_REQ_PAGE = 4,
+	RP_RECV_BITMAP = 5,
+	RP_RESUME_ACK = 6,
 };
+
+#define RP_BITMAP_WORDS 512
 
 #endif

@@ -99,6 +99,7 @@ int main(int argc, char **argv)
 		bql_unlock();
 		channel_listener_close(listener);
 		vm_destroy(&vm);
+		ram_destroy(&ram);     /* the program's, not the core's: the core never frees a guest's RAM */
 		vdev_close(&dev);
 		puts("cpr-fail: resumed once");
 		return 0;
@@ -140,6 +141,9 @@ int main(int argc, char **argv)
 	mig_incoming_cleanup(&inc);
 	vm_destroy(&dst_vm);
 	vm_destroy(&vm);
+	/* the guests' RAM is the program's (vm_destroy leaves it): freed here */
+	ram_destroy(&dst_ram);
+	ram_destroy(&ram);
 	if (cpr) {
 		vdev_reset_owner(&dst_dev);
 		vdev_close(&dst_dev);

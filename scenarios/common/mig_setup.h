@@ -16,6 +16,7 @@
 #define SCENARIOS_MIG_SETUP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "channel.h"
@@ -32,6 +33,9 @@ struct scen_mig_opts {
 	bool return_path;          /* capability return-path */
 	int multifd_channels;
 	bool no_destination;       /* nobody accepts: the scenario plays the peer itself */
+	bool postcopy;             /* capability postcopy-ram (needs return_path) */
+	bool dst_no_vcpu;          /* the destination's guest has no vCPU: the scenario
+				    * touches its memory itself */
 };
 
 struct scen_mig {
@@ -44,6 +48,15 @@ struct scen_mig {
 	bool dst_started;
 	int dst_result;            /* mig_incoming_wait's result, 1 before the end */
 	struct mig_info info;      /* the last qmp_query_migrate */
+
+	/* the join watchdog (scen_mig_watch_rp_join) */
+	pthread_t watchdog;
+	bool watching;             /* main thread */
+	pthread_mutex_t watch_lock;
+	pthread_cond_t watch_cond;
+	bool watch_done;           /* watch_lock: the scenario went past the end */
+	unsigned watch_s;          /* immutable once the watchdog runs */
+	atomic_bool in_main_loop;  /* main is inside scen_mig_wait_end */
 };
 
 /* Source guest running, destination guest incoming, the listener open, the
@@ -61,6 +74,18 @@ void scen_mig_shutdown(struct scen_mig *m);
  * as often as it was stopped (completion may have stopped it before it saw
  * the cancel); the destination saw the stream cut and never started it. */
 void scen_mig_shutdown_cancelled(struct scen_mig *m);
+/*
+ * A watchdog for a cleanup that never ends: if the scenario is still inside
+ * scen_mig_wait_end after `seconds` (virtual time under the harness: it comes
+ * as soon as nothing else can run), the migration is over (it no longer
+ * runs, so its cleanup BH is what the main loop is running) and the
+ * return-path thread "mig/src/rp" is blocked in a read of its channel, the
+ * run stops with invariant:rp-join-blocked-in-read: the cleanup is joining
+ * a return-path thread that nothing will wake. Otherwise it does nothing.
+ * scen_mig_unwatch (after scen_mig_wait_end) stops and joins it.
+ */
+void scen_mig_watch_rp_join(struct scen_mig *m, unsigned seconds);
+void scen_mig_unwatch(struct scen_mig *m);
 /* Frees both guests, the listener and the incoming state; then
  * MIGRACE_CHECK_THREADS_JOINED. */
 void scen_mig_free(struct scen_mig *m);

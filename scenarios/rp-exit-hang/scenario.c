@@ -24,7 +24,7 @@
  * -EBADF and wakes nobody (Peter Xu's point: closing one file closes the
  * channel under the other). Reverting 9425ef3f990a alone is not caught here:
  * the error is on to_dst_file, as in Cédric's case; only a failure that leaves
- * to_dst_file without an error would show it (no scenario does yet).
+ * to_dst_file without an error shows it: that is scenarios/rp-shutdown-error.
  *
  * The failure: a device fails during the migration and reports it with
  * migration_file_set_error(), as VFIO does in QEMU. The fake destination
@@ -49,11 +49,16 @@
  *     to_dst_file NULL -> no shutdown (regressed)
  *     qemu_thread_join(rp_thread)  ...  forever
  *
- * Expected on the regressed core, in both builds: the main thread waits in
- * the join in migration_cleanup, the return-path thread in its read, the
- * fake destination in its stall; the source's vCPU thread keeps running the
- * guest (virtual-time sleeps), so it is not a deadlock but a hang, ended by
- * the step limit.
+ * Expected on the regressed core, in both builds:
+ * invariant:rp-join-blocked-in-read. The main thread waits in the join in
+ * migration_cleanup, the return-path thread ("mig/src/rp") in its read, the
+ * fake destination in its stall and the paused guest's vCPU on its
+ * condition: with the scenario's watchdog (scen_mig_watch_rp_join) the only
+ * pending deadline, virtual time jumps to it, and the watchdog finds the
+ * migration over, the main thread still in the main loop (the cleanup BH)
+ * and "mig/src/rp" blocked in a read: it names that wait. Without the
+ * watchdog the runtime would end the run as a bare `deadlock` (its signature
+ * names no thread; the wait list is only in the report).
  */
 #include <assert.h>
 #include <errno.h>
@@ -69,8 +74,8 @@ MIGRACE_SCENARIO(
 		/* the return-path thread is in its read when cleanup runs */
 		"rp:thread:before-read -> main:cleanup:start",
 	},
-	.expect_tsan = "deadlock",
-	.expect_asan = "deadlock",
+	.expect_tsan = "invariant:rp-join-blocked-in-read",
+	.expect_asan = "invariant:rp-join-blocked-in-read",
 );
 
 int main(void)
@@ -88,7 +93,9 @@ int main(void)
 	assert(qmp_migrate(SCEN_URI, &m.params) == 0);
 	assert(fake_dest_wait_stalled(dst, 600000) == 0);
 	migration_file_set_error(-EIO);   /* a device failed its save (VFIO's way) */
+	scen_mig_watch_rp_join(&m, 60);
 	MigrationStatus st = scen_mig_wait_end(&m);
+	scen_mig_unwatch(&m);
 
 	/* failed: the guest is back as it was on the source, paused */
 	assert(st == MIGRATION_STATUS_FAILED);

@@ -225,12 +225,16 @@ static uint64_t expect_rp(struct fixture *fx, enum mig_rp_message type)
 	assert_int_equal(got, type);
 	switch (type) {
 	case RP_ACK:
+	case RP_REQ_PAGE:
 		assert_int_equal(len, 8);
 		return qemu_get_be64(fx->rp);
 	case RP_SHUT:
 	case RP_PONG:
+	case RP_RESUME_ACK:
 		assert_int_equal(len, 4);
 		return qemu_get_be32(fx->rp);
+	case RP_RECV_BITMAP:
+		break;
 	}
 	fail();
 	return 0;

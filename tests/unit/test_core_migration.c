@@ -35,6 +35,7 @@
 #include "incoming.h"
 #include "main_loop.h"
 #include "migration.h"
+#include "postcopy_ram.h"
 #include "ram.h"
 #include "vm.h"
 #include "yank.h"
@@ -100,6 +101,7 @@ static void *dest_main(void *opaque)
 
 	d->accept_ret = channel_accept(d->listener, &ch);
 	if (d->accept_ret == 0) {
+		mig_incoming_set_listener(&d->inc, d->listener);	/* postcopy's channel */
 		mig_incoming_start(&d->inc, ch);	/* on error: failed, wait follows */
 		channel_unref(ch);
 	}
@@ -370,6 +372,7 @@ static void test_status_names(void **state)
 {
 	static const char *const names[MIGRATION_STATUS_COUNT] = {
 		"none", "setup", "active", "device", "completed", "failed", "cancelling", "cancelled",
+		"postcopy-active", "postcopy-paused", "postcopy-recover",
 	};
 
 	for (int st = 0; st < MIGRATION_STATUS_COUNT; st++)
@@ -392,7 +395,17 @@ static bool documented_valid(MigrationStatus old, MigrationStatus new_state)
 	case MIGRATION_STATUS_ACTIVE:
 		return new_state == (old == MIGRATION_STATUS_SETUP ? MIGRATION_STATUS_ACTIVE
 								    : MIGRATION_STATUS_DEVICE) ||
-		       new_state == MIGRATION_STATUS_FAILED || new_state == MIGRATION_STATUS_CANCELLING;
+		       new_state == MIGRATION_STATUS_FAILED || new_state == MIGRATION_STATUS_CANCELLING ||
+		       (old == MIGRATION_STATUS_ACTIVE && new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE);
+	case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+		/* never cancelling: the guest runs on the destination */
+		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
+		       new_state == MIGRATION_STATUS_POSTCOPY_PAUSED;
+	case MIGRATION_STATUS_POSTCOPY_PAUSED:
+		return new_state == MIGRATION_STATUS_POSTCOPY_RECOVER || new_state == MIGRATION_STATUS_FAILED;
+	case MIGRATION_STATUS_POSTCOPY_RECOVER:
+		return new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE || new_state == MIGRATION_STATUS_POSTCOPY_PAUSED ||
+		       new_state == MIGRATION_STATUS_FAILED;
 	case MIGRATION_STATUS_DEVICE:
 		return new_state == MIGRATION_STATUS_COMPLETED || new_state == MIGRATION_STATUS_FAILED ||
 		       new_state == MIGRATION_STATUS_CANCELLING;
@@ -429,7 +442,7 @@ static void test_valid_transitions(void **state)
 			}
 		}
 	}
-	assert_int_equal(valid, 15);
+	assert_int_equal(valid, 24);
 	atomic_store(&s->state, MIGRATION_STATUS_NONE);
 }
 
@@ -472,7 +485,7 @@ static void test_invalid_transitions_abort(void **state)
 				fail_msg("stderr lacks \"%s\":\n%s", want, buf);
 		}
 	}
-	assert_int_equal(invalid, MIGRATION_STATUS_COUNT * MIGRATION_STATUS_COUNT - 15);
+	assert_int_equal(invalid, MIGRATION_STATUS_COUNT * MIGRATION_STATUS_COUNT - 24);
 	assert_int_equal(atomic_load(&s->state), MIGRATION_STATUS_NONE);
 }
 
@@ -502,6 +515,136 @@ static void test_complete_without_return_path(void **state)
 	assert_int_equal(qmp_query_migrate(&info), 0);
 	assert_int_equal(info.acks, 0);
 	assert_int_equal(info.pongs, 0);
+}
+
+/* ---- postcopy ---------------------------------------------------------------- */
+
+#define POSTCOPY_BANDWIDTH (256 * 1024)	/* the background: 64 pages take ~1 s */
+
+static const struct mig_params postcopy = { .return_path = true, .postcopy = true,
+					    .max_bandwidth = POSTCOPY_BANDWIDTH };
+
+/* Runs the main loop until the destination's state is st. */
+static void run_until_dest_state(struct dest *d, enum mig_incoming_state st)
+{
+	int64_t deadline = now_ms() + LOOP_LIMIT_MS;
+
+	while (mig_incoming_get_state(&d->inc) != st) {
+		if (now_ms() > deadline)
+			fail_msg("destination %s, waiting for %s",
+				 mig_incoming_state_name(mig_incoming_get_state(&d->inc)),
+				 mig_incoming_state_name(st));
+		main_loop_wait(5);
+	}
+}
+
+/* The end of a postcopy migration: the pages as they arrived are the
+ * source's memory at its stop (stopped since), the guest started once there
+ * and stays stopped here. */
+static void expect_postcopy_completed(struct dest *d, struct mig_info *info)
+{
+	run_until_done(info);
+	if (info->status != MIGRATION_STATUS_COMPLETED)
+		fail_msg("status %s, error %d (%s)", migration_status_name(info->status), info->error,
+			 info->error_desc);
+	assert_int_equal(dest_join(d), 0);
+	assert_int_equal(mig_incoming_get_state(&d->inc), MIG_INCOMING_COMPLETED);
+	assert_true(mig_incoming_loaded_hash(&d->inc) == ram_pages_digest(&fx.ram));
+	assert_int_equal(vm_start_count(&d->vm), 1);
+	assert_true(runstate_is_running(&d->vm));
+	assert_int_equal(runstate_get(&fx.vm), RUN_STATE_POSTMIGRATE);
+	expect_cleaned_up();
+}
+
+/* Postcopy from the first page: every page is missing on the destination,
+ * whose vCPU requests what it touches; cancel is refused meanwhile. */
+static void test_postcopy_complete(void **state)
+{
+	struct mig_info info;
+
+	dest_open(&fx.dst[0], false);
+	assert_int_equal(qmp_migrate_start_postcopy(), -EINVAL);	/* no migration */
+	assert_int_equal(qmp_migrate(fx.dst[0].uri, &postcopy), 0);
+	assert_int_equal(qmp_migrate_start_postcopy(), 0);
+	run_until_status(MIGRATION_STATUS_POSTCOPY_ACTIVE, 0);
+	assert_int_equal(qmp_migrate_cancel(), -EBUSY);
+	expect_postcopy_completed(&fx.dst[0], &info);
+	assert_int_equal(info.postcopy_pauses, 0);
+}
+
+/* migrate-start-postcopy needs the capability (and postcopy the return path). */
+static void test_postcopy_refused(void **state)
+{
+	struct mig_params no_rp = { .postcopy = true };
+
+	dest_open(&fx.dst[0], false);
+	assert_int_equal(qmp_migrate(fx.dst[0].uri, &no_rp), -EINVAL);
+	assert_int_equal(qmp_migrate(fx.dst[0].uri, &slow), 0);
+	assert_int_equal(qmp_migrate_start_postcopy(), -EINVAL);
+	assert_int_equal(qmp_migrate_pause(), -EINVAL);			/* not in postcopy */
+	struct mig_params resume = { .resume = true };
+	assert_int_equal(qmp_migrate(fx.dst[0].uri, &resume), -EINVAL);	/* not paused */
+	assert_int_equal(qmp_migrate_cancel(), 0);
+}
+
+/* The channel breaks in postcopy: both sides pause, the guest runs on the
+ * destination; a new channel (migrate-recover, migrate resume=true) and
+ * postcopy completes with every page. */
+static void test_postcopy_pause_recover(void **state)
+{
+	struct dest *d = &fx.dst[0];
+	struct mig_info info;
+	struct channel *ch;
+
+	dest_open(d, false);
+	assert_int_equal(qmp_migrate(d->uri, &postcopy), 0);
+	assert_int_equal(qmp_migrate_start_postcopy(), 0);
+	run_until_status(MIGRATION_STATUS_POSTCOPY_ACTIVE, 0);
+	/* the guest runs there (a break before SEC_POSTCOPY_RUN arrived would
+	 * fail the destination: the source is postcopy-active before sending it) */
+	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_ACTIVE);
+	assert_int_equal(qmp_migrate_pause(), 0);
+	run_until_status(MIGRATION_STATUS_POSTCOPY_PAUSED, 0);
+	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_PAUSED);
+	assert_true(runstate_is_running(&d->vm));		/* alive on the destination */
+	assert_false(runstate_is_running(&fx.vm));
+	assert_int_equal(yank_function_count(MIGRATION_YANK_INSTANCE), 0);
+	assert_int_equal(qmp_migrate_cancel(), -EINVAL);	/* nothing to cancel back to */
+	struct mig_params resume = { .resume = true };
+	assert_int_equal(qmp_migrate(d->uri, &resume), 0);
+	assert_int_equal(channel_accept(d->listener, &ch), 0);
+	assert_int_equal(mig_incoming_recover(&d->inc, ch, d->listener), 0);
+	assert_int_equal(mig_incoming_recover(&d->inc, ch, d->listener), -EINVAL);	/* one at a time */
+	channel_unref(ch);
+	expect_postcopy_completed(d, &info);
+	assert_int_equal(info.postcopy_pauses, 1);
+	assert_int_equal(mig_incoming_pauses(&d->inc), 1);
+}
+
+/* Paused and never resumed: shutdown fails it on the source (the guest stays
+ * stopped there); a cancel fails it on the destination, whose guest keeps
+ * running with what it has. */
+static void test_postcopy_pause_given_up(void **state)
+{
+	struct dest *d = &fx.dst[0];
+
+	dest_open(d, false);
+	assert_int_equal(qmp_migrate(d->uri, &postcopy), 0);
+	assert_int_equal(qmp_migrate_start_postcopy(), 0);
+	run_until_status(MIGRATION_STATUS_POSTCOPY_ACTIVE, 0);
+	/* the guest runs there (a break before SEC_POSTCOPY_RUN arrived would
+	 * fail the destination: the source is postcopy-active before sending it) */
+	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_ACTIVE);
+	assert_int_equal(qmp_migrate_pause(), 0);
+	run_until_status(MIGRATION_STATUS_POSTCOPY_PAUSED, 0);
+	run_until_dest_state(d, MIG_INCOMING_POSTCOPY_PAUSED);
+	mig_incoming_cancel(&d->inc);
+	assert_int_equal(dest_join(d), -ECANCELED);
+	assert_int_equal(mig_incoming_get_state(&d->inc), MIG_INCOMING_FAILED);
+	assert_true(runstate_is_running(&d->vm));
+	migration_shutdown();
+	assert_true(run_until_finalized(LOOP_LIMIT_MS));
+	assert_false(runstate_is_running(&fx.vm));		/* never on both sides */
 }
 
 /* completed -> setup: the same object migrates again, after the cleanup ran. */
@@ -903,6 +1046,10 @@ int main(void)
 		T(test_valid_transitions),
 		TQ(test_invalid_transitions_abort),
 		T(test_complete_with_return_path),
+		T(test_postcopy_complete),
+		T(test_postcopy_refused),
+		T(test_postcopy_pause_recover),
+		T(test_postcopy_pause_given_up),
 		T(test_complete_without_return_path),
 		T(test_second_migration),
 		T(test_migrate_while_running_busy),

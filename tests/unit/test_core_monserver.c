@@ -324,6 +324,67 @@ static void test_migration_by_monitor(void **state)
 	qemu_close(&src);
 }
 
+/* The destination's query-migrate status, polled until it is want (2 s). */
+static void wait_dst_status(struct qemu *dst, const char *want)
+{
+	for (int i = 0; i < 400; i++) {
+		struct mon_msg r = ok(dst, "query-migrate", NULL);
+		if (strcmp(mon_msg_get(&r, "status"), want) == 0)
+			return;
+		sleep_ms(5);
+	}
+	fail_msg("the destination never reached %s", want);
+}
+
+/* Postcopy through the monitors: the switch, a broken channel
+ * (migrate-pause), postcopy-paused on both sides with the guest running on
+ * the destination, migrate-recover and migrate resume=true, completed. */
+static void test_postcopy_pause_recover_by_monitor(void **state)
+{
+	struct qemu src, dst;
+	struct mon_msg r;
+
+	qemu_open(&src, false);
+	qemu_open(&dst, true);
+	ok(&dst, "migrate-incoming", "uri", "mem:mon-pc", NULL);
+	refused(&src, "GenericError", "postcopy=true", "migrate-start-postcopy", NULL);
+	refused(&dst, "GenericError", "not postcopy-paused", "migrate-recover", "uri", "mem:mon-pc-rec", NULL);
+	ok(&src, "migrate", "uri", "mem:mon-pc", "return-path", "true", "postcopy", "true", "max-bandwidth",
+	   "262144", NULL);
+	ok(&src, "migrate-start-postcopy", NULL);
+	wait_event(&src, "MIGRATION:postcopy-active");
+	/* the destination runs the guest (a break before SEC_POSTCOPY_RUN arrived
+	 * would fail it there: the source turns postcopy-active before sending it) */
+	wait_dst_status(&dst, "postcopy-active");
+	ok(&src, "migrate-pause", NULL);
+	wait_event(&src, "MIGRATION:postcopy-paused");
+	wait_dst_status(&dst, "postcopy-paused");
+	r = ok(&dst, "query-status", NULL);
+	expect_field(&r, "status", "running");		/* alive on the destination */
+	r = ok(&src, "query-status", NULL);
+	expect_field(&r, "running", "false");
+	refused(&src, "GenericError", "not in postcopy-active", "migrate-pause", NULL);
+	ok(&dst, "migrate-recover", "uri", "mem:mon-pc-rec", NULL);
+	ok(&src, "migrate", "uri", "mem:mon-pc-rec", "resume", "true", NULL);
+	wait_event(&src, "MIGRATION:postcopy-recover");
+	wait_event(&src, "MIGRATION:completed");
+	wait_event(&dst, "MIGRATION:completed");
+	r = ok(&src, "query-migrate", NULL);
+	expect_field(&r, "status", "completed");
+	expect_field(&r, "postcopy-pauses", "1");
+	r = ok(&dst, "query-migrate", NULL);
+	expect_field(&r, "status", "completed");
+	assert_int_equal(vm_start_count(&dst.vm), 1);
+	/* no vCPU on the destination: its memory is what arrived */
+	assert_true(ram_hash(&dst.ram) == ram_hash(&src.ram));
+	ok(&dst, "quit", NULL);
+	assert_int_equal(mon_client_wait_eof(&dst.cl), 0);
+	ok(&src, "quit", NULL);
+	assert_int_equal(mon_client_wait_eof(&src.cl), 0);
+	qemu_close(&dst);
+	qemu_close(&src);
+}
+
 static void test_migrate_cancel(void **state)
 {
 	struct qemu src, dst;
@@ -413,6 +474,7 @@ int main(void)
 		T(test_errors),
 		T(test_migration_by_monitor),
 		T(test_migrate_cancel),
+		T(test_postcopy_pause_recover_by_monitor),
 		T(test_quit_gives_eof),
 		T(test_quit_while_incoming),
 		T(test_client_hangs_up),
