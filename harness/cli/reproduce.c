@@ -429,8 +429,10 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 			if (*e || !it.max_steps)
 				why = "its --max-steps is not a number";
 		} else if ((v = opt_value(w, n, &i, "--script"))) {
+			free(it.script);
 			it.script = strdup(v);
 		} else if ((v = opt_value(w, n, &i, "--schedule"))) {
+			free(it.schedule);
 			it.schedule = strdup(v);
 		} else if ((v = opt_value(w, n, &i, "--jobs")) || (v = opt_value(w, n, &i, "--out")) ||
 			   strcmp(w[i], "--trace-all") == 0 || strcmp(w[i], "--keep-going") == 0) {
