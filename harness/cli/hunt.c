@@ -64,6 +64,7 @@ static const char hunt_help[] =
 	"  --force             replace the hunt already in DIR instead\n"
 	"  --pct-k K           PCT's k (default: estimated from a first run under the\n"
 	"                      default schedule; printed in the seed repro lines)\n"
+	"  --spurious          spurious wake-ups and early timeouts are decisions too\n"
 	"  --pin none|auto|CPU pin each run to one CPU: none (default), the CPU it\n"
 	"                      started on (auto), or CPU\n"
 	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
@@ -85,7 +86,7 @@ static const char hunt_help[] =
 	"anything was found.\n";
 
 enum { H_REGRESSED = 1000, H_BUILD, H_STRATEGY, H_PREEMPT, H_BUDGET, H_TIME, H_JOBS, H_SHARD, H_SEED, H_OUT,
-       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_PIN, H_PCT_K, H_HELP };
+       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_PIN, H_PCT_K, H_SPURIOUS, H_HELP };
 
 static const struct option hunt_opts[] = {
 	{ "regressed", no_argument, NULL, H_REGRESSED },
@@ -103,6 +104,7 @@ static const struct option hunt_opts[] = {
 	{ "force", no_argument, NULL, H_FORCE },
 	{ "pin", required_argument, NULL, H_PIN },
 	{ "pct-k", required_argument, NULL, H_PCT_K },
+	{ "spurious", no_argument, NULL, H_SPURIOUS },
 	{ "workload", required_argument, NULL, H_WORKLOAD },
 	{ "core", required_argument, NULL, H_CORE },
 	{ "help", no_argument, NULL, H_HELP },
@@ -501,6 +503,7 @@ static int hunt_main(int argc, char **argv)
 		case H_UNTIL: h.until_expected = true; break;
 		case H_FORCE: force = true; break;
 		case H_PIN: h.o.pin = parse_pin("hunt", optarg); break;
+		case H_SPURIOUS: h.o.spurious = true; break;
 		case H_PCT_K: h.o.pct_k = parse_count("hunt", "--pct-k", optarg, 1, UINT32_MAX); break;
 		case H_WORKLOAD: workload = optarg; break;
 		case H_CORE: core_dir = optarg; break;

@@ -98,6 +98,7 @@ const struct option common_opts[] = {
 	{ "switches", required_argument, NULL, OPT_SWITCHES },
 	{ "pin", required_argument, NULL, OPT_PIN },
 	{ "pct-k", required_argument, NULL, OPT_PCT_K },
+	{ "spurious", no_argument, NULL, OPT_SPURIOUS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
@@ -115,6 +116,7 @@ bool exec_option(const char *cmd, int c, struct exec_opts *o)
 	case OPT_PREEMPT: o->preempt = parse_preempt(cmd, optarg); return true;
 	case OPT_PIN: o->pin = parse_pin(cmd, optarg); return true;
 	case OPT_PCT_K: o->pct_k = parse_count(cmd, "--pct-k", optarg, 1, UINT32_MAX); return true;
+	case OPT_SPURIOUS: o->spurious = true; return true;
 	default: return false;
 	}
 }

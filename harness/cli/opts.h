@@ -35,7 +35,7 @@ void check_dfs_jobs(const char *cmd, struct exec_opts *o);
 enum { OPT_SEED = 256, OPT_RUNS, OPT_JOBS, OPT_SCRIPT, OPT_SCHEDULE, OPT_TIMEOUT, OPT_MAX_STEPS,
        OPT_CHECK_DET, OPT_KEEP_GOING, OPT_TRACE_ALL, OPT_OUT, OPT_STRATEGY, OPT_ALL, OPT_BUILD,
        OPT_TAP, OPT_REGRESSED, OPT_REAL, OPT_EXPLORE, OPT_EXPLORE_RUNS, OPT_JUNIT, OPT_PREEMPT, OPT_SWITCHES,
-       OPT_PIN, OPT_PCT_K, OPT_HELP };
+       OPT_PIN, OPT_PCT_K, OPT_SPURIOUS, OPT_HELP };
 extern const struct option common_opts[];
 /* Options every exploring command shares (strategy, seed, runs, jobs,
  * timeout, max-steps, preempt, pin, pct-k) into o; false for any other option. */

@@ -88,6 +88,8 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 		setenv_u64("MIGRACE_PCT_K", o->pct_k);
 	if (o->stdin_file)
 		setenv("MIGRACE_STDIN", o->stdin_file, 1);
+	if (o->spurious)
+		setenv("MIGRACE_SPURIOUS", "1", 1);
 	setenv("MIGRACE_OUT", o->out, 1);
 	setenv("MIGRACE_SELF", self, 1);
 	if (o->name)
@@ -293,6 +295,8 @@ void pool_seed_repro(FILE *f, const struct exec_opts *o, uint64_t seed, uint64_t
 		fprintf(f, "--preempt %s ", o->preempt);
 	if (o->max_steps)
 		fprintf(f, "--max-steps %" PRIu64 " ", o->max_steps);
+	if (o->spurious)
+		fputs("--spurious ", f);
 	if (o->script) {
 		fputs("--script ", f);
 		put_quoted(f, realpath(o->script, prog) ? prog : o->script);

@@ -41,6 +41,7 @@ struct exec_opts {
 	const char *pin;             /* MIGRACE_PIN: none | auto | CPU, or NULL: the default (none) */
 	uint64_t pct_k;              /* MIGRACE_PCT_K, or 0: estimated by each fork server */
 	const char *stdin_file;      /* MIGRACE_STDIN: every run's standard input, or NULL */
+	bool spurious;               /* MIGRACE_SPURIOUS=1: spurious wake-ups are decisions */
 	const struct pool_hooks *hooks;
 };
 

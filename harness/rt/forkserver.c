@@ -379,6 +379,7 @@ static void replay_header(struct server *s, const char *path)
 	s->first = 0;
 	s->replaying = true;
 	s->cfg.preempt_mem = strcmp(s->replay.preempt, "mem") == 0;
+	rt_set_spurious(s->replay.spurious);
 	if (strcmp(s->replay.code_version, s->code_version) != 0)
 		note(s, "warning: %s was recorded with another build of this program (%s, now %s); it may diverge",
 		     path, s->replay.code_version, s->code_version);
@@ -825,6 +826,7 @@ static void fill_trace(const struct server *s, struct trace *t, const struct run
 	t->max_steps = s->max_steps;
 	if (s->cfg.preempt_mem)
 		snprintf(t->preempt, sizeof(t->preempt), "mem");
+	t->spurious = rt_spurious();
 	if (s->faults) {
 		snprintf(t->faults, sizeof(t->faults), "%s", s->faults);
 		snprintf(t->fault_points, sizeof(t->fault_points), "%s", s->fault_points);

@@ -111,6 +111,9 @@ static void __attribute__((constructor(101))) rt_setup(void)
 	spurious_on = v && v[0] == '1';
 }
 
+bool rt_spurious(void) { return spurious_on; }
+void rt_set_spurious(bool on) { spurious_on = on; }
+
 bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
 int rt_self(void) { return self_tid; }
 struct model *rt_model(void) { return &rt.m; }

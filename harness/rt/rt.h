@@ -85,6 +85,10 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
 /* The run is over (main returned or exit() was called): stop scheduling and
  * check the script and the replay ran to their end. May _exit(RT_EXIT_FAIL). */
 void rt_run_end(void);
+/* Spurious wake-ups as decisions (MIGRACE_SPURIOUS=1, or a replayed trace's
+ * header): whether they are on, and setting it before the runs. */
+bool rt_spurious(void);
+void rt_set_spurious(bool on);
 bool rt_managed(void);
 /* In the fork server, for a run stopped at the wall clock: reads the stopped
  * child's scheduler state and writes its snapshot into shared memory (shm).

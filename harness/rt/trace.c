@@ -14,6 +14,7 @@
  *   faults core/channel/read@3+                    (only when faults were on)
  *   fault-points core/channel/read                 (idem: a glob, default every point)
  *   preempt mem                                    (only when memory-access points were on)
+ *   spurious 1                                     (only when spurious wake-ups were decisions)
  *   max-steps 200000                               (the step limit of the run; optional)
  *   stdin prog-random-seed1-run0.trace.stdin       (the run's standard input, a file in the
  *                                                   trace's directory; only when it had one)
@@ -205,6 +206,8 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 		fprintf(f, "faults %s\nfault-points %s\n", t->faults, t->fault_points[0] ? t->fault_points : "*");
 	if (strcmp(t->preempt, "mem") == 0)
 		fputs("preempt mem\n", f);
+	if (t->spurious)
+		fputs("spurious 1\n", f);
 	if (t->max_steps)
 		fprintf(f, "max-steps %u\n", t->max_steps);
 	if (t->stdin_file[0])
@@ -435,6 +438,11 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 		if (parse_u64(val, &v, 10) || v == 0 || v > 100000000)
 			return fail(err, errlen, ln, "max-steps \"%s\" is not a number of steps", val);
 		t->max_steps = (uint32_t)v;
+	}
+	else if (strcmp(key, "spurious") == 0) {
+		if (strcmp(val, "0") && strcmp(val, "1"))
+			return fail(err, errlen, ln, "spurious \"%s\" (expected 0 or 1)", val);
+		t->spurious = val[0] == '1';
 	}
 	else if (strcmp(key, "preempt") == 0) {
 		if (strcmp(val, "mem") && strcmp(val, "sync"))

@@ -91,6 +91,11 @@ T=$(ls "$OUTDIR"/asan-release_touch-*/*.trace | head -1)
 check "the asan trace has the release decision after the worker's unlock" \
 	grep -Eq ' T0 cond-wake .* from=T1 .*' "$T"
 check "... named 'released' in the trace" grep -q ' released m1 ' "$T"
+expect "--spurious (the flag) finds the \`if' around cond_wait" 1 'assert:ready' \
+	$M exec --spurious --strategy pct:3 --runs 1000 -- build/tsan/testprogs/spurious_if
+T=$(sed -n 's/^migrace: trace: //p' <<<"$OUT")
+check "  ... its trace says spurious 1" grep -q '^spurious 1$' "$T"
+expect "  ... and replays with no flag" 0 'replay reproduced assert:ready' env -u MIGRACE_SPURIOUS $M replay "$T"
 expect "a bad MIGRACE_SPURIOUS is refused" 2 'MIGRACE_SPURIOUS="2": expected 0 or 1' \
 	env MIGRACE_SPURIOUS=2 build/tsan/testprogs/spurious_if
 T=$(ls "$OUTDIR"/tsan-cxx_counter-*/*.trace | head -1)
