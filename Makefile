@@ -7,6 +7,7 @@
 #   make bench      measure the handoff, the fork server, the scenarios, exploration and
 #                   faithfulness under load (writes build/bench/*.txt)
 #   make fuzz       fuzz each parser of user files FUZZ_SECONDS (default 180; check: 20)
+#   make results-load  regenerate only RESULTS.md's Under load section
 #   make results    regenerate RESULTS.md from a bench run (hours: BENCH_CLEAN=0, BENCH_LOAD=0,
 #                   BENCH_EXPLORE=0, BENCH_SCENARIOS=0 skip its long parts)
 #   V=1             show full commands; CC= is respected (default clang)
@@ -95,7 +96,7 @@ UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
 
-.PHONY: all check run bench results clean bootstrap unit accept bisect-vars fuzz FORCE
+.PHONY: all check run bench results results-load clean bootstrap unit accept bisect-vars fuzz FORCE
 .DEFAULT_GOAL := all
 FORCE:
 MIGRATE_VM := $(B)/bin/migrate-vm
@@ -318,6 +319,15 @@ run: bootstrap
 bench: bootstrap
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)scripts/bench
+
+# the "Under load" section alone (scripts/bench-load, ~30 minutes; its
+# BENCH_LOAD_PARTS chooses parts), spliced into RESULTS.md
+results-load: bootstrap
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench-load
+	$(Q)scripts/gen-results --load-only > $(B)/bench/load.md
+	$(Q)scripts/splice-results "Under load" $(B)/bench/load.md
+	@echo "RESULTS.md: the Under load section regenerated"
 
 results: bench
 	$(Q)scripts/gen-results > RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
