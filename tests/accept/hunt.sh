@@ -6,8 +6,8 @@
 # and an interrupt stop it and keep what was found; every trace it keeps
 # replays; bad input exits 2.
 . tests/accept/lib.bash
-S=yank-ref-count
-SIG='assert:QLIST_EMPTY(&entry->yankfns)'
+S=cpr-stop-order
+SIG='invariant:device-busy'
 P=build/tsan/testprogs/hunt_bugs
 TAB=$'\t'
 
@@ -34,7 +34,7 @@ check "hunt.txt: the header lines" test "$(header "$H" program)" = "$PWD/build/t
 check "one trace (and its report) kept for the signature, not one per failing run" \
 	test "$(ls "$OUTDIR/regr" | grep -c '\.trace$')" = 1 -a "$(ls "$OUTDIR/regr" | grep -c '\.trace\.log$')" = 1
 check "the summary shows the repro lines: replay and the seed form" bash -c "grep -qF -- 'replay $OUTDIR/regr/$S.regressed-pct-3' <<<\"\$1\" &&
-	grep -qF -- 'exec --strategy pct:3 --seed ${first#* } --runs 1 -- $PWD/build/tsan/scenarios/$S.regressed' <<<\"\$1\"" _ "$OUT"
+	grep -qE -- 'exec --strategy pct:3 --seed ${first#* } --runs 1 --pct-k [0-9]+ -- $PWD/build/tsan/scenarios/$S.regressed' <<<\"\$1\"" _ "$OUT"
 
 expect "hunt $S on the real core: nothing found (exit 0)" 0 '100 schedules in .* 0 failed, 0 signatures' \
 	$M hunt $S --budget 100 --out "$OUTDIR/real"
