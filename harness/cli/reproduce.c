@@ -93,7 +93,8 @@ struct item {
 	char claim[160];                     /* claimed signature, "" none */
 	/* a seed line */
 	char strategy[32], preempt[16], faults[300], fault_points[256];
-	uint64_t seed, max_steps;
+	uint64_t seed, max_steps, pct_k;
+	bool spurious;
 	double timeout;
 	char *script, *schedule;
 	char prog[PATH_MAX];
@@ -428,6 +429,12 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 			it.max_steps = strtoull(v, &e, 10);
 			if (*e || !it.max_steps)
 				why = "its --max-steps is not a number";
+		} else if ((v = opt_value(w, n, &i, "--pct-k"))) {
+			it.pct_k = strtoull(v, &e, 10);
+			if (*e || !it.pct_k)
+				why = "its --pct-k is not a number";
+		} else if (strcmp(w[i], "--spurious") == 0) {
+			it.spurious = true;
 		} else if ((v = opt_value(w, n, &i, "--script"))) {
 			free(it.script);
 			it.script = strdup(v);
@@ -435,6 +442,7 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 			free(it.schedule);
 			it.schedule = strdup(v);
 		} else if ((v = opt_value(w, n, &i, "--jobs")) || (v = opt_value(w, n, &i, "--out")) ||
+			   (v = opt_value(w, n, &i, "--pin")) ||
 			   strcmp(w[i], "--trace-all") == 0 || strcmp(w[i], "--keep-going") == 0) {
 			;                                     /* no bearing on what one run does */
 		} else if (!why) {
@@ -684,6 +692,8 @@ static int rerun_seed(struct item *it, uint64_t runs, const char *outdir)
 	o.jobs = 1;
 	o.timeout = it->timeout;
 	o.max_steps = it->max_steps;              /* 0: the program's default */
+	o.pct_k = it->pct_k;                      /* 0: estimated, as the line's run did */
+	o.spurious = it->spurious;
 	o.preempt = it->preempt[0] ? it->preempt : NULL;
 	o.script = it->script;
 	o.schedule = it->schedule;
