@@ -24,6 +24,7 @@ CXX := clang++
 endif
 
 Q := $(if $(V),,@)
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 B := build
 FLAVOURS := tsan asan plain
 
@@ -308,11 +309,11 @@ unit: $(UNIT_TESTS)
 accept: all
 
 check: bootstrap
-	$(Q)$(MAKE) --no-print-directory all $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all $(FUZZ_BINS)
 	$(Q)tests/run-all $(UNIT_TESTS)
 
 run: bootstrap
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
 	$(Q)rm -rf $(B)/run && mkdir -p $(B)/run
 	$(Q)$(CLI) run --all --out $(B)/run/traces --junit $(B)/run/junit.xml
 
