@@ -358,7 +358,7 @@ $(B)/fuzz/fuzz_reproduce: tests/fuzz/fuzz_reproduce.c $(FUZZ_RT) $(wildcard harn
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Dmain=migrace_cli_main $< $(FUZZ_CLI) $(FUZZ_RT) -o $@
 
 fuzz: $(FUZZ_BINS)
-	$(Q)tests/fuzz/run $(FUZZ_SECONDS)
+	$(Q)FUZZ_SEED=0 tests/fuzz/run $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(B) migrace-out

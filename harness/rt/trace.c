@@ -511,6 +511,10 @@ int trace_parse(FILE *f, struct trace *t, char *err, size_t errlen)
 		ln++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
+		if (memchr(line, '\0', (size_t)n)) {        /* text after it would be lost */
+			fail(err, errlen, ln, "a NUL byte in the line");
+			goto out;
+		}
 		if (ln == 1) {
 			uint64_t v;
 			if (strncmp(line, "migrace-trace ", 14) || parse_u64(line + 14, &v, 10)) {
