@@ -278,17 +278,49 @@ static void __attribute__((noreturn)) step_limit(int self)
 		"the limit)", rt.buf.shm->max_steps);
 }
 
+/* The model's object chunks are mapped in the child only: the server maps
+ * each at the child's address (never over a mapping of its own) and copies
+ * it, so the pointers the snapshot follows are valid. 0, or -1: a chunk
+ * could not be had (the hang is then reported without the threads). */
+static int map_child_chunks(int pid)
+{
+	size_t len = MODEL_OBJ_CHUNK * sizeof(struct mobj);
+	for (size_t i = 0; i < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]) && rt.m.chunk[i]; i++) {
+		void *at = rt.m.chunk[i];
+		void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != at) {
+			if (p != MAP_FAILED)
+				munmap(p, len);
+			for (size_t j = i; j < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]); j++)
+				rt.m.chunk[j] = NULL;     /* not ours to unmap */
+			return -1;
+		}
+		struct iovec here = { at, len }, there = { at, len };
+		if (process_vm_readv(pid, &here, 1, &there, 1, 0) != (ssize_t)len)
+			return -1;
+	}
+	return 0;
+}
+
+static void unmap_child_chunks(void)
+{
+	for (size_t i = 0; i < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]) && rt.m.chunk[i]; i++)
+		munmap(rt.m.chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
+}
+
 int rt_snapshot_child(int pid)
 {
 	struct iovec here = { &rt, sizeof(rt) }, there = { &rt, sizeof(rt) };
 	int rc = -1;
 	/* the server never runs the scheduler: its copy of rt is unused, at the
 	 * child's address, so the pointers inside the model stay valid */
-	if (process_vm_readv(pid, &here, 1, &there, 1, 0) == (ssize_t)sizeof(rt) && rt.buf.shm) {
+	if (process_vm_readv(pid, &here, 1, &there, 1, 0) == (ssize_t)sizeof(rt) && rt.buf.shm &&
+	    map_child_chunks(pid) == 0) {
 		uint32_t n = rt.buf.shm->nsteps;
 		snapshot(n ? rt.buf.log[n - 1].chosen : 0);
 		rc = 0;
 	}
+	unmap_child_chunks();
 	/* back to untouched zero pages, so the next runs start as before */
 	uintptr_t lo = ((uintptr_t)&rt + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)(&rt + 1)) & ~(uintptr_t)4095;
 	memset(&rt, 0, sizeof(rt));
