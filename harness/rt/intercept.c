@@ -2,11 +2,11 @@
  * Shared by every interceptor (intercept.h): the one way a lookup of the real
  * function can fail.
  */
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
+#define _GNU_SOURCE
 #include "intercept.h"
+
+#include <stdio.h>
+#include <unistd.h>
 
 void intercept_missing(const char *name)
 {
