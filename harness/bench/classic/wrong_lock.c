@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 static pthread_mutex_t acct_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t audit_lock __attribute__((unused)) = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int balance;       /* meant to be under acct_lock */
 static int nlog;                 /* under log_lock */
