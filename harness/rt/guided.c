@@ -63,7 +63,7 @@
 #define PTS_MAX 8192                 /* decisions kept per entry */
 #define CORPUS_MAX 16384
 #define SYNC_EVERY 16
-#define FRESH_IN 4
+#define FRESH_IN 2
 #define OBJ_SLOTS 16384
 
 /* A decision of an entry's run where another thread could have run. */
@@ -523,7 +523,7 @@ static int pick_other(const struct gpoint *pt, const struct gentry *e)
 static void mutate(struct rt_config *cfg, const struct gentry *e, uint32_t *nsw)
 {
 	switch (prng_below(&g.rng, 10)) {
-	case 0: case 1: case 2: case 3: case 4: {           /* add a switch */
+	case 0: case 1: case 2: case 3: {                   /* add a switch */
 		if (!e->npts)
 			break;
 		const struct gpoint *pt = &e->pts[prng_below(&g.rng, e->npts)];
@@ -537,7 +537,12 @@ static void mutate(struct rt_config *cfg, const struct gentry *e, uint32_t *nsw)
 			g.plan[at] = (struct switch_ent){ .n = pt->key, .t = pt->cur, .u = (uint16_t)u, .mem = pt->mem };
 		break;
 	}
-	case 5: case 6:                                       /* drop one */
+	case 4: case 5: {                                     /* PCT after a step */
+		cfg->guided_pct = true;
+		cfg->guided_noise_from = e->nsteps ? prng_below(&g.rng, e->nsteps) : 0;
+		break;
+	}
+	case 6:                                               /* drop one */
 		if (*nsw) {
 			uint32_t i = (uint32_t)prng_below(&g.rng, *nsw);
 			g.plan[i] = g.plan[--*nsw];
@@ -603,7 +608,7 @@ void guided_plan(struct rt_config *cfg, uint64_t *seed)
 		uint64_t h2 = 0;
 		for (uint32_t j = 0; j < nsw; j++)
 			h2 = mix(h2, (uint64_t)g.plan[j].n << 32 | (uint64_t)g.plan[j].t << 16 | g.plan[j].u);
-		if (nsw != before || h != h2 || cfg->guided_noise)
+		if (nsw != before || h != h2 || cfg->guided_noise || cfg->guided_pct)
 			i++;
 	}
 	cfg->nsw = nsw;

@@ -268,8 +268,8 @@ static int pick_listed(struct strategy *s, const struct tset *enabled, int cur)
 static int pick_guided(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
 		       enum op_kind cur_op)
 {
-	if (s->pct_run)
-		return pick_pct(s, step, enabled, cur, cur_op);
+	if (s->pct_run && step >= s->noise_from)   /* change points count from there */
+		return pick_pct(s, step - s->noise_from, enabled, cur, cur_op);
 	int t = pick_listed(s, enabled, cur);
 	if (!s->noise || step < s->noise_from || t != strategy_default_set(enabled, cur) ||
 	    prng_below(&s->grng, 65536) >= s->noise)

@@ -60,8 +60,9 @@ struct strategy {
 	/* switches */
 	const struct switch_ent *sw;
 	uint32_t nsw;
-	/* guided: a fresh PCT run (pct_run), else the switches and, from step
-	 * noise_from on, a switch to a random other thread with probability
+	/* guided: the listed switches until step noise_from, then PCT
+	 * (pct_run: its change points counted from noise_from; a fresh PCT run
+	 * from 0), or a switch to a random other thread with probability
 	 * noise/65536 at each decision, drawn from grng (the run's draws of
 	 * migrace_choose and fault points stay on rng) */
 	bool pct_run;
