@@ -1459,7 +1459,7 @@ static int explore_main(struct server *s)
 
 /* Strategy guided (guided.c): each run's plan comes from the search, its
  * steps go back to it. Run index i of this worker as with the other
- * strategies; a run's seed is SEED+i, or for a mutant its parent's.
+ * strategies; a fresh run's seed is pct:3's, a mutant's its parent's.
  * MIGRACE_GUIDED_RESUME=1 loads the corpus already under the --out
  * directory. */
 static int guided_main(struct server *s)
@@ -1469,7 +1469,8 @@ static int guided_main(struct server *s)
 	char why[PATH_MAX + 128];
 
 	estimate_k(s);                /* its fresh runs are PCT runs */
-	if (guided_init(s->out_dir, s->first, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why, sizeof(why)))
+	if (guided_init(s->out_dir, s->first, s->stride, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why,
+			sizeof(why)))
 		usage_error("%s", why);
 	if (guided_corpus_size())
 		note(s, "guided: resumed with %u corpus entries", guided_corpus_size());

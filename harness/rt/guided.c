@@ -23,13 +23,18 @@
  * index), which the other workers load every SYNC_EVERY runs, and which
  * `hunt --resume` loads again.
  *
- * Schedules. The first run (with an empty corpus) is the default schedule.
- * Then each run is either a fresh PCT run of depth 3 (one in FRESH_IN) or a
- * mutant of an entry: 1 to 3 of add a switch at one of its decisions to
+ * Schedules. Every other run of a worker, the first among them, is a fresh
+ * PCT run of depth 3: exactly the schedule pct:3 runs at the same index
+ * (index KEY + f*STRIDE for the worker's f-th fresh run, the same seed), so
+ * that guided runs pct:3's schedules at half their pace whatever the corpus
+ * does, and never needs more than about twice pct:3's schedules. The other
+ * runs are mutants of a corpus entry (of two drawn at random, the one with
+ * fewer switches): 1 to 3 of add a switch at one of its decisions to
  * another thread that could run there, drop one, move one (to a nearby
- * decision of the same thread, or to another thread), or switch at random
- * after a step (about two random switches). A mutant keeps its parent's seed,
- * so the draws of migrace_choose and of fault points stay the parent's.
+ * decision of the same thread, or to another thread), run PCT from a step
+ * on, or switch at random after a step (about two random switches). A
+ * mutant keeps its parent's seed, so the draws of migrace_choose and of
+ * fault points stay the parent's.
  *
  * Memory: the fork server's heap is the runs' (forkserver.c), so the search
  * allocates nothing from it: its corpus lives in an arena reserved at start
@@ -63,7 +68,6 @@
 #define PTS_MAX 8192                 /* decisions kept per entry */
 #define CORPUS_MAX 16384
 #define SYNC_EVERY 16
-#define FRESH_IN 2
 #define OBJ_SLOTS 16384
 
 /* A decision of an entry's run where another thread could have run. */
@@ -102,6 +106,7 @@ static struct {
 	uint32_t seq;                /* this worker's entries written */
 	uint64_t runs;
 	uint64_t seed;               /* the seed of the run planned last */
+	uint64_t base_seed, stride, fresh;   /* fresh PCT runs: pct:3's sequence */
 	struct { uint64_t key; uint32_t next; } others[1024];
 	int nothers;
 } g;
@@ -133,26 +138,12 @@ uint32_t guided_corpus_size(void) { return g.n; }
 
 /* ---- corpus files -------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n)
+/* All n bytes written (out) or read; 0, or -1. */
+static int io_all(int fd, void *p, size_t n, bool out)
 {
 	char *c = p;
 	while (n) {
-		ssize_t r = read(fd, c, n);
+		ssize_t r = out ? write(fd, c, n) : read(fd, c, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -179,8 +170,8 @@ static void save_entry(const struct gentry *e)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	int rc = write_all(fd, &h, sizeof(h)) || write_all(fd, e->sw, e->nsw * sizeof(*e->sw)) ||
-		 write_all(fd, e->pts, e->npts * sizeof(*e->pts));
+	int rc = io_all(fd, &h, sizeof(h), true) || io_all(fd, e->sw, e->nsw * sizeof(*e->sw), true) ||
+		 io_all(fd, e->pts, e->npts * sizeof(*e->pts), true);
 	close(fd);
 	if (rc || rename(tmp, path))
 		unlink(tmp);
@@ -198,14 +189,14 @@ static int load_entry(uint64_t key, uint32_t seq)
 	if (fd < 0)
 		return -1;
 	int rc = -1;
-	if (g.n < CORPUS_MAX && read_all(fd, &h, sizeof(h)) == 0 && memcmp(h.magic, MAGIC, sizeof(MAGIC)) == 0 &&
+	if (g.n < CORPUS_MAX && io_all(fd, &h, sizeof(h), false) == 0 && memcmp(h.magic, MAGIC, sizeof(MAGIC)) == 0 &&
 	    h.nsw <= PLAN_MAX && h.npts <= PTS_MAX) {
 		struct gentry *e = &g.corpus[g.n];
 		size_t mark = g.used;
 		e->sw = arena_take(h.nsw * sizeof(*e->sw) + 1);
 		e->pts = arena_take(h.npts * sizeof(*e->pts) + 1);
-		if (e->sw && e->pts && read_all(fd, e->sw, h.nsw * sizeof(*e->sw)) == 0 &&
-		    read_all(fd, e->pts, h.npts * sizeof(*e->pts)) == 0) {
+		if (e->sw && e->pts && io_all(fd, e->sw, h.nsw * sizeof(*e->sw), false) == 0 &&
+		    io_all(fd, e->pts, h.npts * sizeof(*e->pts), false) == 0) {
 			e->seed = h.seed;
 			e->nsw = h.nsw;
 			e->npts = h.npts;
@@ -285,7 +276,7 @@ static void load_new(bool own_too)
 		}
 }
 
-int guided_init(const char *dir, uint64_t key, uint64_t seed, bool resume, char *why, size_t len)
+int guided_init(const char *dir, uint64_t key, uint64_t stride, uint64_t seed, bool resume, char *why, size_t len)
 {
 	char path[PATH_MAX + 32];
 	if (!g.arena || !g.plan) {
@@ -294,6 +285,8 @@ int guided_init(const char *dir, uint64_t key, uint64_t seed, bool resume, char 
 	}
 	snprintf(g.dir, sizeof(g.dir), "%s", dir);
 	g.key = key;
+	g.stride = stride ? stride : 1;
+	g.base_seed = seed;
 	prng_seed(&g.rng, seed ^ (key * 0x9E3779B97F4A7C15ull));
 	snprintf(path, sizeof(path), "%s/guided/corpus", dir);
 	if (trace_make_dirs(path)) {
@@ -582,13 +575,15 @@ void guided_plan(struct rt_config *cfg, uint64_t *seed)
 	cfg->guided_pct = false;
 	cfg->guided_noise = 0;
 	cfg->guided_noise_from = 0;
-	g.seed = *seed;
-	if (g.n == 0)
-		return;                      /* the default schedule */
-	if (prng_below(&g.rng, FRESH_IN) == 0) {
+	/* every other run (the first too) is a fresh PCT run: this worker's
+	 * share of pct:3's own schedules, in its order (index key + f*stride,
+	 * its seed), whatever the corpus holds */
+	if (g.runs % 2 == 1 || g.n == 0) {
 		cfg->guided_pct = true;
+		*seed = g.seed = g.base_seed + g.key + g.fresh++ * g.stride;
 		return;
 	}
+	g.seed = *seed;
 	/* a parent: the one with fewer switches of two entries drawn at random
 	 * (a tournament: short schedules are mutated more) */
 	const struct gentry *e = &g.corpus[prng_below(&g.rng, g.n)], *e2 = &g.corpus[prng_below(&g.rng, g.n)];

@@ -17,10 +17,11 @@
 
 /* Sets up the search: its corpus and feedback map under dir/guided (shared
  * by every worker of an exec or hunt with the same --out), worker `key`
- * (its first run index), the search's PRNG from seed. With resume, the
+ * (its first run index; `stride` between its indices), the search's PRNG
+ * and its fresh runs' seeds from seed. With resume, the
  * corpus and map already there are loaded; else the caller (the CLI) has
  * cleared them. 0, or -1 with a reason in why. */
-int guided_init(const char *dir, uint64_t key, uint64_t seed, bool resume, char *why, size_t len);
+int guided_init(const char *dir, uint64_t key, uint64_t stride, uint64_t seed, bool resume, char *why, size_t len);
 /* The plan of the next run into cfg (sw, nsw, guided_*) and its seed. */
 void guided_plan(struct rt_config *cfg, uint64_t *seed);
 /* The run that just ended: its steps and signature ("clean" or one).

@@ -23,14 +23,22 @@ expect "the trace replays without the corpus" 0 'replay reproduced assert:sum ==
 expect "memory points: guided finds the ABA of the lock-free stack" 1 'assert:owners == 1' \
 	$M exec --strategy guided --preempt mem --runs 500 --out "$OUTDIR/aba" -- $C/aba_stack
 
+# -- its fresh runs are pct:3's: run 0 and run 2 are pct:3's runs 0 and 1 ---
+for s in guided pct:3; do
+	run $M exec --strategy $s --seed 40 --runs 3 --trace-all --out "$OUTDIR/fr-${s/:/}" -- $C/reorder10
+done
+sched() { sed -n 's/^schedule //p' "$OUTDIR/fr-$1"/*-seed$2-run$3.trace 2>/dev/null; }
+check "guided's runs 0 and 2 are pct:3's runs 0 and 1 (the same seeds, the same schedules)" \
+	test -n "$(sched pct3 40 0)" -a "$(sched guided 40 0)" = "$(sched pct3 40 0)" -a "$(sched guided 41 2)" = "$(sched pct3 41 1)"
+
 # -- the same seed, the same hunt (one job) ----------------------------------
 for d in s1 s2; do
-	run $M hunt --strategy guided --seed 8 --budget 200 --jobs 1 --out "$OUTDIR/$d" -- $C/reorder10
+	run $M hunt --strategy guided --seed 8 --budget 200 --jobs 1 --out "$OUTDIR/$d" -- $C/twostage
 done
 check "same seed, one job: the same findings (signature, count, first index, seed)" \
 	test -n "$(rows "$OUTDIR/s1/hunt.txt")" -a "$(rows "$OUTDIR/s1/hunt.txt")" = "$(rows "$OUTDIR/s2/hunt.txt")"
 check "same seed, one job: the same corpus" test "$(corpus_sum "$OUTDIR/s1")" = "$(corpus_sum "$OUTDIR/s2")"
-run $M hunt --strategy guided --seed 9 --budget 200 --jobs 1 --out "$OUTDIR/s3" -- $C/reorder10
+run $M hunt --strategy guided --seed 9 --budget 200 --jobs 1 --out "$OUTDIR/s3" -- $C/twostage
 check "another seed: another corpus" test "$(corpus_sum "$OUTDIR/s1")" != "$(corpus_sum "$OUTDIR/s3")"
 
 # -- resume ------------------------------------------------------------------
@@ -40,7 +48,7 @@ expect "hunt --resume DIR: goes on with the corpus it had" 1 "guided: resumed wi
 H=$OUTDIR/s1/hunt.txt
 check "resumed: the schedule count goes on (200 + 40), the target and strategy kept" \
 	test "$(header "$H" schedules)" = 240 -a "$(header "$H" strategy)" = guided \
-	-a "$(header "$H" program)" = "$PWD/$C/reorder10"
+	-a "$(header "$H" program)" = "$PWD/$C/twostage"
 check "resumed: the findings before are kept (same first index)" \
 	test "$(rows "$H" | cut -f1,3)" = "$(rows "$OUTDIR/s2/hunt.txt" | cut -f1,3)"
 check "resumed: the corpus grew or stayed, never restarted" test "$(ls "$OUTDIR/s1/guided/corpus" | wc -l)" -ge "$n0"
