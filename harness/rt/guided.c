@@ -28,7 +28,9 @@
  * (index KEY + f*STRIDE for the worker's f-th fresh run, the same seed), so
  * that guided runs pct:3's schedules at half their pace whatever the corpus
  * does, and never needs more than about twice pct:3's schedules. The other
- * runs are mutants of a corpus entry (of two drawn at random, the one with
+ * runs are random walks (the first RANDOM_FIRST, then one in RANDOM_IN: a
+ * uniformly random enabled thread at every decision, as strategy random)
+ * or mutants of a corpus entry (of two drawn at random, the one with
  * fewer switches): 1 to 3 of add a switch at one of its decisions to
  * another thread that could run there, drop one, move one (to a nearby
  * decision of the same thread, or to another thread), run PCT from a step
@@ -68,6 +70,8 @@
 #define PTS_MAX 8192                 /* decisions kept per entry */
 #define CORPUS_MAX 16384
 #define SYNC_EVERY 16
+#define RANDOM_FIRST 4
+#define RANDOM_IN 4
 #define OBJ_SLOTS 16384
 
 /* A decision of an entry's run where another thread could have run. */
@@ -107,6 +111,7 @@ static struct {
 	uint64_t runs;
 	uint64_t seed;               /* the seed of the run planned last */
 	uint64_t base_seed, stride, fresh;   /* fresh PCT runs: pct:3's sequence */
+	uint64_t walks;              /* random walks: random's sequence */
 	struct { uint64_t key; uint32_t next; } others[1024];
 	int nothers;
 } g;
@@ -581,6 +586,13 @@ void guided_plan(struct rt_config *cfg, uint64_t *seed)
 	if (g.runs % 2 == 1 || g.n == 0) {
 		cfg->guided_pct = true;
 		*seed = g.seed = g.base_seed + g.key + g.fresh++ * g.stride;
+		return;
+	}
+	/* of the other runs, the first RANDOM_FIRST and one in RANDOM_IN after
+	 * them are random walks: a uniformly random thread at every decision */
+	if (g.walks < RANDOM_FIRST || prng_below(&g.rng, RANDOM_IN) == 0) {
+		cfg->guided_noise = GUIDED_RANDOM_WALK;
+		*seed = g.seed = g.base_seed + g.key + g.walks++ * g.stride;
 		return;
 	}
 	g.seed = *seed;

@@ -270,6 +270,8 @@ static int pick_guided(struct strategy *s, uint64_t step, const struct tset *ena
 {
 	if (s->pct_run && step >= s->noise_from)   /* change points count from there */
 		return pick_pct(s, step - s->noise_from, enabled, cur, cur_op);
+	if (s->noise == GUIDED_RANDOM_WALK)         /* random's own choices */
+		return pick_random(s, enabled);
 	int t = pick_listed(s, enabled, cur);
 	if (!s->noise || step < s->noise_from || t != strategy_default_set(enabled, cur) ||
 	    prng_below(&s->grng, 65536) >= s->noise)

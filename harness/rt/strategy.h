@@ -14,6 +14,7 @@
 
 #define PCT_MAX_DEPTH 16
 #define DFS_MAX_BOUND 16
+#define GUIDED_RANDOM_WALK UINT32_MAX
 
 enum strat_kind {
 	STRAT_SCRIPT,   /* ordering constraints + deterministic default order */
@@ -66,7 +67,7 @@ struct strategy {
 	 * noise/65536 at each decision, drawn from grng (the run's draws of
 	 * migrace_choose and fault points stay on rng) */
 	bool pct_run;
-	uint32_t noise;
+	uint32_t noise;                    /* GUIDED_RANDOM_WALK: strategy random's run */
 	uint64_t noise_from;
 	struct prng grng;
 	/* the decision being made, set by the runtime before strategy_pick */
