@@ -22,6 +22,9 @@ rm -rf "$OUTDIR/ex/guided"
 expect "the trace replays without the corpus" 0 'replay reproduced assert:sum == gen \* 7' $M replay "$trace"
 expect "memory points: guided finds the ABA of the lock-free stack" 1 'assert:owners == 1' \
 	$M exec --strategy guided --preempt mem --runs 500 --out "$OUTDIR/aba" -- $C/aba_stack
+trace=$(sed -n 's/^migrace: trace: //p' <<<"$OUT" | head -1)
+rm -rf "$OUTDIR/aba/guided"
+expect "its trace (memory decisions) replays without the corpus" 0 'replay reproduced assert:owners == 1' $M replay "$trace"
 
 # -- its fresh runs are pct:3's: run 0 and run 2 are pct:3's runs 0 and 1 ---
 for s in guided pct:3; do
