@@ -96,6 +96,10 @@ UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 
 BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
 	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
+# The classic bug patterns (harness/bench/classic, scripts/bench-explore), each
+# with its correct twin NAME.fixed (-DFIXED), built for tsan
+CLASSIC := $(basename $(notdir $(wildcard harness/bench/classic/*.c)))
+CLASSIC_BINS := $(addprefix $(B)/tsan/bench/classic/,$(CLASSIC) $(addsuffix .fixed,$(CLASSIC)))
 
 .PHONY: all check run bench results results-load clean bootstrap unit accept bisect-vars fuzz FORCE
 .DEFAULT_GOAL := all
@@ -122,7 +126,7 @@ MONCLIENT := $(B)/tests/monclient
 MGMT_P2P := $(B)/tests/mgmt_p2p
 all: $(MONCLIENT) $(MGMT_P2P)
 # the acceptance tests' programs and the unit tests are part of everything
-all: $(TESTPROG_BINS) $(UNIT_TESTS)
+all: $(TESTPROG_BINS) $(UNIT_TESTS) $(CLASSIC_BINS)
 $(MGMT_P2P): tests/accept/tools/mgmt_p2p.c $(CORE_LIB_plain)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
@@ -200,6 +204,16 @@ $(B)/$(1)/testprogs/%: tests/accept/progs/%.cc $(MCXX) $(RT_LIB)
 $(B)/$(1)/bench/%: harness/bench/%.c $(MCC) $(RT_LIB)
 	@mkdir -p $$(@D)
 	$(Q)$(MCC) --$(1) -O2 $$< -o $$@
+
+$(B)/$(1)/bench/classic/%: harness/bench/classic/%.c $(wildcard harness/bench/classic/*.c) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) $$< -o $$@
+
+$(B)/$(1)/bench/classic/%.fixed: harness/bench/classic/%.c $(wildcard harness/bench/classic/*.c) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) -DFIXED $$< -o $$@
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call flavour_rules,$(f))))
 

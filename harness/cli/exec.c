@@ -33,11 +33,17 @@ static const char exec_help[] =
 	"child, and stops at the first failing run: a sanitizer report, a failed\n"
 	"assertion, a crash, a deadlock, a hang, a pthread misuse or a nonzero exit.\n"
 	"\n"
-	"  --strategy S        script | random | pct:D | dfs:B     (default random)\n"
+	"  --strategy S        script | random | pct:D | dfs:B | guided (default random)\n"
 	"                      script: ordering constraints (--script) + default order\n"
 	"                      pct:D: PCT of depth D (D-1 priority change points)\n"
 	"                      dfs:B: every schedule within B preemptions, then stops\n"
 	"                      switches: the --switches list, else no preemption\n"
+	"                      guided: greybox search; runs that did something new\n"
+	"                      (a lock handoff, a pair of steps at a thread switch, an\n"
+	"                      order of sync points, a signature) are kept in a corpus\n"
+	"                      under OUT/guided and mutated (switches added, dropped,\n"
+	"                      moved); the workers share it; a failing run's trace\n"
+	"                      replays as any other (there is no seed repro line)\n"
 	"  --switches LIST     the thread switches `migrace minimize` prints (\"1.m2>2\n"
 	"                      0.s3>1\": at thread 1's 2nd memory decision run thread 2,\n"
 	"                      at thread 0's 3rd scheduling decision run thread 1);\n"
@@ -201,7 +207,7 @@ static int exec_main(int argc, char **argv)
 		}
 		fprintf(stderr, "migrace: trace: %s\n", out.first_trace);
 		fprintf(stderr, "migrace: repro: %s replay %s\n", self, out.first_trace);
-		if (strncmp(o.strategy, "dfs:", 4)) {
+		if (strncmp(o.strategy, "dfs:", 4) && strcmp(o.strategy, "guided")) {
 			fputs("migrace: repro (seed): ", stderr);
 			pool_seed_repro(stderr, &o, out.first_seed, out.pct_k ? out.pct_k : o.pct_k, argv + optind);
 		}

@@ -46,7 +46,9 @@ static const char hunt_help[] =
 	"                      core/ directory compiled with the Makefile's flags into\n"
 	"                      build/workload-core/)\n"
 	"  --build tsan|asan   which build of the scenario (default tsan)\n"
-	"  --strategy S        random | pct:D | dfs:B   (default pct:3)\n"
+	"  --strategy S        random | pct:D | dfs:B | guided   (default pct:3)\n"
+	"                      guided: greybox search, its corpus under DIR/guided\n"
+	"                      shared by the workers (see docs/strategies.md)\n"
 	"  --preempt sync|mem  scheduling points at synchronisation only (default), or\n"
 	"                      also before loads and stores of non-stack memory\n"
 	"  --budget N          schedule indices 0..N-1 (default 1000)\n"
@@ -62,6 +64,10 @@ static const char hunt_help[] =
 	"                      a DIR that already holds a hunt keeps it: this hunt goes\n"
 	"                      to DIR/hunt-2 (hunt-3, ...), said on stderr\n"
 	"  --force             replace the hunt already in DIR instead\n"
+	"  --resume DIR        go on with the guided hunt in DIR: its target and options,\n"
+	"                      its corpus and what it found; its schedule indices go on\n"
+	"                      after the last it ran; --budget/--time (default 1000\n"
+	"                      more), --jobs and --timeout may be given again\n"
 	"  --pct-k K           PCT's k (default: estimated from a first run under the\n"
 	"                      default schedule; printed in the seed repro lines)\n"
 	"  --spurious          spurious wake-ups and early timeouts are decisions too\n"
@@ -86,7 +92,7 @@ static const char hunt_help[] =
 	"anything was found.\n";
 
 enum { H_REGRESSED = 1000, H_BUILD, H_STRATEGY, H_PREEMPT, H_BUDGET, H_TIME, H_JOBS, H_SHARD, H_SEED, H_OUT,
-       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_PIN, H_PCT_K, H_SPURIOUS, H_HELP };
+       H_TIMEOUT, H_UNTIL, H_FORCE, H_WORKLOAD, H_CORE, H_PIN, H_PCT_K, H_SPURIOUS, H_RESUME, H_HELP };
 
 static const struct option hunt_opts[] = {
 	{ "regressed", no_argument, NULL, H_REGRESSED },
@@ -107,6 +113,7 @@ static const struct option hunt_opts[] = {
 	{ "spurious", no_argument, NULL, H_SPURIOUS },
 	{ "workload", required_argument, NULL, H_WORKLOAD },
 	{ "core", required_argument, NULL, H_CORE },
+	{ "resume", required_argument, NULL, H_RESUME },
 	{ "help", no_argument, NULL, H_HELP },
 	{ 0 },
 };
@@ -129,6 +136,7 @@ struct hunt {
 	unsigned time_s;
 	double t0, last_progress;
 	uint64_t runs, failures;
+	uint64_t prev_runs;          /* --resume: the schedules the hunt ran before */
 	uint64_t pct_k;              /* the k PCT used (the workers' "pct-k" line) */
 	uint64_t next[MAX_JOBS];     /* each worker's next index: all below it ran */
 	struct found *found;
@@ -292,7 +300,7 @@ static int write_summary(const struct hunt *h, const char *stopped)
 		fprintf(f, "# budget %" PRIu64 "\n", h->budget);
 	else
 		fprintf(f, "# time %u\n", h->time_s);
-	fprintf(f, "# schedules %" PRIu64 "\n# stopped %s\n", h->runs, stopped);
+	fprintf(f, "# schedules %" PRIu64 "\n# stopped %s\n", h->prev_runs + h->runs, stopped);
 	if (h->scenario)
 		fprintf(f, "# expected %s\n", *h->expect ? h->expect : "-");
 	for (size_t i = 0; i < h->nfound; i++)
@@ -355,6 +363,10 @@ static void summary(struct hunt *h, double secs)
 			fprintf(stderr, "  %s replay %s\n", self, f->trace);
 		if (h->dfs) {
 			fprintf(stderr, "  (dfs: a schedule is a position in the search, it has no seed)\n");
+			continue;
+		}
+		if (strcmp(h->o.strategy, "guided") == 0) {
+			fprintf(stderr, "  (guided: a schedule comes from the corpus, it has no seed)\n");
 			continue;
 		}
 		fputs("  ", stderr);
@@ -450,6 +462,157 @@ static void workload_target(struct hunt *h, int argc, char **argv, int dd, const
 	}
 }
 
+/* ---- --resume DIR --------------------------------------------------------
+ *
+ * A guided hunt keeps its arguments in DIR/guided/args (one a line, without
+ * --out, --force, --budget and --time); --resume DIR runs hunt again with
+ * them, the options given beside --resume first (so --budget, --time, --jobs
+ * or --timeout apply), its corpus kept and its findings (DIR/hunt.txt) taken
+ * over. */
+static bool arg_dropped(const char *a, bool *with_value)
+{
+	static const char *const valued[] = { "--out", "--budget", "--time", "--resume" };
+	*with_value = false;
+	if (strcmp(a, "--force") == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++) {
+		size_t n = strlen(valued[i]);
+		if (strncmp(a, valued[i], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+			*with_value = a[n] == '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static void save_args(const char *dir, int argc, char **argv)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/guided", dir);
+	trace_make_dirs(path);
+	snprintf(path, sizeof(path), "%s/guided/args", dir);
+	FILE *f = fopen(path, "w");
+	bool opts = true, val;
+	for (int i = 1; f && i < argc; i++) {
+		if (strchr(argv[i], '\n')) {        /* cannot be kept a line each: no resume */
+			fclose(f);
+			unlink(path);
+			return;
+		}
+		if (strcmp(argv[i], "--") == 0)
+			opts = false;
+		if (opts && arg_dropped(argv[i], &val)) {
+			i += val;
+			continue;
+		}
+		fprintf(f, "%s\n", argv[i]);
+	}
+	if (f && fclose(f))
+		unlink(path);
+}
+
+static const char *resume_args(int *argc, char ***argv)
+{
+	static char dir[PATH_MAX];
+	const char *r = NULL;
+	int at = -1;
+	for (int i = 1; i < *argc && strcmp((*argv)[i], "--"); i++)
+		if (strcmp((*argv)[i], "--resume") == 0 && i + 1 < *argc) {
+			r = (*argv)[i + 1];
+			at = i;
+		} else if (strncmp((*argv)[i], "--resume=", 9) == 0) {
+			r = (*argv)[i] + 9;
+			at = i;
+		}
+	if (!r)
+		return NULL;
+	for (int i = 1; i < *argc; i++)
+		if (strcmp((*argv)[i], "--") == 0)
+			die_usage("hunt", "--resume %s takes the hunt's own target: no program after --", r);
+	snprintf(dir, sizeof(dir), "%s", r);
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/guided/args", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		die_usage("hunt", "--resume %s: no guided hunt there (%s: %s)", dir, path, strerror(errno));
+	char **stored = NULL, *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		if (len && line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		stored = realloc(stored, (n + 1) * sizeof(*stored));
+		if (!stored)
+			die_usage("hunt", "out of memory");
+		stored[n++] = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	/* argv[0], the stored options, the ones given now, then "--" and the rest */
+	char **nv = calloc((size_t)*argc + n + 2, sizeof(*nv));
+	int k = 0;
+	size_t dd = 0;
+	while (dd < n && strcmp(stored[dd], "--"))
+		dd++;
+	nv[k++] = (*argv)[0];
+	for (size_t i = 0; i < dd; i++)
+		nv[k++] = stored[i];
+	for (int i = 1; i < *argc; i++) {
+		if (i == at) {
+			i += strcmp((*argv)[i], "--resume") == 0;
+			continue;
+		}
+		nv[k++] = (*argv)[i];
+	}
+	for (size_t i = dd; i < n; i++)
+		nv[k++] = stored[i];
+	nv[k] = NULL;
+	*argc = k;
+	*argv = nv;
+	return dir;
+}
+
+/* The findings and the schedule count of the hunt being resumed. */
+static void resume_found(struct hunt *h)
+{
+	FILE *f = fopen(h->summary, "r");
+	char line[PATH_MAX + 512];
+	if (!f)
+		die_usage("hunt", "--resume: cannot read %s: %s", h->summary, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		unsigned long long v;
+		if (sscanf(line, "# schedules %llu", &v) == 1) {
+			h->prev_runs = v;
+			continue;
+		}
+		char *fld[5], *p = line;
+		int nf = 0;
+		if (line[0] == '#')
+			continue;
+		while (nf < 5 && p) {
+			fld[nf++] = p;
+			p = strchr(p, '\t');
+			if (p)
+				*p++ = '\0';
+		}
+		if (nf != 5)
+			continue;
+		struct found *nfnd = realloc(h->found, (h->nfound + 1) * sizeof(*nfnd));
+		if (!nfnd)
+			die_usage("hunt", "out of memory");
+		h->found = nfnd;
+		struct found *x = &h->found[h->nfound++];
+		memset(x, 0, sizeof(*x));
+		snprintf(x->sig, sizeof(x->sig), "%s", fld[0]);
+		x->count = strtoull(fld[1], NULL, 10);
+		x->first = strtoull(fld[2], NULL, 10);
+		x->seed = strtoull(fld[3], NULL, 10);
+		snprintf(x->trace, sizeof(x->trace), "%s", strcmp(fld[4], "-") ? fld[4] : "");
+	}
+	fclose(f);
+}
+
 static int hunt_main(int argc, char **argv)
 {
 	static struct hunt h;
@@ -458,6 +621,7 @@ static int hunt_main(int argc, char **argv)
 	int c, dd = argc;
 
 	memset(&h, 0, sizeof(h));
+	const char *resume = resume_args(&argc, &argv);
 	exec_defaults(&h.o);
 	h.o.strategy = "pct:3";
 	h.o.preempt = "sync";
@@ -486,9 +650,10 @@ static int hunt_main(int argc, char **argv)
 			const char *why;
 			check_strategy("hunt", optarg);
 			strat_parse(optarg, &spec, &why);
-			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS)
+			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS &&
+			    spec.kind != STRAT_GUIDED)
 				die_usage("hunt", "--strategy '%s': a hunt explores on its own (no script, no switch list): "
-					  "use random, pct:D or dfs:B", optarg);
+					  "use random, pct:D, dfs:B or guided", optarg);
 			h.o.strategy = optarg;
 			break;
 		}
@@ -507,6 +672,7 @@ static int hunt_main(int argc, char **argv)
 		case H_PCT_K: h.o.pct_k = parse_count("hunt", "--pct-k", optarg, 1, UINT32_MAX); break;
 		case H_WORKLOAD: workload = optarg; break;
 		case H_CORE: core_dir = optarg; break;
+		case H_RESUME: break;   /* taken apart by resume_args */
 		case 'h':
 		case H_HELP: fputs(hunt_help, stdout); return 0;
 		default: die_usage("hunt", "unknown or incomplete option");
@@ -584,8 +750,20 @@ static int hunt_main(int argc, char **argv)
 		snprintf(out_buf, sizeof(out_buf), "migrace-hunt/%s", name);
 		outdir = out_buf;
 	}
-	const char *out_abs = hunt_dir(outdir, force);
+	bool guided = strcmp(h.o.strategy, "guided") == 0;
+	if (guided && h.o.nshards > 1)
+		die_usage("hunt", "--shard does not apply to guided: its schedules come from a corpus the shards "
+			  "would not share (use random or pct:D to shard)");
+	if (resume && !guided)
+		die_usage("hunt", "--resume %s: not a guided hunt (%s)", resume, h.o.strategy);
+	const char *out_abs = resume ? out_dir_ready("hunt", resume) : hunt_dir(outdir, force);
 	snprintf(h.summary, sizeof(h.summary), "%s/hunt.txt", out_abs);
+	if (resume)
+		resume_found(&h);
+	else if (guided)
+		save_args(out_abs, argc, argv);
+	h.o.resume = resume != NULL;
+	h.o.base = h.prev_runs;
 	if (write_summary(&h, "running"))
 		die_usage("hunt", "cannot write into the --out directory '%s': %s", out_abs, strerror(errno));
 

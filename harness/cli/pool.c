@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <dirent.h>
 
 #include "opts.h"
 #include "pool.h"
@@ -63,7 +64,7 @@ static void setenv_u64(const char *name, uint64_t v)
  * that the shards together run exactly the indices of the unsharded hunt. */
 uint64_t worker_first(const struct exec_opts *o, unsigned j)
 {
-	return o->shard + (uint64_t)j * (o->nshards ? o->nshards : 1);
+	return o->base + o->shard + (uint64_t)j * (o->nshards ? o->nshards : 1);
 }
 
 uint64_t worker_stride(const struct exec_opts *o)
@@ -76,7 +77,7 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 	setenv_u64("MIGRACE_CTL_FD", (uint64_t)fd);
 	setenv("MIGRACE_STRATEGY", o->strategy, 1);
 	setenv_u64("MIGRACE_SEED", o->seed);
-	setenv_u64("MIGRACE_RUNS", o->runs);
+	setenv_u64("MIGRACE_RUNS", o->base + o->runs);
 	setenv_u64("MIGRACE_RUN_FIRST", worker_first(o, j));
 	setenv_u64("MIGRACE_RUN_STRIDE", worker_stride(o));
 	setenv_u64("MIGRACE_TIMEOUT_MS", (uint64_t)(o->timeout * 1000));
@@ -108,6 +109,27 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 		setenv("MIGRACE_TRACE_NEW", "1", 1);
 	if (o->preempt)
 		setenv("MIGRACE_PREEMPT", o->preempt, 1);
+	if (o->resume)
+		setenv("MIGRACE_GUIDED_RESUME", "1", 1);
+}
+
+/* Strategy guided keeps its corpus and feedback map under OUT/guided: a new
+ * exploration starts from nothing (a resumed one keeps them). */
+static void guided_reset(const char *out)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/guided/corpus", out);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] == 'w') {
+			snprintf(path, sizeof(path), "%s/guided/corpus/%s", out, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/guided/seen", out);
+	unlink(path);
 }
 
 static void handle_line(struct outcome *out, const struct exec_opts *o, unsigned j, char *line)
@@ -161,6 +183,8 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 
 	memset(out, 0, sizeof(*out));
 	memset(ws, 0, sizeof(ws));
+	if (strcmp(o->strategy, "guided") == 0 && !o->resume)
+		guided_reset(o->out);
 	fflush(NULL);
 	for (unsigned j = 0; j < nw; j++) {
 		int p[2];

@@ -42,6 +42,8 @@ struct exec_opts {
 	uint64_t pct_k;              /* MIGRACE_PCT_K, or 0: estimated by each fork server */
 	const char *stdin_file;      /* MIGRACE_STDIN: every run's standard input, or NULL */
 	bool spurious;               /* MIGRACE_SPURIOUS=1: spurious wake-ups are decisions */
+	bool resume;                 /* guided: keep and load the corpus under out (else cleared) */
+	uint64_t base;               /* run indices start here (a resumed hunt goes on after its last) */
 	const struct pool_hooks *hooks;
 };
 

@@ -528,9 +528,9 @@ static bool hunt_line(struct scan *sc, unsigned ln, char *line)
 		add_trace(sc, ln, f[4]);
 		return true;
 	}
-	if (!sc->hunt_prog[0]) {
-		fprintf(stderr, "migrace reproduce: %s:%u: a hunt row without trace, and no \"# program\" line: skipped\n",
-			sc->file, ln);
+	if (!sc->hunt_prog[0] || strcmp(sc->hunt_strategy, "guided") == 0) {
+		fprintf(stderr, "migrace reproduce: %s:%u: a hunt row without trace, and %s: skipped\n", sc->file, ln,
+			sc->hunt_prog[0] ? "a guided hunt's seed does not give its schedule" : "no \"# program\" line");
 		sc->pending[0] = '\0';
 		return true;
 	}

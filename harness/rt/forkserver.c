@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "guided.h"
 #include "migrace/scenario.h"
 #include "rt.h"
 #include "symbolize.h"
@@ -1034,7 +1035,8 @@ static void report_failure(const struct server *s, const struct run_result *r, c
 	if (r->trace[0] && f == stderr) {
 		fprintf(f, "migrace: trace: %s\n", r->trace);
 		fprintf(f, "migrace: repro: %s replay %s\n", s->self_cmd, r->trace);
-		if (!s->replaying && s->strat.kind != STRAT_DFS && s->strat.kind != STRAT_SWITCHES)
+		if (!s->replaying && s->strat.kind != STRAT_DFS && s->strat.kind != STRAT_SWITCHES &&
+		    s->strat.kind != STRAT_GUIDED)
 			seed_repro(s, r, f);
 	}
 	if (f != stderr)
@@ -1455,6 +1457,41 @@ static int explore_main(struct server *s)
 	return finish(s, done, failures, &first, &r);
 }
 
+/* Strategy guided (guided.c): each run's plan comes from the search, its
+ * steps go back to it. Run index i of this worker as with the other
+ * strategies; a fresh run's seed is pct:3's, a mutant's its parent's.
+ * MIGRACE_GUIDED_RESUME=1 loads the corpus already under the --out
+ * directory. */
+static int guided_main(struct server *s)
+{
+	struct run_result r = { 0 }, first = { 0 };
+	uint64_t failures = 0, done = 0;
+	char why[PATH_MAX + 128];
+
+	estimate_k(s);                /* its fresh runs are PCT runs */
+	if (guided_init(s->out_dir, s->first, s->stride, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why,
+			sizeof(why)))
+		usage_error("%s", why);
+	if (guided_corpus_size())
+		note(s, "guided: resumed with %u corpus entries", guided_corpus_size());
+	for (uint64_t i = s->first; i < s->runs && !interrupted; i += s->stride) {
+		struct rt_config cfg = s->cfg;
+		uint64_t seed = s->seed + i;
+		guided_plan(&cfg, &seed);
+		cfg.seed = seed;
+		run_once(s, i, seed, &cfg, &r, false);
+		if (interrupted)
+			break;
+		done++;
+		guided_feedback(s->log, r.nsteps, r.sig);
+		announce(s, &r);
+		if (r.failed && !failures++)
+			first = r;
+		if (r.failed && !s->keep_going)
+			break;
+	}
+	return finish(s, done, failures, &first, &r);
+}
 
 /* ---- one address layout for every process of a program -----------------
  *
@@ -1566,6 +1603,8 @@ int __wrap_main(int argc, char **argv, char **envp)
 		return replay_main(&s);
 	if (s.strat.kind == STRAT_DFS)
 		return dfs_main(&s);
+	if (s.strat.kind == STRAT_GUIDED)
+		return guided_main(&s);
 	return explore_main(&s);
 }
 

@@ -140,6 +140,10 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 		       buf->shm->prefix_len);
 	rt.strat.sw = cfg->sw;
 	rt.strat.nsw = cfg->nsw;
+	rt.strat.pct_run = cfg->guided_pct;
+	rt.strat.noise = cfg->guided_noise;
+	rt.strat.noise_from = cfg->guided_noise_from;
+	prng_seed(&rt.strat.grng, ~cfg->seed);
 	memc = 0;
 	if (rt.script)
 		for (int i = 0; i < cfg->nscript; i++)

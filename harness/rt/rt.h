@@ -66,8 +66,12 @@ struct rt_config {
 	int nscript;
 	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
 	bool preempt_mem;           /* scheduling points at non-stack loads and stores */
-	const struct switch_ent *sw;   /* strategy switches */
+	const struct switch_ent *sw;   /* strategy switches (and guided) */
 	uint32_t nsw;
+	/* strategy guided (guided.c): this run's plan besides sw */
+	bool guided_pct;
+	uint32_t guided_noise;
+	uint64_t guided_noise_from;
 };
 
 struct rt_buffers {

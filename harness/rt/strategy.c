@@ -73,6 +73,10 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 		*out = (struct strat_spec){ STRAT_SWITCHES, 0 };
 		return 0;
 	}
+	if (strcmp(text, "guided") == 0) {
+		*out = (struct strat_spec){ STRAT_GUIDED, 3 };   /* its fresh runs: PCT of depth 3 */
+		return 0;
+	}
 	if (strncmp(text, "pct:", 4) == 0) {
 		out->kind = STRAT_PCT;
 		if (parse_param(text + 4, PCT_MAX_DEPTH, &out->param) || out->param < 1) {
@@ -97,7 +101,7 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 		*why = bound_msg;
 		return -EINVAL;
 	}
-	*why = "unknown strategy (expected script, random, pct:D, dfs:B or switches)";
+	*why = "unknown strategy (expected script, random, pct:D, dfs:B, guided or switches)";
 	return -EINVAL;
 }
 
@@ -150,6 +154,7 @@ void strat_format(const struct strat_spec *spec, char *buf, int len)
 	case STRAT_PCT: snprintf(buf, len, "pct:%d", spec->param); break;
 	case STRAT_DFS: snprintf(buf, len, "dfs:%d", spec->param); break;
 	case STRAT_SWITCHES: snprintf(buf, len, "switches"); break;
+	case STRAT_GUIDED: snprintf(buf, len, "guided"); break;
 	}
 }
 
@@ -163,7 +168,7 @@ void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t 
 	s->prefix_len = prefix_len;
 	s->k = k;
 	prng_seed(&s->rng, seed);
-	if (spec->kind == STRAT_PCT && k > 0) {
+	if ((spec->kind == STRAT_PCT || spec->kind == STRAT_GUIDED) && k > 0) {
 		/* D-1 distinct change points, uniform in [1, k] */
 		int want = spec->param - 1;
 		if ((uint64_t)want > k)
@@ -187,7 +192,7 @@ void strategy_thread_created(struct strategy *s, int tid)
 {
 	if (tid >= s->nthreads)
 		s->nthreads = tid + 1;
-	if (s->spec.kind != STRAT_PCT)
+	if (s->spec.kind != STRAT_PCT && s->spec.kind != STRAT_GUIDED)
 		return;
 	for (;;) {
 		int64_t p = PCT_MAX_DEPTH + 1 + (int64_t)prng_below(&s->rng, 1u << 30);
@@ -249,6 +254,38 @@ static int pick_pct(struct strategy *s, uint64_t step, const struct tset *enable
 	return best;
 }
 
+/* The listed switch of this decision, else the default. */
+static int pick_listed(struct strategy *s, const struct tset *enabled, int cur)
+{
+	for (uint32_t i = 0; i < s->nsw; i++) {
+		const struct switch_ent *w = &s->sw[i];
+		if (w->t == cur && w->n == s->key && w->mem == s->key_mem && tset_has(enabled, w->u))
+			return w->u;
+	}
+	return strategy_default_set(enabled, cur);
+}
+
+static int pick_guided(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
+		       enum op_kind cur_op)
+{
+	if (s->pct_run && step >= s->noise_from)   /* change points count from there */
+		return pick_pct(s, step - s->noise_from, enabled, cur, cur_op);
+	if (s->noise == GUIDED_RANDOM_WALK)         /* random's own choices */
+		return pick_random(s, enabled);
+	int t = pick_listed(s, enabled, cur);
+	if (!s->noise || step < s->noise_from || t != strategy_default_set(enabled, cur) ||
+	    prng_below(&s->grng, 65536) >= s->noise)
+		return t;
+	int n = tset_count(enabled) - 1, k;
+	if (n < 1)
+		return t;
+	k = (int)prng_below(&s->grng, (uint64_t)n);
+	TSET_FOR(u, enabled)
+		if (u != t && k-- == 0)
+			return u;
+	return t;
+}
+
 int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
 		      enum op_kind cur_op)
 {
@@ -262,12 +299,9 @@ int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enab
 	case STRAT_PCT:
 		return pick_pct(s, step, enabled, cur, cur_op);
 	case STRAT_SWITCHES:
-		for (uint32_t i = 0; i < s->nsw; i++) {
-			const struct switch_ent *w = &s->sw[i];
-			if (w->t == cur && w->n == s->key && w->mem == s->key_mem && tset_has(enabled, w->u))
-				return w->u;
-		}
-		return strategy_default_set(enabled, cur);
+		return pick_listed(s, enabled, cur);
+	case STRAT_GUIDED:
+		return pick_guided(s, step, enabled, cur, cur_op);
 	case STRAT_SCRIPT:
 	case STRAT_DFS:
 	default:

@@ -14,6 +14,7 @@
 
 #define PCT_MAX_DEPTH 16
 #define DFS_MAX_BOUND 16
+#define GUIDED_RANDOM_WALK UINT32_MAX
 
 enum strat_kind {
 	STRAT_SCRIPT,   /* ordering constraints + deterministic default order */
@@ -21,6 +22,8 @@ enum strat_kind {
 	STRAT_PCT,      /* probabilistic concurrency testing, depth param */
 	STRAT_DFS,      /* exhaustive within `param` preemptions */
 	STRAT_SWITCHES, /* listed thread switches, else the non-preemptive default */
+	STRAT_GUIDED,   /* greybox search (guided.c): per run, listed switches plus
+			   random ones after a step, or a fresh PCT run */
 };
 
 /* One listed switch (strategy switches, for `migrace minimize`): when thread t
@@ -58,13 +61,22 @@ struct strategy {
 	/* switches */
 	const struct switch_ent *sw;
 	uint32_t nsw;
+	/* guided: the listed switches until step noise_from, then PCT
+	 * (pct_run: its change points counted from noise_from; a fresh PCT run
+	 * from 0), or a switch to a random other thread with probability
+	 * noise/65536 at each decision, drawn from grng (the run's draws of
+	 * migrace_choose and fault points stay on rng) */
+	bool pct_run;
+	uint32_t noise;                    /* GUIDED_RANDOM_WALK: strategy random's run */
+	uint64_t noise_from;
+	struct prng grng;
 	/* the decision being made, set by the runtime before strategy_pick */
 	uint32_t key;
 	bool key_mem;
 	int64_t prio[MODEL_MAX_THREADS];   /* last: strategy_begin does not clear it */
 };
 
-/* Parses "script", "random", "pct:D", "dfs:B"; returns 0 or -EINVAL with a
+/* Parses "script", "random", "pct:D", "dfs:B", "switches", "guided"; returns 0 or -EINVAL with a
  * reason in *why. */
 int strat_parse(const char *text, struct strat_spec *out, const char **why);
 /* Parses "T.sN>U T.mN>U ..." (space separated) into a malloc'ed array;

@@ -30,6 +30,7 @@ static void test_parse_valid(void **state)
 		{ "pct:1", STRAT_PCT, 1 },     { "pct:2", STRAT_PCT, 2 },
 		{ "pct:16", STRAT_PCT, 16 },   { "dfs:0", STRAT_DFS, 0 },
 		{ "dfs:3", STRAT_DFS, 3 },     { "dfs:16", STRAT_DFS, 16 },
+		{ "guided", STRAT_GUIDED, 3 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct strat_spec spec = { STRAT_RANDOM, -1 };
@@ -712,6 +713,61 @@ static void test_switches(void **state)
 }
 
 /* More than 64 threads: every strategy picks among all of them. */
+/* Strategy guided's run plans (guided.c sets them): listed switches, else
+ * the default; a random walk; random switches after a step; PCT after a
+ * step, its change points counted from there. */
+static void test_guided(void **state)
+{
+	(void)state;
+	struct strat_spec spec;
+	const char *why = NULL;
+	struct strategy s;
+	struct switch_ent sw[] = { { .n = 2, .t = 0, .u = 1 } };
+	struct tset e = { { 0x7 } };
+
+	assert_int_equal(strat_parse("guided", &spec, &why), 0);
+	/* listed: T0's 2nd decision goes to T1, every other one stays on T0 */
+	strategy_begin(&s, &spec, 1, 10, NULL, 0);
+	s.sw = sw;
+	s.nsw = 1;
+	for (uint32_t key = 1; key <= 4; key++) {
+		s.key = key;
+		assert_int_equal(strategy_pick_set(&s, key, &e, 0, OP_LOCK), key == 2 ? 1 : 0);
+	}
+	/* noise: none before noise_from; certain switches after it never pick
+	 * the default thread */
+	strategy_begin(&s, &spec, 1, 10, NULL, 0);
+	s.noise = 65535;
+	s.noise_from = 5;
+	prng_seed(&s.grng, 9);
+	for (uint64_t step = 0; step < 5; step++)
+		assert_int_equal(strategy_pick_set(&s, step, &e, 0, OP_LOCK), 0);
+	int moved = 0;
+	for (uint64_t step = 5; step < 200; step++)
+		moved += strategy_pick_set(&s, step, &e, 0, OP_LOCK) != 0;
+	assert_true(moved > 190);
+	/* a random walk reaches every enabled thread */
+	strategy_begin(&s, &spec, 3, 10, NULL, 0);
+	s.noise = GUIDED_RANDOM_WALK;
+	int seen = 0;
+	for (uint64_t step = 0; step < 100; step++)
+		seen |= 1 << strategy_pick_set(&s, step, &e, 0, OP_LOCK);
+	assert_int_equal(seen, 0x7);
+	/* PCT after step 50: before it the default, after it the top priority */
+	strategy_begin(&s, &spec, 4, 10, NULL, 0);
+	for (int t = 0; t < 3; t++)
+		strategy_thread_created(&s, t);
+	s.pct_run = true;
+	s.noise_from = 50;
+	assert_int_equal(strategy_pick_set(&s, 10, &e, 2, OP_LOCK), 2);
+	int top = 0;
+	for (int t = 1; t < 3; t++)
+		if (s.prio[t] > s.prio[top])
+			top = t;
+	s.nchange = 0;
+	assert_int_equal(strategy_pick_set(&s, 60, &e, 2, OP_LOCK), top);
+}
+
 static void test_wide_enabled_sets(void **state)
 {
 	struct strat_spec spec = { STRAT_RANDOM, 0 };
@@ -762,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_dfs_wide),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_switches),
+		cmocka_unit_test(test_guided),
 		cmocka_unit_test(test_parse_invalid),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_prng_deterministic),
