@@ -360,11 +360,11 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 			return fail(err, errlen, ln, "bad choice \"%s\" (expected k:V/N, 0 <= V < N <= %u)", f[3],
 				    STEP_CHOICE_MAX);
 		r->objk = 'k';
-	} else if (strchr("mcsrowT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
+	} else if (strchr("mcsrowdT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
 		r->objk = f[3][0];
 		r->obj = (int32_t)v;
 	} else
-		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, w1, T1, p:name, f:name#hit or k:V/N)", f[3]);
+		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, w1, d1, T1, p:name, f:name#hit or k:V/N)", f[3]);
 	if (strncmp(f[4], "+0x", 3) || parse_u64(f[4] + 3, &r->pc, 16))
 		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
 	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))
