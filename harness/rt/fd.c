@@ -382,7 +382,7 @@ static enum fd_class fd_point(int fd, short events, bool nonblock, const char *v
 /* After a call that may have made another thread's descriptor ready. */
 static void fd_changed(int fd, uintptr_t pc)
 {
-	if (tracked(fd) && fdt[fd].kind != FK_NONE)
+	if (fd_class(fd) == FC_IN)
 		rt_release_point(fd_obj(fd), pc);
 }
 
@@ -874,10 +874,12 @@ int close(int fd)
 		return REAL(close)(fd);
 	}
 	struct mobj *o = fd_obj(fd);
+	bool here = fd_class(fd) == FC_IN;
 	used(fd);
 	note_closed(fd);
 	int r = REAL(close)(fd);
-	rt_release_point(o, RETADDR);
+	if (here)
+		rt_release_point(o, RETADDR);
 	return r;
 }
 

@@ -23,7 +23,8 @@
  *   ---
  *   <step> T<thread> <op> <object> +0x<pc> from=T<n> e=0x<enabled> t=<ns> d=<key> [@ location]
  *
- * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, T<id> thread,
+ * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, w<id> futex
+ * word, d<id> file descriptor (ops fd and fd-external), T<id> thread,
  * p:<name> sync point, f:<name>#<hit> the hit-th hit of a fault point (ops
  * fault-pass and fault-fail: a decision of the running thread, no switch).
  * The key d= says which decision of the from= thread the step is: sN its N-th
