@@ -30,6 +30,17 @@ for b in tsan asan; do
 	clean $b "socketpair, the service open first" dfs:1 1000 $P/fd_sockpair fixed
 done
 
+# loopback TCP between two threads, waited for in poll and in epoll_wait:
+# sockets of the process, no step external
+for a in poll epoll; do
+	clean tsan "loopback TCP echo ($a)" random 300 build/tsan/testprogs/fd_tcp $a
+	clean tsan "loopback TCP echo ($a)" dfs:1 1000 build/tsan/testprogs/fd_tcp $a
+	expect "tsan: ... ($a) no step is fd-external" 0 'no failure' \
+		$M exec --strategy random --runs 1 --trace-all --out "$OUTDIR/tcp-$a" -- build/tsan/testprogs/fd_tcp $a
+	check "... (the trace has fd steps, none external)" bash -c \
+		"grep -q ' fd d' $OUTDIR/tcp-$a/*.trace && ! grep -q fd-external $OUTDIR/tcp-$a/*.trace"
+done
+
 # a peer outside the process: waited for really, the steps marked, replay warns
 P=build/tsan/testprogs
 SOCK="$OUTDIR/outside.sock"
