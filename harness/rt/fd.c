@@ -266,7 +266,7 @@ static bool fdw_ready(const struct fdw *w, int ms)
 			p[i] = (struct pollfd){ .fd = w->pfd[i].fd, .events = w->pfd[i].events };
 		return poll_ready(p, n, ms);
 	}
-	if (w->nfds >= 0 && w->fd < 0) {
+	if (w->nfds >= 0) {
 		fd_set r, wr, e;
 		if (w->rs)
 			r = *w->rs;
@@ -335,7 +335,7 @@ int fd_describe(const struct op *op, char *buf, size_t len, int *other)
 		return snprintf(buf, len, "waits on a descriptor");
 	if (w->fd < 0)
 		return snprintf(buf, len, "%s (%s)", w->verb, w->maybe ? "with a descriptor from outside" :
-			"every descriptor in the process");
+			"a set of descriptors of the process");
 	int fd = w->fd, peer = tracked(fd) ? fdt[fd].peer : -1;
 	if (tracked(peer) && fdt[peer].kind != FK_NONE) {
 		*other = fdt[peer].last;
@@ -689,36 +689,61 @@ static void set_wait(struct fdw *w, int one, int64_t deadline, uintptr_t pc)
 	fd_waiting--;
 }
 
-static void poll_set(struct pollfd *p, nfds_t n, int64_t deadline, uintptr_t pc)
+/* How a set of descriptors is waited for: in the model (some are the
+ * process's, or none at all: a sleep), or, when all are outside, with one
+ * fd-external decision and then the real call; when none was created in the
+ * run (standard input alone), the call passes through. */
+enum set_mode { SET_MODEL, SET_OUTSIDE, SET_PASS };
+
+struct set_count { int here, out, pass, one; };
+
+static void set_count_fd(struct set_count *k, int fd)
+{
+	enum fd_class c = fd_class(fd);
+	if (c == FC_PASS) {
+		k->pass++;
+		return;
+	}
+	used(fd);
+	if (c == FC_OUT)
+		k->out++;
+	else
+		k->here++;
+	k->one = k->one == -1 ? fd : -2;
+}
+
+static enum set_mode set_point(struct fdw *w, const struct set_count *k, int64_t deadline, uintptr_t pc)
+{
+	if (!k->here && !k->out && k->pass)
+		return SET_PASS;
+	if (!k->here && k->out) {
+		struct op op = { .kind = OP_FD_EXT, .obj = k->one >= 0 ? fd_obj(k->one) : NULL,
+				 .deadline = MODEL_NO_DEADLINE, .pc = pc };
+		rt_point(&op);
+		return SET_OUTSIDE;
+	}
+	w->maybe = k->out || k->pass;
+	w->fd = k->one >= 0 && !w->maybe ? k->one : -1;   /* named in a deadlock report */
+	set_wait(w, k->one, deadline, pc);
+	return SET_MODEL;
+}
+
+static enum set_mode poll_set(struct pollfd *p, nfds_t n, int64_t deadline, uintptr_t pc)
 {
 	struct fdw w = { .verb = "polls", .fd = -1, .pfd = p, .npfd = n, .nfds = -1 };
-	int one = -1;
-	for (nfds_t i = 0; i < n; i++) {
-		if (p[i].fd < 0)
-			continue;
-		enum fd_class c = fd_class(p[i].fd);
-		w.maybe |= c != FC_IN;
-		used(p[i].fd);
-		if (tracked(p[i].fd) && fdt[p[i].fd].kind != FK_NONE)
-			one = one == -1 ? p[i].fd : -2;
-	}
-	if (one >= 0) {
-		w.fd = one;
-		w.events = p[0].events;
-		for (nfds_t i = 0; i < n; i++)
-			if (p[i].fd == one)
-				w.events = p[i].events;
-		if (n > 1)
-			w.fd = -1;
-	}
-	set_wait(&w, one, deadline, pc);
+	struct set_count k = { .one = -1 };
+	for (nfds_t i = 0; i < n; i++)
+		if (p[i].fd >= 0)
+			set_count_fd(&k, p[i].fd);
+	return set_point(&w, &k, deadline, pc);
 }
 
 int poll(struct pollfd *p, nfds_t n, int ms)
 {
 	if (!rt_managed() || n > 64)
 		return REAL(poll)(p, n, ms);
-	poll_set(p, n, ms_deadline(ms), RETADDR);
+	if (poll_set(p, n, ms_deadline(ms), RETADDR) != SET_MODEL)
+		return REAL(poll)(p, n, ms);
 	return REAL(poll)(p, n, 0);
 }
 
@@ -726,27 +751,28 @@ int ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t 
 {
 	if (!rt_managed() || n > 64)
 		return REAL(ppoll)(p, n, ts, mask);
-	poll_set(p, n, ts_deadline(ts), RETADDR);
+	if (poll_set(p, n, ts_deadline(ts), RETADDR) != SET_MODEL)
+		return REAL(ppoll)(p, n, ts, mask);
 	return REAL(ppoll)(p, n, &(struct timespec){ 0, 0 }, mask);
 }
 
-static void select_set(int nfds, fd_set *r, fd_set *wr, fd_set *e, int64_t deadline, uintptr_t pc)
+static enum set_mode select_set(int nfds, fd_set *r, fd_set *wr, fd_set *e, int64_t deadline, uintptr_t pc)
 {
 	struct fdw w = { .verb = "selects", .fd = -1, .nfds = nfds, .rs = r, .ws = wr, .es = e };
+	struct set_count k = { .one = -1 };
 	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
-		if ((r && FD_ISSET(fd, r)) || (wr && FD_ISSET(fd, wr)) || (e && FD_ISSET(fd, e))) {
-			w.maybe |= fd_class(fd) != FC_IN;
-			used(fd);
-		}
-	set_wait(&w, -1, deadline, pc);
+		if ((r && FD_ISSET(fd, r)) || (wr && FD_ISSET(fd, wr)) || (e && FD_ISSET(fd, e)))
+			set_count_fd(&k, fd);
+	return set_point(&w, &k, deadline, pc);
 }
 
 int select(int nfds, fd_set *r, fd_set *wr, fd_set *e, struct timeval *tv)
 {
 	if (!rt_managed())
 		return REAL(select)(nfds, r, wr, e, tv);
-	select_set(nfds, r, wr, e, tv ? rt_now() + (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000 :
-		   MODEL_NO_DEADLINE, RETADDR);
+	if (select_set(nfds, r, wr, e, tv ? rt_now() + (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000 :
+		       MODEL_NO_DEADLINE, RETADDR) != SET_MODEL)
+		return REAL(select)(nfds, r, wr, e, tv);
 	return REAL(select)(nfds, r, wr, e, &(struct timeval){ 0, 0 });
 }
 
@@ -754,7 +780,8 @@ int pselect(int nfds, fd_set *r, fd_set *wr, fd_set *e, const struct timespec *t
 {
 	if (!rt_managed())
 		return REAL(pselect)(nfds, r, wr, e, ts, mask);
-	select_set(nfds, r, wr, e, ts_deadline(ts), RETADDR);
+	if (select_set(nfds, r, wr, e, ts_deadline(ts), RETADDR) != SET_MODEL)
+		return REAL(pselect)(nfds, r, wr, e, ts, mask);
 	return REAL(pselect)(nfds, r, wr, e, &(struct timespec){ 0, 0 }, mask);
 }
 
