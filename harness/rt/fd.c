@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -62,6 +63,9 @@ struct fdent {
 	bool ext;               /* epoll: a descriptor from outside is in its set */
 	int peer;               /* pipe or socketpair: the other end's number, -1 none */
 	int last;               /* the controlled thread that used it last, -1 none */
+	uint64_t dev, ino;      /* the file it was created for: a number closed or reused
+	                           behind our back (a raw close, the sanitizers' own
+	                           symbolizer pipes) no longer matches */
 };
 
 /* The table lives in the fork server's memory and each run gets its copy:
@@ -110,14 +114,36 @@ INTERCEPT_REAL(int, dup3, int, int, int);
 
 static bool tracked(int fd) { return fd >= 0 && fd < FD_MAX; }
 
+static bool file_of(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
+/* Only the descriptors controlled threads create in the run are the
+ * program's: the fork server's, and those made before the run, pass through. */
 static void note_new(int fd, enum fd_kind kind, int peer)
 {
-	if (!tracked(fd))
+	if (!tracked(fd) || !rt_managed())
 		return;
-	struct model *m = rt_model();
-	if (rt_managed())
-		model_obj_forget(m, &fdt[fd]);   /* a new descriptor: a new object id */
-	fdt[fd] = (struct fdent){ .kind = (uint8_t)kind, .peer = peer, .last = rt_managed() ? rt_self() : -1 };
+	model_obj_forget(rt_model(), &fdt[fd]);   /* a new descriptor: a new object id */
+	fdt[fd] = (struct fdent){ .kind = (uint8_t)kind, .peer = peer, .last = rt_self() };
+	if (!file_of(fd, &fdt[fd].dev, &fdt[fd].ino))
+		fdt[fd].kind = FK_NONE;
+}
+
+/* Whether fd's entry still describes the descriptor under that number. */
+static bool still_same(int fd)
+{
+	uint64_t dev, ino;
+	if (file_of(fd, &dev, &ino) && dev == fdt[fd].dev && ino == fdt[fd].ino)
+		return true;
+	fdt[fd] = (struct fdent){ .kind = FK_NONE, .peer = -1, .last = -1 };
+	return false;
 }
 
 static void note_closed(int fd)
@@ -137,7 +163,7 @@ static void note_dup(int from, int to)
 	if (!tracked(to))
 		return;
 	note_closed(to);
-	if (tracked(from) && fdt[from].kind != FK_NONE) {
+	if (tracked(from) && fdt[from].kind != FK_NONE && still_same(from)) {
 		note_new(to, (enum fd_kind)fdt[from].kind, fdt[from].peer);
 		fdt[to].cls = fdt[from].cls;
 		fdt[to].ext = fdt[from].ext;
@@ -163,7 +189,7 @@ static bool inet_peer_here(int fd, const struct sockaddr_storage *peer)
 	for (int i = 0; i < FD_MAX; i++) {
 		struct sockaddr_storage me;
 		socklen_t len = sizeof(me);
-		if (i != fd && fdt[i].kind == FK_SOCKET && getsockname(i, (struct sockaddr *)&me, &len) == 0 &&
+		if (i != fd && fdt[i].kind == FK_SOCKET && still_same(i) && getsockname(i, (struct sockaddr *)&me, &len) == 0 &&
 		    same_inet(&me, peer))
 			return true;
 	}
@@ -200,7 +226,7 @@ static enum fd_class sock_class(int fd)
 
 static enum fd_class fd_class(int fd)
 {
-	if (!tracked(fd))
+	if (!tracked(fd) || fdt[fd].kind == FK_NONE || !still_same(fd))
 		return FC_PASS;
 	switch (fdt[fd].kind) {
 	case FK_PIPE_R:
@@ -620,7 +646,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 static bool listener_here(const struct sockaddr *addr, socklen_t alen)
 {
 	for (int i = 0; i < FD_MAX; i++) {
-		if (fdt[i].kind != FK_SOCKET || sock_class(i) != FC_MAYBE)
+		if (fdt[i].kind != FK_SOCKET || fd_class(i) != FC_MAYBE)
 			continue;
 		struct sockaddr_storage me;
 		socklen_t len = sizeof(me);
