@@ -38,6 +38,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fd.h"
@@ -110,6 +111,26 @@ INTERCEPT_REAL(int, dup, int);
 INTERCEPT_REAL(int, dup2, int, int);
 INTERCEPT_REAL(int, dup3, int, int, int);
 
+/* The runtime's own look at descriptors (readiness, what they are) goes
+ * past the sanitizers' interceptors, which would take it for the calling
+ * thread touching another thread's descriptor (a report, or an edge that
+ * hides one). */
+static long raw(long nr, long a, long b, long c, long d, long e)
+{
+	return syscall(nr, a, b, c, d, e, 0);
+}
+#define RAW(nr, a, b, c, d, e) raw(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e))
+
+static int raw_fcntl(int fd, int cmd, long arg) { return (int)RAW(SYS_fcntl, fd, cmd, arg, 0, 0); }
+static int raw_getsockopt(int fd, int level, int name, void *v, socklen_t *len)
+{
+	return (int)RAW(SYS_getsockopt, fd, level, name, v, len);
+}
+static int raw_sockname(int fd, struct sockaddr_storage *a, socklen_t *len, bool peer)
+{
+	return (int)RAW(peer ? SYS_getpeername : SYS_getsockname, fd, a, len, 0, 0);
+}
+
 /* ---- which descriptors are in the process ------------------------------- */
 
 static bool tracked(int fd) { return fd >= 0 && fd < FD_MAX; }
@@ -117,7 +138,7 @@ static bool tracked(int fd) { return fd >= 0 && fd < FD_MAX; }
 static bool file_of(int fd, uint64_t *dev, uint64_t *ino)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0)
+	if (RAW(SYS_fstat, fd, &st, 0, 0, 0) < 0)
 		return false;
 	*dev = st.st_dev;
 	*ino = st.st_ino;
@@ -189,7 +210,7 @@ static bool inet_peer_here(int fd, const struct sockaddr_storage *peer)
 	for (int i = 0; i < FD_MAX; i++) {
 		struct sockaddr_storage me;
 		socklen_t len = sizeof(me);
-		if (i != fd && fdt[i].kind == FK_SOCKET && still_same(i) && getsockname(i, (struct sockaddr *)&me, &len) == 0 &&
+		if (i != fd && fdt[i].kind == FK_SOCKET && still_same(i) && raw_sockname(i, &me, &len, false) == 0 &&
 		    same_inet(&me, peer))
 			return true;
 	}
@@ -203,16 +224,16 @@ static enum fd_class sock_class(int fd)
 		return (enum fd_class)e->cls;
 	int on = 0;
 	socklen_t len = sizeof(on);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+	if (raw_getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
 		return (enum fd_class)(e->cls = FC_MAYBE);
 	struct sockaddr_storage peer;
 	len = sizeof(peer);
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+	if (raw_sockname(fd, &peer, &len, true) < 0)
 		return FC_IN;          /* not connected (yet): the call fails or waits on the program */
 	if (peer.ss_family == AF_UNIX) {
 		struct ucred cr;
 		len = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		if (raw_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
 			e->cls = cr.pid == getpid() ? FC_IN : FC_OUT;
 		else
 			e->cls = FC_OUT;
@@ -245,7 +266,7 @@ static enum fd_class fd_class(int fd)
 
 static bool nonblocking(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int fl = raw_fcntl(fd, F_GETFL, 0);
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
@@ -274,7 +295,7 @@ struct fdw {
 
 static bool poll_ready(struct pollfd *p, nfds_t n, int ms)
 {
-	int r = REAL(poll)(p, n, ms);
+	int r = (int)RAW(SYS_poll, p, n, ms, 0, 0);
 	if (r <= 0)
 		return false;
 	for (nfds_t i = 0; i < n; i++)
@@ -301,7 +322,7 @@ static bool fdw_ready(const struct fdw *w, int ms)
 		if (w->es)
 			e = *w->es;
 		struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
-		return REAL(select)(w->nfds, w->rs ? &r : NULL, w->ws ? &wr : NULL, w->es ? &e : NULL, &tv) > 0;
+		return RAW(SYS_select, w->nfds, w->rs ? &r : NULL, w->ws ? &wr : NULL, w->es ? &e : NULL, &tv) > 0;
 	}
 	struct pollfd p = { .fd = w->fd, .events = w->events };
 	return poll_ready(&p, 1, ms);
@@ -429,11 +450,11 @@ static ssize_t write_all(int fd, const void *arg, size_t len, int flags, write_o
 	}
 	size_t done = 0;
 	for (;;) {
-		int fl = fcntl(fd, F_GETFL);
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		int fl = raw_fcntl(fd, F_GETFL, 0);
+		raw_fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		ssize_t n = once(fd, arg, done, flags);
 		int e = errno;
-		fcntl(fd, F_SETFL, fl);
+		raw_fcntl(fd, F_SETFL, fl);
 		errno = e;
 		if (n < 0 && errno != EAGAIN)
 			return done ? (ssize_t)done : -1;
@@ -650,7 +671,7 @@ static bool listener_here(const struct sockaddr *addr, socklen_t alen)
 			continue;
 		struct sockaddr_storage me;
 		socklen_t len = sizeof(me);
-		if (getsockname(i, (struct sockaddr *)&me, &len) < 0 || me.ss_family != addr->sa_family)
+		if (raw_sockname(i, &me, &len, false) < 0 || me.ss_family != addr->sa_family)
 			continue;
 		if (addr->sa_family == AF_UNIX) {
 			const struct sockaddr_un *a = (const void *)addr, *b = (const void *)&me;
