@@ -32,6 +32,9 @@ static const char replay_help[] =
 	"Runs the trace's program again and feeds it the recorded decisions. At the\n"
 	"first step where the program does something else, the run stops with a\n"
 	"divergence error naming the step, what the trace expected and what happened.\n"
+	"A trace with fd-external steps (a descriptor whose peer is outside the\n"
+	"process, waited for really) replays only if the outside answers as it did:\n"
+	"replay warns about it.\n"
 	"\n"
 	"--rr records the replay under rr (then `rr replay` steps through it, also\n"
 	"backwards). rr needs hardware performance counters: where it cannot record,\n"
@@ -136,6 +139,13 @@ static int replay_main(int argc, char **argv)
 		trace_free(&t);
 		return 2;
 	}
+	for (uint32_t i = 0; i < t.nsteps; i++)
+		if (t.steps[i].op == OP_FD_EXT) {
+			fprintf(stderr, "migrace replay: warning: the run depends on the outside: at step %u T%u waited "
+				"for a descriptor whose peer is outside the process (the replay holds if it answers "
+				"as it did)\n", i, t.steps[i].chosen);
+			break;
+		}
 	char abs[PATH_MAX];
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);

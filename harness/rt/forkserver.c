@@ -942,7 +942,8 @@ static const char *wait_desc(int op, char *buf, size_t len, const struct snap_th
 	else
 		snprintf(obj, sizeof(obj), " %c%d", t->objk, t->obj);
 	snprintf(buf, len, "%s%s%s", op_kind_name((enum op_kind)op), obj,
-		 op == OP_COND_REACQ && !t->signalled ? " (not signalled)" : "");
+		 op == OP_COND_REACQ && !t->signalled ? " (not signalled)" :
+		 op == OP_FD_WAIT && !t->signalled ? " (until the descriptor is ready)" : "");
 	return buf;
 }
 

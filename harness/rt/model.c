@@ -22,7 +22,7 @@ static const char *const op_names[OP_KIND_COUNT] = {
 	[OP_FAULT_PASS] = "fault-pass", [OP_FAULT_FAIL] = "fault-fail",
 	[OP_MEM] = "mem", [OP_CHOOSE] = "choose", [OP_RELEASE] = "released", [OP_FUTEX_WAIT] = "futex-wait",
 	[OP_FUTEX_SLEEP] = "futex-sleep", [OP_FUTEX_WAKE] = "futex-wake",
-	[OP_EXIT_PROC] = "exit-process",
+	[OP_EXIT_PROC] = "exit-process", [OP_FD_WAIT] = "fd", [OP_FD_EXT] = "fd-external",
 };
 
 const char *op_kind_name(enum op_kind k)
@@ -40,7 +40,7 @@ int op_kind_from_name(const char *name)
 
 char obj_kind_letter(enum obj_kind k)
 {
-	static const char letters[OBJ_KIND_COUNT] = { 'm', 'c', 's', 'r', 'o', 'w' };
+	static const char letters[OBJ_KIND_COUNT] = { 'm', 'c', 's', 'r', 'o', 'w', 'd' };
 	return (unsigned)k < OBJ_KIND_COUNT ? letters[k] : '?';
 }
 
@@ -280,6 +280,8 @@ bool model_enabled(const struct model *m, int tid)
 		return deadline_passed(m, op);
 	case OP_FUTEX_SLEEP:
 		return t->signalled || deadline_passed(m, op);
+	case OP_FD_WAIT:
+		return op->try || t->signalled || deadline_passed(m, op);
 	case OP_SYNC:
 		return !model_sync_blocked(m, op->name, NULL);
 	default:
@@ -469,7 +471,8 @@ struct op_result model_exec(struct model *m, int tid)
 		return ok();             /* pending stays: now waiting for the wake-up */
 	}
 	case OP_FUTEX_SLEEP:
-		r = err(t->signalled ? 0 : ETIMEDOUT, NULL);
+	case OP_FD_WAIT:
+		r = err(t->signalled || op->try ? 0 : ETIMEDOUT, NULL);
 		t->signalled = false;
 		break;
 	case OP_COND_REACQ:
@@ -523,6 +526,7 @@ struct op_result model_exec(struct model *m, int tid)
 	}
 	op->kind = OP_NONE;
 	op->obj = op->obj2 = NULL;
+	op->fdw = NULL;
 	op->deadline = MODEL_NO_DEADLINE;
 	op->try = false;
 	return r;

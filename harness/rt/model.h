@@ -48,10 +48,12 @@ enum op_kind {
 	OP_FUTEX_SLEEP, /* asleep on the futex word until woken (or the deadline) */
 	OP_FUTEX_WAKE,  /* FUTEX_WAKE */
 	OP_EXIT_PROC,   /* in exit() (before, then after its handlers) while threads live */
+	OP_FD_WAIT,     /* a descriptor call (fd.c): waits until ready, unless try (non-blocking) */
+	OP_FD_EXT,      /* a descriptor call whose peer is outside: waited for really */
 	OP_KIND_COUNT
 };
 
-enum obj_kind { OBJ_MUTEX, OBJ_COND, OBJ_SEM, OBJ_RWLOCK, OBJ_ONCE, OBJ_FUTEX, OBJ_KIND_COUNT };
+enum obj_kind { OBJ_MUTEX, OBJ_COND, OBJ_SEM, OBJ_RWLOCK, OBJ_ONCE, OBJ_FUTEX, OBJ_FD, OBJ_KIND_COUNT };
 
 enum mutex_type { MUTEX_NORMAL, MUTEX_RECURSIVE, MUTEX_ERRORCHECK };
 
@@ -137,6 +139,7 @@ struct op {
 	int64_t deadline;            /* virtual ns; MODEL_NO_DEADLINE if none */
 	const char *name;            /* SYNC: the point's name */
 	uint32_t bits;               /* futex wait and wake: the bitset (all ones if none) */
+	const void *fdw;             /* fd wait: what it waits for (fd.c's struct fdw) */
 	uintptr_t pc;                /* where the program called it */
 };
 
@@ -145,7 +148,7 @@ struct mthread {
 	enum thread_status status;
 	bool detached;
 	struct op pending;
-	bool signalled;              /* cond or futex waiter: woken */
+	bool signalled;              /* cond or futex waiter: woken; fd waiter: ready */
 	uint64_t wait_seq;           /* cond or futex waiter: FIFO order of wake-up */
 	bool spurious_used;          /* woke spuriously since its last real wake-up */
 };

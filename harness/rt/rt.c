@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "baton.h"
+#include "fd.h"
 
 struct rthread {
 	struct baton baton;
@@ -260,6 +261,33 @@ static void __attribute__((noreturn)) fail_unreached(const char *name, const cha
 	rt_fail(sig, "sync point '%s' %s", name, why);
 }
 
+/* A deadlock with threads waiting on descriptors: each of them, what it
+ * waits for, and what the thread that used the other end last is doing. */
+static const char *op_desc(const struct op *op, char *buf, int len);
+
+static void fd_deadlock(void)
+{
+	char msg[sizeof(rt.buf.shm->detail)];
+	size_t n = 0;
+	for (int i = 0; i < rt.m.nthreads; i++) {
+		const struct op *op = &rt.m.threads[i].pending;
+		if (rt.m.threads[i].status == TS_FINISHED || op->kind != OP_FD_WAIT || n >= sizeof(msg) - 200)
+			continue;
+		char what[300], desc[128];
+		int other;
+		fd_describe(op, what, sizeof(what), &other);
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s T%d %s", n ? ";" : "", i, what);
+		/* a thread waiting on a descriptor too has its own entry */
+		const struct mthread *o = other >= 0 && other != i ? &rt.m.threads[other] : NULL;
+		if (o && o->pending.kind != OP_FD_WAIT && n < sizeof(msg) - 200)
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, ", which %s%s",
+					      o->status == TS_FINISHED ? "has finished" : "waits at ",
+					      o->status == TS_FINISHED ? "" : op_desc(&o->pending, desc, sizeof(desc)));
+	}
+	if (n)
+		rt_fail("deadlock", "no thread can run:%s", msg);
+}
+
 static void deadlock(void)
 {
 	snapshot(-1);
@@ -272,6 +300,7 @@ static void deadlock(void)
 			rt_fail("deadlock", "no thread can run: T%d sleeps on futex word w%d (%p) and no thread "
 				"is left to wake it", i, op->obj->id, op->obj->addr);
 	}
+	fd_deadlock();
 	rt_fail("deadlock", "no thread can run and no timed wait is pending");
 }
 
@@ -446,6 +475,8 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 	struct tset enabled;
 
 	for (;;) {
+		if (fd_waiting)
+			fd_refresh(&rt.m);
 		model_enabled_set(&rt.m, &enabled);
 		if (!tset_empty(&enabled))
 			break;
@@ -454,7 +485,7 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 			alive |= rt.m.threads[i].status != TS_FINISHED;
 		if (!alive)
 			return;                  /* the last thread is gone: the process ends */
-		if (!model_advance_time(&rt.m))
+		if (!model_advance_time(&rt.m) && !(fd_waiting && fd_wait_outside(&rt.m)))
 			deadlock();
 	}
 	if (rt.step >= rt.buf.shm->max_steps)
@@ -615,6 +646,8 @@ static bool others_enabled(int self)
 void rt_release_point(struct mobj *o, uintptr_t pc)
 {
 	int self = self_tid;
+	if (fd_waiting)
+		fd_refresh(&rt.m);
 	if (!others_enabled(self))
 		return;
 	rt.m.threads[self].pending = (struct op){ .kind = OP_RELEASE, .obj = o,

@@ -23,7 +23,8 @@
  *   ---
  *   <step> T<thread> <op> <object> +0x<pc> from=T<n> e=0x<enabled> t=<ns> d=<key> [@ location]
  *
- * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, T<id> thread,
+ * Objects: '-' none, m/c/s/r/o<id> mutex/cond/sem/rwlock/once, w<id> futex
+ * word, d<id> file descriptor (ops fd and fd-external), T<id> thread,
  * p:<name> sync point, f:<name>#<hit> the hit-th hit of a fault point (ops
  * fault-pass and fault-fail: a decision of the running thread, no switch).
  * The key d= says which decision of the from= thread the step is: sN its N-th
@@ -360,11 +361,11 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 			return fail(err, errlen, ln, "bad choice \"%s\" (expected k:V/N, 0 <= V < N <= %u)", f[3],
 				    STEP_CHOICE_MAX);
 		r->objk = 'k';
-	} else if (strchr("mcsrowT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
+	} else if (strchr("mcsrowdT", f[3][0]) && parse_u64(f[3] + 1, &v, 10) == 0 && v < INT32_MAX) {
 		r->objk = f[3][0];
 		r->obj = (int32_t)v;
 	} else
-		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, w1, T1, p:name, f:name#hit or k:V/N)", f[3]);
+		return fail(err, errlen, ln, "bad object \"%s\" (expected -, m1, c1, s1, r1, o1, w1, d1, T1, p:name, f:name#hit or k:V/N)", f[3]);
 	if (strncmp(f[4], "+0x", 3) || parse_u64(f[4] + 3, &r->pc, 16))
 		return fail(err, errlen, ln, "bad code offset \"%s\" (expected +0x<hex>)", f[4]);
 	if (strncmp(f[5], "from=", 5) || parse_thread(f[5] + 5, &r->cur))

@@ -5,27 +5,6 @@
 # trace replays, and a correct twin that stays clean, in the tsan and asan builds.
 . tests/accept/lib.bash
 
-# found BUILD DESC SIG PROG ARGS...: pct:3 finds SIG within 1,000 schedules
-# (extra exec options in $XOPT), the trace replays to it
-found() {
-	local b=$1 desc=$2 sig=$3
-	shift 3
-	local out="$OUTDIR/$b-$(basename "$1")-$tap_n"
-	expect "$b: $desc: pct:3 finds $sig" 1 "first failure: .*$sig" \
-		$M exec ${XOPT:-} --strategy pct:3 --runs 1000 --out "$out" -- "$@"
-	local t
-	t=$(ls "$out"/*.trace 2>/dev/null | head -1)
-	expect "$b: ... and its trace replays" 0 "replay reproduced .*$sig" $M replay "$t"
-}
-# clean BUILD DESC STRATEGY RUNS PROG ARGS...: no failure (dfs: exhausted)
-clean() {
-	local b=$1 desc=$2 s=$3 n=$4
-	shift 4
-	local pat='no failure'
-	[ "${s%%:*}" = dfs ] && pat='exhausted'
-	expect "$b: $desc: $s, $n schedules: clean" 0 "$pat" $M exec ${XOPT:-} --strategy "$s" --runs "$n" -- "$@"
-}
-
 for b in tsan asan; do
 	P=build/$b/testprogs
 	# limits: 300 threads, a million live objects

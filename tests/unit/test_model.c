@@ -1197,6 +1197,35 @@ static void test_futex_bitset_and_timeout(void **state)
 	assert_false(model_enabled(&m, 1));
 }
 
+/* A descriptor wait: enabled once the runtime marks it ready (its poll), at
+ * its deadline (poll's timeout), or at once when it does not block. */
+static void test_fd_wait(void **state)
+{
+	reset(3);
+	struct mobj *fd = obj(0, OBJ_FD);
+	assert_int_equal(obj_kind_letter(OBJ_FD), 'd');
+	set(1, OP_FD_WAIT, fd);
+	set_timed(2, OP_FD_WAIT, fd, 700);
+	set(0, OP_EXIT, NULL);
+	run_ok(0);
+	assert_int_equal(model_enabled_mask(&m), 0);
+	assert_true(model_advance_time(&m));    /* the poll timeout */
+	assert_int_equal(model_enabled_mask(&m), 0x4);
+	struct op_result r = run(2);
+	assert_int_equal(r.err, ETIMEDOUT);
+	m.threads[1].signalled = true;          /* ready */
+	assert_true(model_enabled(&m, 1));
+	run_ok(1);
+	assert_false(m.threads[1].signalled);
+	set_try(1, OP_FD_WAIT, fd);             /* non-blocking */
+	assert_true(model_enabled(&m, 1));
+	run_ok(1);
+	set(1, OP_FD_EXT, fd);                  /* outside: always a plain decision */
+	assert_true(model_enabled(&m, 1));
+	run_ok(1);
+	assert_null(m.threads[1].pending.fdw);
+}
+
 static void test_spurious_wakeup_once(void **state)
 {
 	reset(2);
@@ -1284,6 +1313,7 @@ int main(void)
 		cmocka_unit_test(test_release_is_always_enabled),
 		cmocka_unit_test(test_futex_wake_fifo_and_count),
 		cmocka_unit_test(test_futex_bitset_and_timeout),
+		cmocka_unit_test(test_fd_wait),
 		cmocka_unit_test(test_spurious_wakeup_once),
 		cmocka_unit_test(test_spurious_early_timeout),
 	};

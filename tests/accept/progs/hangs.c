@@ -1,7 +1,8 @@
 /*
  * Runs that do not end, with threads to report. argv[1]: "yield" (T1 spins
  * on sched_yield for a flag nobody sets: the step limit), "block" (T1 blocks
- * in a read nobody answers: the wall clock), "slow N" (T1 takes N ms of real
+ * in a raw read system call nobody answers, which the scheduler does not see:
+ * the wall clock; a read() would be a deadlock naming the pipe), "slow N" (T1 takes N ms of real
  * time, a syscall the scheduler does not see: ends, if the clock allows),
  * "fast" (the correct twin: T1 sets the flag and everything ends).
  */
@@ -27,7 +28,7 @@ static void *worker(void *arg)
 		while (!flag)
 			sched_yield();
 	else if (strcmp(mode, "block") == 0)
-		(void)!read(fds[0], &c, 1);
+		(void)!syscall(SYS_read, fds[0], &c, 1);
 	else if (strcmp(mode, "slow") == 0) {
 		struct timespec ts = { slow_ms / 1000, slow_ms % 1000 * 1000000 };
 		syscall(SYS_nanosleep, &ts, NULL);
