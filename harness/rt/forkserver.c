@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "memshare.h"
 #include "migrace/scenario.h"
 #include "rt.h"
 #include "symbolize.h"
@@ -289,8 +290,10 @@ static void *shared_map(size_t size)
 
 struct replay_area {
 	char err[600];
-	struct trace hdr;             /* args, steps and names not copied */
+	struct trace hdr;             /* args, steps, names and mem_pcs not copied */
 	char names[NAMES_MAX];
+	uint32_t nmem_pcs;
+	uint64_t mem_pcs[MEMSHARE_CAP];
 };
 
 static int parse_in_child(struct replay_area *a, const char *path, struct trace *t)
@@ -348,10 +351,17 @@ static void in_child_parse(struct server *s, const char *path, bool steps)
 			_exit(2);
 		if (steps && copy_steps(a, &t, s->expect_buf))
 			_exit(2);
+		if (t.nmem_pcs > MEMSHARE_CAP) {
+			snprintf(a->err, sizeof(a->err), "%s: more than %d mem-pcs", path, MEMSHARE_CAP);
+			_exit(2);
+		}
+		a->nmem_pcs = t.nmem_pcs;
+		memcpy(a->mem_pcs, t.mem_pcs, t.nmem_pcs * sizeof(*t.mem_pcs));
 		a->hdr = t;
 		a->hdr.nargs = 0;
 		a->hdr.steps = NULL;
 		a->hdr.names = NULL;
+		a->hdr.mem_pcs = NULL;
 		_exit(0);
 	}
 	int st;
@@ -379,6 +389,13 @@ static void replay_header(struct server *s, const char *path)
 	s->first = 0;
 	s->replaying = true;
 	s->cfg.preempt_mem = strcmp(s->replay.preempt, "mem") == 0;
+	/* the points the recorded run had, whatever a learning run would say now */
+	s->cfg.mem_sel = strcmp(s->replay.mem_points, "shared") == 0 ? MEM_SEL_SHARED : MEM_SEL_ALL;
+	if (s->cfg.preempt_mem && s->cfg.mem_sel == MEM_SEL_SHARED) {
+		memshare_clear();
+		for (uint32_t i = 0; i < s->rarea->nmem_pcs; i++)
+			memshare_add(s->rarea->mem_pcs[i]);
+	}
 	rt_set_spurious(s->replay.spurious);
 	if (strcmp(s->replay.code_version, s->code_version) != 0)
 		note(s, "warning: %s was recorded with another build of this program (%s, now %s); it may diverge",
@@ -477,9 +494,12 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	}
 
 	v = getenv("MIGRACE_PREEMPT");
-	if (v && *v && strcmp(v, "sync") && strcmp(v, "mem"))
-		usage_error("MIGRACE_PREEMPT=\"%s\": expected sync or mem", v);
-	s->cfg.preempt_mem = v && strcmp(v, "mem") == 0;
+	if (v && *v && strcmp(v, "sync") && strcmp(v, "mem") && strcmp(v, "mem-all"))
+		usage_error("MIGRACE_PREEMPT=\"%s\": expected sync, mem or mem-all", v);
+	s->cfg.preempt_mem = v && strncmp(v, "mem", 3) == 0;
+	s->cfg.mem_sel = v && strcmp(v, "mem") == 0 ? MEM_SEL_SHARED : MEM_SEL_ALL;
+	if (memshare_init())
+		usage_error("cannot map the tables of memory points: %s", strerror(errno));
 	s->rarea = shared_map(sizeof(*s->rarea));
 	if ((v = getenv("MIGRACE_REPLAY")) && *v)
 		replay_header(s, v);
@@ -824,8 +844,13 @@ static void fill_trace(const struct server *s, struct trace *t, const struct run
 	t->nsteps = r->nsteps;
 	t->steps = s->log;
 	t->max_steps = s->max_steps;
-	if (s->cfg.preempt_mem)
+	if (s->cfg.preempt_mem) {
 		snprintf(t->preempt, sizeof(t->preempt), "mem");
+		snprintf(t->mem_points, sizeof(t->mem_points), s->cfg.mem_sel == MEM_SEL_SHARED ? "shared" : "all");
+		/* in the child that writes the trace: its heap is its own */
+		if (s->cfg.mem_sel == MEM_SEL_SHARED && (t->mem_pcs = malloc(MEMSHARE_CAP * sizeof(uint64_t))))
+			t->nmem_pcs = memshare_list(t->mem_pcs, MEMSHARE_CAP);
+	}
 	t->spurious = rt_spurious();
 	if (s->faults) {
 		snprintf(t->faults, sizeof(t->faults), "%s", s->faults);
@@ -994,7 +1019,7 @@ static void seed_repro(const struct server *s, const struct run_result *r, FILE 
 	if (s->strat.kind == STRAT_PCT)
 		fprintf(f, " --pct-k %" PRIu64, s->cfg.pct_k);
 	if (s->cfg.preempt_mem)
-		fputs(" --preempt mem", f);
+		fputs(s->cfg.mem_sel == MEM_SEL_SHARED ? " --preempt mem" : " --preempt mem-all", f);
 	fprintf(f, " --max-steps %u --runs 1 --", s->max_steps);
 	for (int i = 0; i < s->argc; i++)
 		fprintf(f, " %s", i ? s->argv[i] : s->exe);
@@ -1290,6 +1315,28 @@ static void warm_symbolizer(void)
 		__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
 }
 
+/* --preempt mem: which instructions touch memory another thread touches,
+ * from one run on the default schedule (memshare.c); the runs then decide
+ * at those only. Like PCT's k, it depends on the program, not the seed. */
+static void learn_mem_points(struct server *s)
+{
+	struct rt_config pilot = s->cfg;
+	struct run_result r;
+	if (!s->cfg.preempt_mem || s->cfg.mem_sel != MEM_SEL_SHARED || s->replaying)
+		return;
+	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
+	pilot.nscript = 0;
+	pilot.mem_sel = MEM_SEL_LEARN;
+	memshare_clear();
+	run_once(s, 0, 0, &pilot, &r, true);
+	if (memshare_overflow())
+		note(s, "mem: more than %d instructions touch memory another thread touches: every non-stack access "
+		     "is a point", MEMSHARE_CAP);
+	else
+		note(s, "mem: %u instructions touch memory another thread also touches (one writing), learned from a "
+		     "first run: the memory points", memshare_count());
+}
+
 static int dfs_main(struct server *s)
 {
 	struct dfs d;
@@ -1298,6 +1345,7 @@ static int dfs_main(struct server *s)
 
 	if (dfs_init(&d, s->strat.param))
 		usage_error("out of memory");
+	learn_mem_points(s);
 	for (uint64_t i = 0; i < s->runs && !interrupted; i++) {
 		memcpy(s->prefix, d.prefix, d.prefix_len);
 		s->shm->prefix_len = d.prefix_len;
@@ -1419,6 +1467,7 @@ static int explore_main(struct server *s)
 	struct run_result r = { 0 }, again, first = { 0 };
 	uint64_t failures = 0, done = 0;
 
+	learn_mem_points(s);
 	if (s->strat.kind == STRAT_PCT)
 		estimate_k(s);
 	if (s->probe) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "baton.h"
+#include "memshare.h"
 
 struct rthread {
 	struct baton baton;
@@ -43,6 +44,7 @@ static struct {
 	bool misuse_seen;
 	uintptr_t exe_base;
 	bool mem;                /* memory-access points on, while the run schedules */
+	enum rt_mem_sel mem_sel; /* which accesses are points (or the run learns them) */
 	bool others;             /* mem: a thread besides the running one is enabled */
 } rt;
 
@@ -61,6 +63,12 @@ static size_t wide_used;
  * non-stack accesses, the key of its memory decisions. */
 static __thread uintptr_t stk_lo, stk_size;
 static __thread uint32_t memc;
+/* Targeted points (MEM_SEL_SHARED): the point instructions the thread
+ * repeated since its last scheduling point, and how often; a loop over
+ * shared memory decides at its 1st, 2nd, 4th, 8th ... access only. */
+#define MEM_RECENT 4
+static __thread struct { uint64_t pc; uint32_t n; } recent[MEM_RECENT];
+static __thread unsigned recent_next;
 /* Inside libfiu (faults.c): its own locks and clock reads are no scheduling
  * points, so every wrapper passes them straight through. */
 __thread bool rt_in_fiu;
@@ -140,6 +148,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.strat.sw = cfg->sw;
 	rt.strat.nsw = cfg->nsw;
 	memc = 0;
+	memset(recent, 0, sizeof(recent));
+	recent_next = 0;
 	if (rt.script)
 		for (int i = 0; i < cfg->nscript; i++)
 			model_add_constraint(&rt.m, cfg->script_before[i], cfg->script_after[i]);
@@ -150,6 +160,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.active = true;
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
+	rt.mem_sel = cfg->mem_sel;
 	rt.m.spurious = spurious_on;
 }
 
@@ -478,6 +489,7 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 
 static void decide(int self)
 {
+	memset(recent, 0, sizeof(recent));   /* a new stretch of the thread's accesses */
 	decide_at(self, ++rt.th[self].ndec, false);
 }
 
@@ -833,37 +845,60 @@ static void __attribute__((noinline)) mem_decide(uintptr_t pc)
 	others_changed();
 }
 
-static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc)
+/* Whether the thread's access at point instruction pc is a decision: the
+ * n-th repetition of pc since the thread's last scheduling point decides
+ * when n is a power of two. */
+static bool backoff(uint64_t pc)
+{
+	for (int i = 0; i < MEM_RECENT; i++)
+		if (recent[i].pc == pc) {
+			uint32_t n = ++recent[i].n;
+			return !(n & (n - 1));
+		}
+	recent[recent_next] = (typeof(recent[0])){ pc, 1 };
+	recent_next = (recent_next + 1) % MEM_RECENT;
+	return true;
+}
+
+static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write)
 {
 	if (__builtin_expect(!rt.mem, 1))
 		return;
 	if (self_tid < 0 || rt_in_fiu || (uintptr_t)addr - stk_lo < stk_size)
 		return;
-	memc++;
-	if (rt.others)
+	if (rt.mem_sel == MEM_SEL_LEARN) {
+		memshare_learn((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
+		return;
+	}
+	memc++;              /* the key counts every non-stack access, points or not */
+	if (!rt.others)
+		return;
+	if (rt.mem_sel == MEM_SEL_ALL)
+		mem_decide(pc);
+	else if (memshare_has(pc - rt.exe_base) && backoff(pc))
 		mem_decide(pc);
 }
 
 /* An atomic read-modify-write (harness/include/migrace/rmw.h, which
- * migrace-cc includes in every source): a memory-access point like a load. */
+ * migrace-cc includes in every source): a memory-access point like a store. */
 void migrace_rmw(const volatile void *addr)
 {
-	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0));
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true);
 }
 
-#define MEM_HOOK(name, type)                                                               \
-	void name(type *addr);                                                             \
-	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0)); }
-MEM_HOOK(__sanitizer_cov_load1, uint8_t)
-MEM_HOOK(__sanitizer_cov_load2, uint16_t)
-MEM_HOOK(__sanitizer_cov_load4, uint32_t)
-MEM_HOOK(__sanitizer_cov_load8, uint64_t)
-MEM_HOOK(__sanitizer_cov_load16, __int128)
-MEM_HOOK(__sanitizer_cov_store1, uint8_t)
-MEM_HOOK(__sanitizer_cov_store2, uint16_t)
-MEM_HOOK(__sanitizer_cov_store4, uint32_t)
-MEM_HOOK(__sanitizer_cov_store8, uint64_t)
-MEM_HOOK(__sanitizer_cov_store16, __int128)
+#define MEM_HOOK(name, type, write)                                                               \
+	void name(type *addr);                                                                    \
+	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write); }
+MEM_HOOK(__sanitizer_cov_load1, uint8_t, false)
+MEM_HOOK(__sanitizer_cov_load2, uint16_t, false)
+MEM_HOOK(__sanitizer_cov_load4, uint32_t, false)
+MEM_HOOK(__sanitizer_cov_load8, uint64_t, false)
+MEM_HOOK(__sanitizer_cov_load16, __int128, false)
+MEM_HOOK(__sanitizer_cov_store1, uint8_t, true)
+MEM_HOOK(__sanitizer_cov_store2, uint16_t, true)
+MEM_HOOK(__sanitizer_cov_store4, uint32_t, true)
+MEM_HOOK(__sanitizer_cov_store8, uint64_t, true)
+MEM_HOOK(__sanitizer_cov_store16, __int128, true)
 
 /* The load/store hooks need one coverage kind besides them (clang 14 emits
  * none without); migrace-cc asks for func,trace-pc-guard, whose callbacks

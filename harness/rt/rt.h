@@ -59,6 +59,11 @@ struct rt_shared {
 	struct snap snap;
 };
 
+/* Which non-stack accesses are points with --preempt mem: every one, only
+ * the instructions of the learned set (memshare.c), or none while the run
+ * learns that set. */
+enum rt_mem_sel { MEM_SEL_ALL, MEM_SEL_SHARED, MEM_SEL_LEARN };
+
 struct rt_config {
 	struct strat_spec strat;
 	uint64_t seed;
@@ -66,6 +71,7 @@ struct rt_config {
 	int nscript;
 	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
 	bool preempt_mem;           /* scheduling points at non-stack loads and stores */
+	enum rt_mem_sel mem_sel;    /* which of them (preempt_mem) */
 	const struct switch_ent *sw;   /* strategy switches */
 	uint32_t nsw;
 };
