@@ -507,8 +507,10 @@ static void others_changed(void)
 /* A fault point hit by the running thread (faults.c): one decision, no
  * thread switch. `want` is what the run's plan or PRNG says; a replay takes
  * the trace's decision instead, after checking that the trace expected this
- * very hit here (else divergence). Returns whether the point fails. */
-bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
+ * very hit here (else divergence). An open decision (no plan fixed it) is the
+ * strategy's too: a forced prefix (dfs) says pass or fail, and PCT fails the
+ * hit that falls on one of its change points. Returns whether it fails. */
+bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want, bool open)
 {
 	struct rt_shared *shm = rt.buf.shm;
 	int self = self_tid;
@@ -536,10 +538,11 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 				(unsigned long)rt.step, want_s, got);
 		}
 		want = e->op == OP_FAULT_FAIL;
-	}
+	} else if (open)
+		want = strategy_fault(&rt.strat, rt.step, want);
 	struct step_rec *r = &rt.buf.log[rt.step];
 	*r = (struct step_rec){ .chosen = (uint16_t)self, .cur = (uint16_t)self,
-				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f',
+				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f', .open = open,
 				.obj = (int32_t)hit, .pc = pc_off(pc), .now = rt.m.now, .name = name };
 	struct tset only = { { 0 } };
 	tset_add(&only, self);

@@ -129,8 +129,9 @@ void rt_fail(const char *outcome, const char *fmt, ...)
 void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc);
 int64_t rt_now(void);
 
-/* Fault points (faults.c): a decision recorded as a step; see rt.c. */
-bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want);
+/* Fault points (faults.c): a decision recorded as a step; see rt.c. open:
+ * not fixed by a plan, so the strategy may take it (dfs, PCT). */
+bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want, bool open);
 bool rt_replaying(void);
 /* A choice among n (choose.c): `want`, or the trace's in a replay; a step. */
 uint32_t rt_choice(uint32_t n, uint32_t want, uintptr_t pc);

@@ -34,4 +34,39 @@ expect "targeted twin: random with memory points, clean" 0 'no failure' \
 expect "a trace with a bad mem-pcs line is refused" 2 'mem-pcs: bad offset' \
 	bash -c "sed 's/^mem-pcs .*/mem-pcs 0x12/' $T > $OUTDIR/badpcs.trace; $M replay $OUTDIR/badpcs.trace"
 
+# -- fault decisions as scheduling decisions --------------------------------
+# progs/fault_explore.c: a failed send frees a buffer main reads; harmful only
+# when the sender's cleanup also runs before main's read (a fault plus an
+# interleaving); `ordered` is the correct twin.
+F=build/asan/testprogs/fault_explore
+expect "faults: the sweep on the default schedule misses the bug" 0 '1 points, 1 hits, 2 runs, 0 failures' \
+	$M faults $F --out "$OUTDIR/fs"
+expect "faults --explore pct:3: the sweep finds the fault plus interleaving" 1 \
+	'FAIL test/send@1\+? \((transient|persistent)\): asan:heap-use-after-free@main \(schedule [0-9]+ of pct:3\)' \
+	$M faults $F --explore pct:3 --runs 50 --out "$OUTDIR/fx"
+check "faults --explore: the summary names the strategy and counts the schedules" \
+	grep -Eq "explore pct:3 x 50\): 1 points, 1 hits, 2 runs, [12] failures, [0-9]+ schedules" <<<"$OUT"
+check "faults --explore: its trace replays" grep -q '(replays)' <<<"$OUT"
+expect "faults --explore pct:3 on the twin: clean" 0 '2 runs, 0 failures, 100 schedules' \
+	$M faults $F --explore pct:3 --runs 50 --out "$OUTDIR/fx-ok" -- ordered
+expect "faults --explore dfs:2 (plan fixed, schedules explored) finds it" 1 'FAIL test/send@1' \
+	$M faults $F --explore dfs:2 --runs 50 --out "$OUTDIR/fd"
+expect "dfs branches on open fault decisions (MIGRACE_FAULTS=count): dfs:3 finds it" 1 \
+	'asan:heap-use-after-free@main' env MIGRACE_FAULTS=count $M exec --strategy dfs:3 --runs 200 --out "$OUTDIR/dfsf" -- $F
+expect "... and exhausts the twin's space without a failure" 0 'exhausted' \
+	env MIGRACE_FAULTS=count $M exec --strategy dfs:3 --runs 200 -- $F ordered
+expect "... while dfs:3 without fault decisions never fails the send" 0 'exhausted' \
+	$M exec --strategy dfs:3 --runs 200 -- $F
+expect "PCT places a fault at a change point (MIGRACE_FAULTS=count): pct:3 finds it" 1 \
+	'asan:heap-use-after-free@main' env MIGRACE_FAULTS=count $M exec --strategy pct:3 --runs 100 --out "$OUTDIR/pctf" -- $F
+T=$(ls "$OUTDIR"/pctf/*.trace | head -1)
+check "... its trace has the failed hit" grep -q ' fault-fail f:test/send#1 ' "$T"
+expect "... and replays" 0 'replay reproduced asan:heap-use-after-free' $M replay "$T"
+expect "PCT with faults count, on the twin: clean" 0 'no failure' \
+	env MIGRACE_FAULTS=count $M exec --strategy pct:3 --runs 100 -- $F ordered
+expect "faults: a bad --explore" 2 "--explore 'often': unknown strategy" $M faults $F --explore often
+expect "faults: --explore switches is refused" 2 "use random, pct:D or dfs:B" $M faults $F --explore switches
+expect "faults: a bad --runs" 2 "--runs" $M faults $F --explore random --runs 0
+expect "faults: --runs without --explore" 2 "--runs needs --explore" $M faults $F --runs 5
+
 finish
