@@ -428,34 +428,32 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 		}
 	for (uint32_t i = top; i-- > 0;) {
 		struct dfs_node *n = &d->nodes[i];
+		int next = -1;
 		if (n->fault) {
 			int alt = !n->chosen;
-			if (n->fault != DFS_FAULT_OPEN || tset_has(&n->tried, alt + 1) ||
-			    pre[i] + is_preemption(n, alt) > (uint32_t)d->bound)
-				continue;
-			tset_add(&n->tried, alt + 1);
-			n->chosen = (uint16_t)alt;
-			for (uint32_t j = 0; j <= i; j++)
-				d->prefix[j] = prefix_byte(&d->nodes[j]);
-			d->prefix_len = i + 1;
-			d->n = i + 1;
-			free(pre);
-			return 1;
-		}
-		TSET_FOR(t, &n->enabled) {
-			if (tset_has(&n->tried, t) || t >= PREFIX_FAULT_PASS)
-				continue;
-			if (pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
-				continue;
-			tset_add(&n->tried, t);
-			n->chosen = (uint16_t)t;
-			for (uint32_t j = 0; j <= i; j++)
-				d->prefix[j] = prefix_byte(&d->nodes[j]);
-			d->prefix_len = i + 1;
-			d->n = i + 1;
-			free(pre);
-			return 1;
-		}
+			if (n->fault == DFS_FAULT_OPEN && !tset_has(&n->tried, alt + 1) &&
+			    pre[i] + is_preemption(n, alt) <= (uint32_t)d->bound) {
+				tset_add(&n->tried, alt + 1);
+				next = alt;
+			}
+		} else
+			TSET_FOR(t, &n->enabled) {
+				if (tset_has(&n->tried, t) || t >= PREFIX_FAULT_PASS ||
+				    pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
+					continue;
+				tset_add(&n->tried, t);
+				next = t;
+				break;
+			}
+		if (next < 0)
+			continue;
+		n->chosen = (uint16_t)next;
+		for (uint32_t j = 0; j <= i; j++)
+			d->prefix[j] = prefix_byte(&d->nodes[j]);
+		d->prefix_len = i + 1;
+		d->n = i + 1;
+		free(pre);
+		return 1;
 	}
 	free(pre);
 	return 0;
