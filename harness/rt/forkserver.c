@@ -9,12 +9,14 @@
  * `run` and `replay`; a program started directly runs once (random, seed 1).
  */
 #define _GNU_SOURCE
+#define MIGRACE_RT
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,6 +96,16 @@ struct run_result {
 
 static volatile sig_atomic_t interrupted;
 static pid_t current_child;
+
+/* The fork point (migrace_fork_here, see the section at the end). */
+static enum {
+	FH_FROM_MAIN,    /* runs start at main; one that reaches the call says so */
+	FH_OFF,          /* the call does nothing (MIGRACE_FORK_HERE=0, or a replay of a run from main) */
+	FH_SETUP,        /* the fork server itself runs the program's setup */
+	FH_AT,           /* runs fork from the call */
+} fh_mode;
+static bool fh_child;            /* in a run */
+static jmp_buf fh_restart, fh_fork;
 
 static void on_signal(int sig)
 {
@@ -706,6 +718,8 @@ static void io_close(struct run_io *io)
 		}
 }
 
+static void __attribute__((noreturn)) fh_resume(void);
+
 /* In the child: become the program, under the scheduler. */
 static void __attribute__((noreturn)) child(struct server *s, const struct rt_config *cfg, struct run_io *io)
 {
@@ -726,6 +740,9 @@ static void __attribute__((noreturn)) child(struct server *s, const struct rt_co
 		close(s->ctl);
 	struct rt_buffers buf = { .shm = s->shm, .log = s->log, .expect = s->expect, .prefix = s->prefix };
 	rt_run_begin(cfg, &buf);
+	fh_child = true;
+	if (fh_mode == FH_AT)
+		fh_resume();             /* back into the program, where it called migrace_fork_here() */
 	int rc = __real_main(s->argc, s->argv, s->envp);
 	rt_run_end();
 	exit(rc);
@@ -852,6 +869,7 @@ static void fill_trace(const struct server *s, struct trace *t, const struct run
 			t->nmem_pcs = memshare_list(t->mem_pcs, MEMSHARE_CAP);
 	}
 	t->spurious = rt_spurious();
+	t->fork_here = fh_mode == FH_AT;
 	if (s->faults) {
 		snprintf(t->faults, sizeof(t->faults), "%s", s->faults);
 		snprintf(t->fault_points, sizeof(t->fault_points), "%s", s->fault_points);
@@ -1125,6 +1143,7 @@ static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limi
 	struct run_io io;
 
 	shm->nsteps = 0;
+	shm->fork_here = false;
 	shm->outcome[0] = shm->detail[0] = '\0';
 	shm->detail_pc = 0;
 	shm->has_snap = false;
@@ -1184,6 +1203,8 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 		     "running it again with %u ms", index, seed, limit, longer);
 		limit = longer;
 	}
+	if (shm->fork_here && fh_mode == FH_FROM_MAIN)
+		longjmp(fh_restart, 1);  /* the program has a fork point: start over from there */
 	char *out = s->output, *err = s->output + OUTPUT_MAX + 1;
 	nul_to_space(out, no);
 	nul_to_space(err, ne);
@@ -1598,6 +1619,70 @@ static void fix_layout(char **argv, char **envp)
 	free(env);
 }
 
+static int dispatch(struct server *s)
+{
+	if (s->replaying)
+		return replay_main(s);
+	if (s->strat.kind == STRAT_DFS)
+		return dfs_main(s);
+	return explore_main(s);
+}
+
+/* ---- the fork point ------------------------------------------------------
+ *
+ * migrace_fork_here() (migrace.h): the program's setup before the call runs
+ * once, and every schedule forks from the call. The fork server cannot know
+ * beforehand whether main reaches it: the runs start at main until one does;
+ * that run stops there (it is not counted) and the server starts over, now
+ * running main itself, uncontrolled, up to the call, where it serves every
+ * run from then on: each child returns from the call into the program, under
+ * the scheduler. The call must come while the program has one thread (else
+ * the run fails with harness:fork-here). The trace says fork-here 1, and its
+ * replay runs the setup the same way. MIGRACE_FORK_HERE=0 turns it off (the
+ * runs start at main, the call does nothing). */
+static struct server *fh_server;
+static const int fh_signals[] = { SIGINT, SIGTERM, SIGPIPE };
+static struct sigaction fh_program_sig[3];   /* the program's, as its setup left them */
+
+static void server_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void __attribute__((noreturn)) fh_resume(void)
+{
+	for (int i = 0; i < 3; i++)
+		sigaction(fh_signals[i], &fh_program_sig[i], NULL);
+	longjmp(fh_fork, 1);
+}
+
+void migrace_fork_here(void)
+{
+	if (fh_child) {
+		if (fh_mode != FH_FROM_MAIN)
+			return;              /* the run began here (or the point is off) */
+		int n = rt_live_threads();
+		if (n > 1)
+			rt_fail("harness:fork-here", "migrace_fork_here() was called while %d threads run: the setup "
+				"before it must be single-threaded", n);
+		fh_server->shm->fork_here = true;
+		_exit(RT_EXIT_FAIL);
+	}
+	if (fh_mode != FH_SETUP)
+		return;                      /* not under the fork server, or a second call */
+	fh_mode = FH_AT;
+	for (int i = 0; i < 3; i++)
+		sigaction(fh_signals[i], NULL, &fh_program_sig[i]);
+	server_signals();
+	if (setjmp(fh_fork))
+		return;                      /* a run's child: the program goes on from here */
+	int rc = dispatch(fh_server);
+	fflush(NULL);
+	_exit(rc);
+}
+
 int __wrap_main(int argc, char **argv, char **envp)
 {
 	static struct server s;
@@ -1606,16 +1691,25 @@ int __wrap_main(int argc, char **argv, char **envp)
 		return __real_main(argc, argv, envp);
 	fix_layout(argv, envp);
 	configure(&s, argc, argv, envp);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	server_signals();
 	warm_symbolizer();
 	layout_restore_argv0(s.argv);
-	if (s.replaying)
-		return replay_main(&s);
-	if (s.strat.kind == STRAT_DFS)
-		return dfs_main(&s);
-	return explore_main(&s);
+	fh_server = &s;
+	const char *v = getenv("MIGRACE_FORK_HERE");
+	if (v && strcmp(v, "0") && strcmp(v, "1"))
+		usage_error("MIGRACE_FORK_HERE=\"%s\": expected 0 or 1", v);
+	fh_mode = (v && v[0] == '0') || (s.replaying && !s.replay.fork_here) ? FH_OFF : FH_FROM_MAIN;
+	if (!(s.replaying && s.replay.fork_here) && setjmp(fh_restart) == 0)
+		return dispatch(&s);
+	/* the setup, once, in the server; the call serves the runs and exits */
+	fh_mode = FH_SETUP;
+	int rc = __real_main(s.argc, s.argv, s.envp);
+	if (fh_child) {                      /* a run that began at the call: main returned */
+		rt_run_end();
+		exit(rc);
+	}
+	usage_error("%s reached migrace_fork_here() in a run, but not when the fork server ran its setup "
+		    "(main returned %d first): is the setup before it deterministic?", s.name, rc);
 }
 
 /* Sanitizer defaults for programs under the harness: stop at the first

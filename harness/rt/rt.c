@@ -124,6 +124,14 @@ void rt_set_spurious(bool on) { spurious_on = on; }
 
 bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
 int rt_self(void) { return self_tid; }
+
+int rt_live_threads(void)
+{
+	int n = 0;
+	for (int i = 0; i < rt.m.nthreads; i++)
+		n += rt.m.threads[i].status != TS_FINISHED;
+	return n;
+}
 struct model *rt_model(void) { return &rt.m; }
 int64_t rt_now(void) { return rt.m.now; }
 

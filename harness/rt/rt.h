@@ -52,6 +52,7 @@ struct rt_shared {
 	uint32_t expect_len;      /* strict replay: steps in expect[] */
 	/* out: set by the run */
 	uint32_t nsteps;
+	bool fork_here;           /* the run reached migrace_fork_here() from main (forkserver.c) */
 	bool has_snap;
 	char outcome[160];        /* signature decided by the runtime, "" if none */
 	char detail[2048];        /* what the runtime saw, for the report */
@@ -96,6 +97,8 @@ void rt_run_end(void);
 bool rt_spurious(void);
 void rt_set_spurious(bool on);
 bool rt_managed(void);
+/* Threads of the run that have not finished. */
+int rt_live_threads(void);
 /* In the fork server, for a run stopped at the wall clock: reads the stopped
  * child's scheduler state and writes its snapshot into shared memory (shm).
  * 0, or -1 when the child's memory cannot be read. */

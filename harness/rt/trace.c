@@ -18,6 +18,7 @@
  *                                                   the instructions listed by mem-pcs)
  *   mem-pcs +0x1a2b +0x1a40 ...                    (mem-points shared: up to 16 per line)
  *   spurious 1                                     (only when spurious wake-ups were decisions)
+ *   fork-here 1                                    (only when the run began at migrace_fork_here())
  *   max-steps 200000                               (the step limit of the run; optional)
  *   stdin prog-random-seed1-run0.trace.stdin       (the run's standard input, a file in the
  *                                                   trace's directory; only when it had one)
@@ -215,6 +216,8 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 	}
 	if (t->spurious)
 		fputs("spurious 1\n", f);
+	if (t->fork_here)
+		fputs("fork-here 1\n", f);
 	if (t->max_steps)
 		fprintf(f, "max-steps %u\n", t->max_steps);
 	if (t->stdin_file[0])
@@ -447,10 +450,10 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 			return fail(err, errlen, ln, "max-steps \"%s\" is not a number of steps", val);
 		t->max_steps = (uint32_t)v;
 	}
-	else if (strcmp(key, "spurious") == 0) {
+	else if (strcmp(key, "spurious") == 0 || strcmp(key, "fork-here") == 0) {
 		if (strcmp(val, "0") && strcmp(val, "1"))
-			return fail(err, errlen, ln, "spurious \"%s\" (expected 0 or 1)", val);
-		t->spurious = val[0] == '1';
+			return fail(err, errlen, ln, "%s \"%s\" (expected 0 or 1)", key, val);
+		*(key[0] == 's' ? &t->spurious : &t->fork_here) = val[0] == '1';
 	}
 	else if (strcmp(key, "preempt") == 0) {
 		if (strcmp(val, "mem") && strcmp(val, "sync"))

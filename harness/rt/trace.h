@@ -33,6 +33,8 @@ struct trace {
 	uint64_t *mem_pcs;               /* owned: shared: the point instructions, offsets */
 	uint32_t nmem_pcs;
 	bool spurious;                   /* spurious wake-ups were decisions (MIGRACE_SPURIOUS=1) */
+	bool fork_here;                  /* the run began at migrace_fork_here(), the setup before it
+	                                    run once by the fork server */
 	uint32_t max_steps;              /* the run's step limit (0: not recorded) */
 	char stdin_file[256];            /* the run's standard input, a file beside the trace ("" none) */
 	uint32_t nsteps;
