@@ -58,6 +58,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <migrace/migrace.h>
 #include <migrace/scenario.h>
 
 #include "domain.h"
