@@ -64,8 +64,9 @@ __attribute__((weak)) unsigned migrace_choose(unsigned n)
  * program has one thread (else the run fails as harness:fork-here), after
  * work that is no part of the race (allocating, initialising, parsing) and
  * before the threads start. The setup runs with the real clocks and outside
- * the scheduler: it must not depend on anything a run decides. Outside a
- * harness build (no MIGRACE_SYNC_POINTS) it does nothing.
+ * the scheduler: it must not depend on anything a run decides (its
+ * migrace_choose() calls are rand(), its fault points never fail). Outside
+ * a harness build (no MIGRACE_SYNC_POINTS) it does nothing.
  */
 #if defined(MIGRACE_SYNC_POINTS) || defined(MIGRACE_RT)   /* MIGRACE_RT: the runtime itself */
 void migrace_fork_here(void);
