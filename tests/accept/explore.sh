@@ -34,6 +34,42 @@ expect "targeted twin: random with memory points, clean" 0 'no failure' \
 expect "a trace with a bad mem-pcs line is refused" 2 'mem-pcs: bad offset' \
 	bash -c "sed 's/^mem-pcs .*/mem-pcs 0x12/' $T > $OUTDIR/badpcs.trace; $M replay $OUTDIR/badpcs.trace"
 
+# -- the fork point after setup -----------------------------------------------
+# progs/fork_here.c appends a line to the file named by argv[1] in its setup,
+# then calls migrace_fork_here(); its threads race on a counter (`locked`: the
+# twin). One fork server: the setup runs in the first run (which stops at the
+# call) and once in the server, whatever the number of schedules.
+H=build/tsan/testprogs/fork_here
+S="$OUTDIR/setup.txt"
+expect "fork_here: 40 schedules of random, one job" 0 'no failure' \
+	$M exec --strategy random --runs 40 --jobs 1 -- $H "$S" locked
+check "fork_here: the setup ran twice, not 40 times ($(wc -l < "$S"))" test "$(wc -l < "$S")" -eq 2
+rm -f "$S"
+expect "fork_here: MIGRACE_FORK_HERE=0 starts every run at main" 0 'no failure' \
+	env MIGRACE_FORK_HERE=0 $M exec --strategy random --runs 40 --jobs 1 -- $H "$S" locked
+check "... and the setup ran 40 times ($(wc -l < "$S"))" test "$(wc -l < "$S")" -eq 40
+expect "fork_here: pct:2 finds the race from the fork point" 1 'tsan:data-race@incr' \
+	$M exec --strategy pct:2 --runs 100 --out "$OUTDIR/fh" -- $H
+T=$(ls "$OUTDIR"/fh/*.trace | head -1)
+check "fork_here: the trace says fork-here 1" grep -q '^fork-here 1$' "$T"
+ok=0
+for i in 1 2 3; do $M replay "$T" >/dev/null 2>&1 && ok=$((ok + 1)); done
+check "fork_here: the trace replays (3 of 3: $ok)" test "$ok" -eq 3
+expect "fork_here (asan): the lost update, found by pct:2" 1 'assert:counter == 2' \
+	$M exec --strategy pct:2 --runs 100 --out "$OUTDIR/fha" -- build/asan/testprogs/fork_here
+expect "fork_here (asan): its trace replays" 0 'replay reproduced assert:counter == 2' \
+	$M replay "$(ls "$OUTDIR"/fha/*.trace | head -1)"
+expect "fork_here twin (locked): pct:2 and memory points, clean" 0 'no failure' \
+	$M exec --preempt mem --strategy pct:2 --runs 100 -- $H "" locked
+expect "fork_here after a thread started: a harness error" 1 'harness:fork-here' \
+	$M exec --strategy random --runs 5 -- $H "" late
+check "... saying why" grep -q 'while 2 threads run' <<<"$OUT"
+expect "MIGRACE_FORK_HERE=2 is refused" 2 'MIGRACE_FORK_HERE="2": expected 0 or 1' \
+	env MIGRACE_FORK_HERE=2 $M exec --runs 1 -- $H
+expect "without migrace-cc the call compiles to nothing" 0 '' \
+	clang -std=gnu11 -pthread -Iharness/include tests/accept/progs/fork_here.c -o "$OUTDIR/fh-plain"
+expect "... and the program runs as it would" 0 'counter 2' "$OUTDIR/fh-plain" "" locked
+
 # -- fault decisions as scheduling decisions --------------------------------
 # progs/fault_explore.c: a failed send frees a buffer main reads; harmful only
 # when the sender's cleanup also runs before main's read (a fault plus an
