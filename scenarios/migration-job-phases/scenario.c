@@ -58,7 +58,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <migrace/migrace.h>
 #include <migrace/scenario.h>
 
 #include "domain.h"
