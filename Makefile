@@ -95,7 +95,8 @@ WORKLOAD_REG_BINS := $(foreach f,tsan asan,$(foreach s,$(SCENARIOS),$(addprefix 
 UNIT_RT := $(B)/rt/model.o $(B)/rt/strategy.o $(B)/rt/trace.o $(B)/rt/classify.o
 
 BENCH_BINS := $(B)/bench/futex_pingpong $(B)/tsan/bench/handoff $(B)/asan/bench/handoff \
-	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial
+	$(B)/plain/bench/handoff $(B)/tsan/bench/trivial $(B)/asan/bench/trivial \
+	$(B)/bench/fork_floor_tsan $(B)/bench/fork_floor_asan
 # The classic bug patterns (harness/bench/classic, scripts/bench-explore), each
 # with its correct twin NAME.fixed (-DFIXED), built for tsan
 CLASSIC := $(basename $(notdir $(wildcard harness/bench/classic/*.c)))
@@ -220,6 +221,11 @@ $(foreach f,$(FLAVOURS),$(eval $(call flavour_rules,$(f))))
 $(B)/bench/futex_pingpong: harness/bench/futex_pingpong.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O2 -pthread $< -o $@
+
+# the fork-and-two-threads floor under bench/trivial, with trivial's sanitizer, no harness
+$(B)/bench/fork_floor_%: harness/bench/fork_floor.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -pthread $(FLAV_$*) $< -o $@
 
 $(HARNESS_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(UNIT_RT)
 	@mkdir -p $(@D)

@@ -4,6 +4,9 @@
  * N, a run fails the Nth hit once (transient) and one fails it and every
  * later hit (persistent). Each run must end without a failure signature; the
  * program's own checks decide whether its end state is a legitimate one.
+ * With --explore S, each combination runs under --runs schedules of strategy
+ * S instead of the default schedule only: a fault whose harm needs another
+ * thread in the wrong place shows there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include "opts.h"
 #include "pool.h"
 #include "rerun.h"
+#include "strategy.h"
 #include "trace.h"
 
 #define MAX_POINTS 128
@@ -41,6 +45,11 @@ static const char faults_help[] =
 	"  --points GLOB       the fault points to sweep (default '*'), as in\n"
 	"                      'core/channel/*'\n"
 	"  --build tsan|asan   which build of a named program (default tsan)\n"
+	"  --explore S         run each combination under --runs schedules of strategy\n"
+	"                      S (random, pct:D or dfs:B) instead of the default\n"
+	"                      schedule only\n"
+	"  --runs N            schedules per combination with --explore (default 100;\n"
+	"                      for dfs:B at most N)\n"
 	"  --timeout SEC       per-run wall-clock limit, then `hang` (default 10)\n"
 	"  --out DIR           where traces go (default $MIGRACE_OUT/faults, else\n"
 	"                      migrace-out/faults)\n"
@@ -50,15 +59,18 @@ static const char faults_help[] =
 	"points, the hits tried and the failures.\n"
 	"\n"
 	"exit: 0 no failure; 1 some combination failed (or the run without faults did);\n"
-	"2 bad input (no such program, no fault point matches GLOB).\n";
+	"2 bad input (no such program, no fault point matches GLOB, a bad --explore or\n"
+	"--runs).\n";
 
-enum { F_POINTS = 1000, F_BUILD, F_OUT, F_TIMEOUT, F_HELP };
+enum { F_POINTS = 1000, F_BUILD, F_OUT, F_TIMEOUT, F_EXPLORE, F_RUNS, F_HELP };
 
 static const struct option faults_opts[] = {
 	{ "points", required_argument, NULL, F_POINTS },
 	{ "build", required_argument, NULL, F_BUILD },
 	{ "out", required_argument, NULL, F_OUT },
 	{ "timeout", required_argument, NULL, F_TIMEOUT },
+	{ "explore", required_argument, NULL, F_EXPLORE },
+	{ "runs", required_argument, NULL, F_RUNS },
 	{ "help", no_argument, NULL, F_HELP },
 	{ 0 },
 };
@@ -131,7 +143,7 @@ static int count_hits(struct exec_opts *o, char *const av[], const char *name, s
 
 /* One combination: returns true when it failed (and says so). */
 static bool try_one(struct exec_opts *o, char *const av[], const char *base, const struct point *p, uint32_t hit,
-		    bool persistent)
+		    bool persistent, uint64_t *schedules)
 {
 	char spec[300], name[400];
 	struct outcome out;
@@ -146,10 +158,13 @@ static bool try_one(struct exec_opts *o, char *const av[], const char *base, con
 	c.name = name;
 	if (pool_run(&c, av, &out) || out.config_error || out.lost_worker)
 		exit(2);
+	*schedules += out.runs;
 	if (!out.failures)
 		return false;
-	printf("FAIL %s (%s): %s\n  trace: %s (%s)\n  repro: %s replay %s\n", spec,
-	       persistent ? "persistent" : "transient", out.first_sig, out.first_trace,
+	printf("FAIL %s (%s): %s", spec, persistent ? "persistent" : "transient", out.first_sig);
+	if (o->runs > 1)
+		printf(" (schedule %" PRIu64 " of %s)", out.first_index, o->strategy);
+	printf("\n  trace: %s (%s)\n  repro: %s replay %s\n", out.first_trace,
 	       replay_ok(out.first_trace) ? "replays" : "does NOT replay", self, out.first_trace);
 	fflush(stdout);
 	return true;
@@ -157,7 +172,8 @@ static bool try_one(struct exec_opts *o, char *const av[], const char *base, con
 
 static int faults_main(int argc, char **argv)
 {
-	const char *glob = "*", *build = "tsan", *outdir = NULL;
+	const char *glob = "*", *build = "tsan", *outdir = NULL, *explore = NULL;
+	uint64_t runs = 0;
 	struct exec_opts o;
 	int c;
 
@@ -173,6 +189,17 @@ static int faults_main(int argc, char **argv)
 			break;
 		case F_OUT: outdir = optarg; break;
 		case F_TIMEOUT: o.timeout = parse_seconds("faults", optarg); break;
+		case F_EXPLORE: {
+			struct strat_spec spec;
+			const char *why;
+			if (strat_parse(optarg, &spec, &why))
+				die_usage("faults", "--explore '%s': %s", optarg, why);
+			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS)
+				die_usage("faults", "--explore '%s': use random, pct:D or dfs:B", optarg);
+			explore = optarg;
+			break;
+		}
+		case F_RUNS: runs = parse_count("faults", "--runs", optarg, 1, 1000000); break;
 		case 'h':
 		case F_HELP: fputs(faults_help, stdout); return 0;
 		default: die_usage("faults", "unknown or incomplete option");
@@ -182,6 +209,8 @@ static int faults_main(int argc, char **argv)
 		die_usage("faults", "no program given: migrace faults PROGRAM|SCENARIO [--points GLOB] [-- ARGS]");
 	if (!*glob)
 		die_usage("faults", "--points needs a glob, as in 'core/channel/*'");
+	if (runs && !explore)
+		die_usage("faults", "--runs needs --explore S (without it each combination runs the default schedule once)");
 
 	char prog[PATH_MAX], out_buf[PATH_MAX];
 	resolve(argv[optind], build, prog, sizeof(prog));
@@ -204,14 +233,20 @@ static int faults_main(int argc, char **argv)
 	if (n == 0)
 		die_usage("faults", "%s reaches no fault point matching '%s'", prog, glob);
 
+	if (explore) {
+		o.strategy = explore;
+		o.runs = runs ? runs : 100;
+		if (strncmp(explore, "dfs:", 4) == 0)
+			o.jobs = 1;          /* dfs explores one schedule after another */
+	}
 	double t0 = now_s();
-	uint64_t hits = 0, runs = 0, failures = 0;
+	uint64_t hits = 0, combos = 0, failures = 0, schedules = 0;
 	for (int i = 0; i < n; i++)
 		for (uint32_t h = 1; h <= pts[i].hits; h++) {
 			hits++;
 			for (int persistent = 0; persistent < 2; persistent++) {
-				runs++;
-				if (try_one(&o, av, base, &pts[i], h, persistent)) {
+				combos++;
+				if (try_one(&o, av, base, &pts[i], h, persistent, &schedules)) {
 					pts[i].failed[persistent]++;
 					failures++;
 				}
@@ -221,9 +256,14 @@ static int faults_main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		printf("%-28s %5" PRIu32 " %5" PRIu32 " fail %5" PRIu32 " fail\n", pts[i].name, pts[i].hits,
 		       pts[i].failed[0], pts[i].failed[1]);
-	printf("migrace faults: %s (%s, points '%s'): %d points, %" PRIu64 " hits, %" PRIu64 " runs, %" PRIu64
-	       " failures, %.1f s\n", base, strstr(prog, "/asan/") ? "asan" : "tsan", glob, n, hits, runs, failures,
-	       now_s() - t0);
+	char how[64] = "";
+	if (explore)
+		snprintf(how, sizeof(how), ", explore %s x %" PRIu64, explore, o.runs);
+	printf("migrace faults: %s (%s, points '%s'%s): %d points, %" PRIu64 " hits, %" PRIu64 " runs, %" PRIu64
+	       " failures", base, strstr(prog, "/asan/") ? "asan" : "tsan", glob, how, n, hits, combos, failures);
+	if (explore)
+		printf(", %" PRIu64 " schedules", schedules);
+	printf(", %.1f s\n", now_s() - t0);
 	return failures ? 1 : 0;
 }
 

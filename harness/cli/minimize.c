@@ -604,7 +604,7 @@ static int minimize_main(int argc, char **argv)
 	m.o.jobs = 1;
 	m.o.timeout = timeout;
 	bool mem = strcmp(t.preempt, "mem") == 0;
-	m.o.preempt = mem ? "mem" : "sync";
+	m.o.preempt = !mem ? "sync" : strcmp(t.mem_points, "shared") == 0 ? "mem" : "mem-all";
 	/* the program's step limit (forkserver.c), unless the trace went further */
 	m.o.max_steps = t.nsteps > (mem ? 5000000u : 200000u) ? t.nsteps : 0;
 	m.o.out = m.tmp;

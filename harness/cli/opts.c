@@ -136,8 +136,8 @@ const char *parse_pin(const char *cmd, const char *v)
 
 const char *parse_preempt(const char *cmd, const char *v)
 {
-	if (strcmp(v, "sync") && strcmp(v, "mem"))
-		die_usage(cmd, "--preempt must be sync or mem, not '%s'", v);
+	if (strcmp(v, "sync") && strcmp(v, "mem") && strcmp(v, "mem-all"))
+		die_usage(cmd, "--preempt must be sync, mem or mem-all, not '%s'", v);
 	return v;
 }
 

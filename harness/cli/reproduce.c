@@ -449,8 +449,8 @@ static void add_exec(struct scan *sc, unsigned line, char **w, int n, int m)
 			why = "it has an option reproduce does not take over";
 		}
 	}
-	if (it.preempt[0] && strcmp(it.preempt, "sync") && strcmp(it.preempt, "mem"))
-		why = "its --preempt is neither sync nor mem";
+	if (it.preempt[0] && strcmp(it.preempt, "sync") && strcmp(it.preempt, "mem") && strcmp(it.preempt, "mem-all"))
+		why = "its --preempt is neither sync, mem nor mem-all";
 	if (!have_seed || runs != 1)
 		why = "it is not one run of one seed (--seed N --runs 1)";
 	else if (i + 1 >= n)

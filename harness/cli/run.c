@@ -50,7 +50,7 @@ static const char run_help[] =
 	"  --strategy S       instead of the checks above, run S for --runs schedules:\n"
 	"                     the real core must stay clean, the regressed core must give\n"
 	"                     the expected signature in some run\n"
-	"  --seed N, --jobs J (default: one per CPU), --timeout SEC, --preempt sync|mem,\n"
+	"  --seed N, --jobs J (default: one per CPU), --timeout SEC, --preempt sync|mem|mem-all,\n"
 	"  --pin none|auto|CPU, --pct-k K, --spurious,\n"
 	"  --out DIR          as for exec\n"
 	"  --tap              TAP 13 output (the table follows as comments)\n"

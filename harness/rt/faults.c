@@ -121,7 +121,7 @@ static int decide(const char *name, int *failnum, void **failinfo, unsigned *fla
 			break;
 		}
 	}
-	return rt_fault(name, hit, hit_pc, want);
+	return rt_fault(name, hit, hit_pc, want, fcfg.mode != FM_PLAN);
 }
 
 int __wrap_fiu_fail(const char *name)

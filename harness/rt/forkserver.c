@@ -9,12 +9,14 @@
  * `run` and `replay`; a program started directly runs once (random, seed 1).
  */
 #define _GNU_SOURCE
+#define MIGRACE_RT
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 
 #include "classify.h"
 #include "guided.h"
+#include "memshare.h"
 #include "migrace/scenario.h"
 #include "rt.h"
 #include "symbolize.h"
@@ -94,6 +97,16 @@ struct run_result {
 
 static volatile sig_atomic_t interrupted;
 static pid_t current_child;
+
+/* The fork point (migrace_fork_here, see the section at the end). */
+static enum {
+	FH_FROM_MAIN,    /* runs start at main; one that reaches the call says so */
+	FH_OFF,          /* the call does nothing (MIGRACE_FORK_HERE=0, or a replay of a run from main) */
+	FH_SETUP,        /* the fork server itself runs the program's setup */
+	FH_AT,           /* runs fork from the call */
+} fh_mode;
+static bool fh_child;            /* in a run */
+static jmp_buf fh_restart, fh_fork;
 
 static void on_signal(int sig)
 {
@@ -290,8 +303,10 @@ static void *shared_map(size_t size)
 
 struct replay_area {
 	char err[600];
-	struct trace hdr;             /* args, steps and names not copied */
+	struct trace hdr;             /* args, steps, names and mem_pcs not copied */
 	char names[NAMES_MAX];
+	uint32_t nmem_pcs;
+	uint64_t mem_pcs[MEMSHARE_CAP];
 };
 
 static int parse_in_child(struct replay_area *a, const char *path, struct trace *t)
@@ -349,10 +364,17 @@ static void in_child_parse(struct server *s, const char *path, bool steps)
 			_exit(2);
 		if (steps && copy_steps(a, &t, s->expect_buf))
 			_exit(2);
+		if (t.nmem_pcs > MEMSHARE_CAP) {
+			snprintf(a->err, sizeof(a->err), "%s: more than %d mem-pcs", path, MEMSHARE_CAP);
+			_exit(2);
+		}
+		a->nmem_pcs = t.nmem_pcs;
+		memcpy(a->mem_pcs, t.mem_pcs, t.nmem_pcs * sizeof(*t.mem_pcs));
 		a->hdr = t;
 		a->hdr.nargs = 0;
 		a->hdr.steps = NULL;
 		a->hdr.names = NULL;
+		a->hdr.mem_pcs = NULL;
 		_exit(0);
 	}
 	int st;
@@ -380,6 +402,13 @@ static void replay_header(struct server *s, const char *path)
 	s->first = 0;
 	s->replaying = true;
 	s->cfg.preempt_mem = strcmp(s->replay.preempt, "mem") == 0;
+	/* the points the recorded run had, whatever a learning run would say now */
+	s->cfg.mem_sel = strcmp(s->replay.mem_points, "shared") == 0 ? MEM_SEL_SHARED : MEM_SEL_ALL;
+	if (s->cfg.preempt_mem && s->cfg.mem_sel == MEM_SEL_SHARED) {
+		memshare_clear();
+		for (uint32_t i = 0; i < s->rarea->nmem_pcs; i++)
+			memshare_add(s->rarea->mem_pcs[i]);
+	}
 	rt_set_spurious(s->replay.spurious);
 	if (strcmp(s->replay.code_version, s->code_version) != 0)
 		note(s, "warning: %s was recorded with another build of this program (%s, now %s); it may diverge",
@@ -478,9 +507,12 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	}
 
 	v = getenv("MIGRACE_PREEMPT");
-	if (v && *v && strcmp(v, "sync") && strcmp(v, "mem"))
-		usage_error("MIGRACE_PREEMPT=\"%s\": expected sync or mem", v);
-	s->cfg.preempt_mem = v && strcmp(v, "mem") == 0;
+	if (v && *v && strcmp(v, "sync") && strcmp(v, "mem") && strcmp(v, "mem-all"))
+		usage_error("MIGRACE_PREEMPT=\"%s\": expected sync, mem or mem-all", v);
+	s->cfg.preempt_mem = v && strncmp(v, "mem", 3) == 0;
+	s->cfg.mem_sel = v && strcmp(v, "mem") == 0 ? MEM_SEL_SHARED : MEM_SEL_ALL;
+	if (memshare_init())
+		usage_error("cannot map the tables of memory points: %s", strerror(errno));
 	s->rarea = shared_map(sizeof(*s->rarea));
 	if ((v = getenv("MIGRACE_REPLAY")) && *v)
 		replay_header(s, v);
@@ -687,6 +719,8 @@ static void io_close(struct run_io *io)
 		}
 }
 
+static void __attribute__((noreturn)) fh_resume(void);
+
 /* In the child: become the program, under the scheduler. */
 static void __attribute__((noreturn)) child(struct server *s, const struct rt_config *cfg, struct run_io *io)
 {
@@ -707,6 +741,9 @@ static void __attribute__((noreturn)) child(struct server *s, const struct rt_co
 		close(s->ctl);
 	struct rt_buffers buf = { .shm = s->shm, .log = s->log, .expect = s->expect, .prefix = s->prefix };
 	rt_run_begin(cfg, &buf);
+	fh_child = true;
+	if (fh_mode == FH_AT)
+		fh_resume();             /* back into the program, where it called migrace_fork_here() */
 	int rc = __real_main(s->argc, s->argv, s->envp);
 	rt_run_end();
 	exit(rc);
@@ -825,9 +862,15 @@ static void fill_trace(const struct server *s, struct trace *t, const struct run
 	t->nsteps = r->nsteps;
 	t->steps = s->log;
 	t->max_steps = s->max_steps;
-	if (s->cfg.preempt_mem)
+	if (s->cfg.preempt_mem) {
 		snprintf(t->preempt, sizeof(t->preempt), "mem");
+		snprintf(t->mem_points, sizeof(t->mem_points), s->cfg.mem_sel == MEM_SEL_SHARED ? "shared" : "all");
+		/* in the child that writes the trace: its heap is its own */
+		if (s->cfg.mem_sel == MEM_SEL_SHARED && (t->mem_pcs = malloc(MEMSHARE_CAP * sizeof(uint64_t))))
+			t->nmem_pcs = memshare_list(t->mem_pcs, MEMSHARE_CAP);
+	}
 	t->spurious = rt_spurious();
+	t->fork_here = fh_mode == FH_AT;
 	if (s->faults) {
 		snprintf(t->faults, sizeof(t->faults), "%s", s->faults);
 		snprintf(t->fault_points, sizeof(t->fault_points), "%s", s->fault_points);
@@ -996,7 +1039,7 @@ static void seed_repro(const struct server *s, const struct run_result *r, FILE 
 	if (s->strat.kind == STRAT_PCT)
 		fprintf(f, " --pct-k %" PRIu64, s->cfg.pct_k);
 	if (s->cfg.preempt_mem)
-		fputs(" --preempt mem", f);
+		fputs(s->cfg.mem_sel == MEM_SEL_SHARED ? " --preempt mem" : " --preempt mem-all", f);
 	fprintf(f, " --max-steps %u --runs 1 --", s->max_steps);
 	for (int i = 0; i < s->argc; i++)
 		fprintf(f, " %s", i ? s->argv[i] : s->exe);
@@ -1103,6 +1146,7 @@ static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limi
 	struct run_io io;
 
 	shm->nsteps = 0;
+	shm->fork_here = false;
 	shm->outcome[0] = shm->detail[0] = '\0';
 	shm->detail_pc = 0;
 	shm->has_snap = false;
@@ -1162,6 +1206,8 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 		     "running it again with %u ms", index, seed, limit, longer);
 		limit = longer;
 	}
+	if (shm->fork_here && fh_mode == FH_FROM_MAIN)
+		longjmp(fh_restart, 1);  /* the program has a fork point: start over from there */
 	char *out = s->output, *err = s->output + OUTPUT_MAX + 1;
 	nul_to_space(out, no);
 	nul_to_space(err, ne);
@@ -1293,6 +1339,28 @@ static void warm_symbolizer(void)
 		__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
 }
 
+/* --preempt mem: which instructions touch memory another thread touches,
+ * from one run on the default schedule (memshare.c); the runs then decide
+ * at those only. Like PCT's k, it depends on the program, not the seed. */
+static void learn_mem_points(struct server *s)
+{
+	struct rt_config pilot = s->cfg;
+	struct run_result r;
+	if (!s->cfg.preempt_mem || s->cfg.mem_sel != MEM_SEL_SHARED || s->replaying)
+		return;
+	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
+	pilot.nscript = 0;
+	pilot.mem_sel = MEM_SEL_LEARN;
+	memshare_clear();
+	run_once(s, 0, 0, &pilot, &r, true);
+	if (memshare_overflow())
+		note(s, "mem: more than %d instructions touch memory another thread touches: every non-stack access "
+		     "is a point", MEMSHARE_CAP);
+	else
+		note(s, "mem: %u instructions touch memory another thread also touches (one writing), learned from a "
+		     "first run: the memory points", memshare_count());
+}
+
 static int dfs_main(struct server *s)
 {
 	struct dfs d;
@@ -1301,6 +1369,7 @@ static int dfs_main(struct server *s)
 
 	if (dfs_init(&d, s->strat.param))
 		usage_error("out of memory");
+	learn_mem_points(s);
 	for (uint64_t i = 0; i < s->runs && !interrupted; i++) {
 		memcpy(s->prefix, d.prefix, d.prefix_len);
 		s->shm->prefix_len = d.prefix_len;
@@ -1422,6 +1491,7 @@ static int explore_main(struct server *s)
 	struct run_result r = { 0 }, again, first = { 0 };
 	uint64_t failures = 0, done = 0;
 
+	learn_mem_points(s);
 	if (s->strat.kind == STRAT_PCT)
 		estimate_k(s);
 	if (s->probe) {
@@ -1469,6 +1539,7 @@ static int guided_main(struct server *s)
 	uint64_t failures = 0, done = 0;
 	char why[PATH_MAX + 128];
 
+	learn_mem_points(s);
 	estimate_k(s);                /* its fresh runs are PCT runs */
 	if (guided_init(s->out_dir, s->first, s->stride, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why,
 			sizeof(why)))
@@ -1587,6 +1658,72 @@ static void fix_layout(char **argv, char **envp)
 	free(env);
 }
 
+static int dispatch(struct server *s)
+{
+	if (s->replaying)
+		return replay_main(s);
+	if (s->strat.kind == STRAT_DFS)
+		return dfs_main(s);
+	if (s->strat.kind == STRAT_GUIDED)
+		return guided_main(s);
+	return explore_main(s);
+}
+
+/* ---- the fork point ------------------------------------------------------
+ *
+ * migrace_fork_here() (migrace.h): the program's setup before the call runs
+ * once, and every schedule forks from the call. The fork server cannot know
+ * beforehand whether main reaches it: the runs start at main until one does;
+ * that run stops there (it is not counted) and the server starts over, now
+ * running main itself, uncontrolled, up to the call, where it serves every
+ * run from then on: each child returns from the call into the program, under
+ * the scheduler. The call must come while the program has one thread (else
+ * the run fails with harness:fork-here). The trace says fork-here 1, and its
+ * replay runs the setup the same way. MIGRACE_FORK_HERE=0 turns it off (the
+ * runs start at main, the call does nothing). */
+static struct server *fh_server;
+static const int fh_signals[] = { SIGINT, SIGTERM, SIGPIPE };
+static struct sigaction fh_program_sig[3];   /* the program's, as its setup left them */
+
+static void server_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void __attribute__((noreturn)) fh_resume(void)
+{
+	for (int i = 0; i < 3; i++)
+		sigaction(fh_signals[i], &fh_program_sig[i], NULL);
+	longjmp(fh_fork, 1);
+}
+
+void migrace_fork_here(void)
+{
+	if (fh_child) {
+		if (fh_mode != FH_FROM_MAIN)
+			return;              /* the run began here (or the point is off) */
+		int n = rt_live_threads();
+		if (n > 1)
+			rt_fail("harness:fork-here", "migrace_fork_here() was called while %d threads run: the setup "
+				"before it must be single-threaded", n);
+		fh_server->shm->fork_here = true;
+		_exit(RT_EXIT_FAIL);
+	}
+	if (fh_mode != FH_SETUP)
+		return;                      /* not under the fork server, or a second call */
+	fh_mode = FH_AT;
+	for (int i = 0; i < 3; i++)
+		sigaction(fh_signals[i], NULL, &fh_program_sig[i]);
+	server_signals();
+	if (setjmp(fh_fork))
+		return;                      /* a run's child: the program goes on from here */
+	int rc = dispatch(fh_server);
+	fflush(NULL);
+	_exit(rc);
+}
+
 int __wrap_main(int argc, char **argv, char **envp)
 {
 	static struct server s;
@@ -1595,18 +1732,25 @@ int __wrap_main(int argc, char **argv, char **envp)
 		return __real_main(argc, argv, envp);
 	fix_layout(argv, envp);
 	configure(&s, argc, argv, envp);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	server_signals();
 	warm_symbolizer();
 	layout_restore_argv0(s.argv);
-	if (s.replaying)
-		return replay_main(&s);
-	if (s.strat.kind == STRAT_DFS)
-		return dfs_main(&s);
-	if (s.strat.kind == STRAT_GUIDED)
-		return guided_main(&s);
-	return explore_main(&s);
+	fh_server = &s;
+	const char *v = getenv("MIGRACE_FORK_HERE");
+	if (v && strcmp(v, "0") && strcmp(v, "1"))
+		usage_error("MIGRACE_FORK_HERE=\"%s\": expected 0 or 1", v);
+	fh_mode = (v && v[0] == '0') || (s.replaying && !s.replay.fork_here) ? FH_OFF : FH_FROM_MAIN;
+	if (!(s.replaying && s.replay.fork_here) && setjmp(fh_restart) == 0)
+		return dispatch(&s);
+	/* the setup, once, in the server; the call serves the runs and exits */
+	fh_mode = FH_SETUP;
+	int rc = __real_main(s.argc, s.argv, s.envp);
+	if (fh_child) {                      /* a run that began at the call: main returned */
+		rt_run_end();
+		exit(rc);
+	}
+	usage_error("%s reached migrace_fork_here() in a run, but not when the fork server ran its setup "
+		    "(main returned %d first): is the setup before it deterministic?", s.name, rc);
 }
 
 /* Sanitizer defaults for programs under the harness: stop at the first

@@ -22,6 +22,7 @@
 
 #include "baton.h"
 #include "fd.h"
+#include "memshare.h"
 
 struct rthread {
 	struct baton baton;
@@ -45,6 +46,7 @@ static struct {
 	bool misuse_seen;
 	uintptr_t exe_base;
 	bool mem;                /* memory-access points on, while the run schedules */
+	enum rt_mem_sel mem_sel; /* which accesses are points (or the run learns them) */
 	bool others;             /* mem: a thread besides the running one is enabled */
 } rt;
 
@@ -63,6 +65,12 @@ static size_t wide_used;
  * non-stack accesses, the key of its memory decisions. */
 static __thread uintptr_t stk_lo, stk_size;
 static __thread uint32_t memc;
+/* Targeted points (MEM_SEL_SHARED): the point instructions the thread
+ * repeated since its last scheduling point, and how often; a loop over
+ * shared memory decides at its 1st, 2nd, 4th, 8th ... access only. */
+#define MEM_RECENT 4
+static __thread struct { uint64_t pc; uint32_t n; } recent[MEM_RECENT];
+static __thread unsigned recent_next;
 /* Inside libfiu (faults.c): its own locks and clock reads are no scheduling
  * points, so every wrapper passes them straight through. */
 __thread bool rt_in_fiu;
@@ -118,6 +126,14 @@ void rt_set_spurious(bool on) { spurious_on = on; }
 
 bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
 int rt_self(void) { return self_tid; }
+
+int rt_live_threads(void)
+{
+	int n = 0;
+	for (int i = 0; i < rt.m.nthreads; i++)
+		n += rt.m.threads[i].status != TS_FINISHED;
+	return n;
+}
 struct model *rt_model(void) { return &rt.m; }
 int64_t rt_now(void) { return rt.m.now; }
 
@@ -146,6 +162,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.strat.noise_from = cfg->guided_noise_from;
 	prng_seed(&rt.strat.grng, ~cfg->seed);
 	memc = 0;
+	memset(recent, 0, sizeof(recent));
+	recent_next = 0;
 	if (rt.script)
 		for (int i = 0; i < cfg->nscript; i++)
 			model_add_constraint(&rt.m, cfg->script_before[i], cfg->script_after[i]);
@@ -156,6 +174,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.active = true;
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
+	rt.mem_sel = cfg->mem_sel;
 	rt.m.spurious = spurious_on;
 }
 
@@ -514,6 +533,7 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 
 static void decide(int self)
 {
+	memset(recent, 0, sizeof(recent));   /* a new stretch of the thread's accesses */
 	decide_at(self, ++rt.th[self].ndec, false);
 }
 
@@ -531,8 +551,10 @@ static void others_changed(void)
 /* A fault point hit by the running thread (faults.c): one decision, no
  * thread switch. `want` is what the run's plan or PRNG says; a replay takes
  * the trace's decision instead, after checking that the trace expected this
- * very hit here (else divergence). Returns whether the point fails. */
-bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
+ * very hit here (else divergence). An open decision (no plan fixed it) is the
+ * strategy's too: a forced prefix (dfs) says pass or fail, and PCT fails the
+ * hit that falls on one of its change points. Returns whether it fails. */
+bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want, bool open)
 {
 	struct rt_shared *shm = rt.buf.shm;
 	int self = self_tid;
@@ -560,10 +582,11 @@ bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want)
 				(unsigned long)rt.step, want_s, got);
 		}
 		want = e->op == OP_FAULT_FAIL;
-	}
+	} else if (open)
+		want = strategy_fault(&rt.strat, rt.step, want);
 	struct step_rec *r = &rt.buf.log[rt.step];
 	*r = (struct step_rec){ .chosen = (uint16_t)self, .cur = (uint16_t)self,
-				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f',
+				.op = want ? OP_FAULT_FAIL : OP_FAULT_PASS, .objk = 'f', .open = open,
 				.obj = (int32_t)hit, .pc = pc_off(pc), .now = rt.m.now, .name = name };
 	struct tset only = { { 0 } };
 	tset_add(&only, self);
@@ -882,37 +905,60 @@ static void __attribute__((noinline)) mem_decide(uintptr_t pc)
 	others_changed();
 }
 
-static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc)
+/* Whether the thread's access at point instruction pc is a decision: the
+ * n-th repetition of pc since the thread's last scheduling point decides
+ * when n is a power of two. */
+static bool backoff(uint64_t pc)
+{
+	for (int i = 0; i < MEM_RECENT; i++)
+		if (recent[i].pc == pc) {
+			uint32_t n = ++recent[i].n;
+			return !(n & (n - 1));
+		}
+	recent[recent_next] = (typeof(recent[0])){ pc, 1 };
+	recent_next = (recent_next + 1) % MEM_RECENT;
+	return true;
+}
+
+static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write)
 {
 	if (__builtin_expect(!rt.mem, 1))
 		return;
 	if (self_tid < 0 || rt_in_fiu || (uintptr_t)addr - stk_lo < stk_size)
 		return;
-	memc++;
-	if (rt.others)
+	if (rt.mem_sel == MEM_SEL_LEARN) {
+		memshare_learn((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
+		return;
+	}
+	memc++;              /* the key counts every non-stack access, points or not */
+	if (!rt.others)
+		return;
+	if (rt.mem_sel == MEM_SEL_ALL)
+		mem_decide(pc);
+	else if (memshare_has(pc - rt.exe_base) && backoff(pc))
 		mem_decide(pc);
 }
 
 /* An atomic read-modify-write (harness/include/migrace/rmw.h, which
- * migrace-cc includes in every source): a memory-access point like a load. */
+ * migrace-cc includes in every source): a memory-access point like a store. */
 void migrace_rmw(const volatile void *addr)
 {
-	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0));
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true);
 }
 
-#define MEM_HOOK(name, type)                                                               \
-	void name(type *addr);                                                             \
-	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0)); }
-MEM_HOOK(__sanitizer_cov_load1, uint8_t)
-MEM_HOOK(__sanitizer_cov_load2, uint16_t)
-MEM_HOOK(__sanitizer_cov_load4, uint32_t)
-MEM_HOOK(__sanitizer_cov_load8, uint64_t)
-MEM_HOOK(__sanitizer_cov_load16, __int128)
-MEM_HOOK(__sanitizer_cov_store1, uint8_t)
-MEM_HOOK(__sanitizer_cov_store2, uint16_t)
-MEM_HOOK(__sanitizer_cov_store4, uint32_t)
-MEM_HOOK(__sanitizer_cov_store8, uint64_t)
-MEM_HOOK(__sanitizer_cov_store16, __int128)
+#define MEM_HOOK(name, type, write)                                                               \
+	void name(type *addr);                                                                    \
+	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write); }
+MEM_HOOK(__sanitizer_cov_load1, uint8_t, false)
+MEM_HOOK(__sanitizer_cov_load2, uint16_t, false)
+MEM_HOOK(__sanitizer_cov_load4, uint32_t, false)
+MEM_HOOK(__sanitizer_cov_load8, uint64_t, false)
+MEM_HOOK(__sanitizer_cov_load16, __int128, false)
+MEM_HOOK(__sanitizer_cov_store1, uint8_t, true)
+MEM_HOOK(__sanitizer_cov_store2, uint16_t, true)
+MEM_HOOK(__sanitizer_cov_store4, uint32_t, true)
+MEM_HOOK(__sanitizer_cov_store8, uint64_t, true)
+MEM_HOOK(__sanitizer_cov_store16, __int128, true)
 
 /* The load/store hooks need one coverage kind besides them (clang 14 emits
  * none without); migrace-cc asks for func,trace-pc-guard, whose callbacks

@@ -52,12 +52,18 @@ struct rt_shared {
 	uint32_t expect_len;      /* strict replay: steps in expect[] */
 	/* out: set by the run */
 	uint32_t nsteps;
+	bool fork_here;           /* the run reached migrace_fork_here() from main (forkserver.c) */
 	bool has_snap;
 	char outcome[160];        /* signature decided by the runtime, "" if none */
 	char detail[2048];        /* what the runtime saw, for the report */
 	uint64_t detail_pc;       /* the call site it is about, 0 if none */
 	struct snap snap;
 };
+
+/* Which non-stack accesses are points with --preempt mem: every one, only
+ * the instructions of the learned set (memshare.c), or none while the run
+ * learns that set. */
+enum rt_mem_sel { MEM_SEL_ALL, MEM_SEL_SHARED, MEM_SEL_LEARN };
 
 struct rt_config {
 	struct strat_spec strat;
@@ -66,6 +72,7 @@ struct rt_config {
 	int nscript;
 	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
 	bool preempt_mem;           /* scheduling points at non-stack loads and stores */
+	enum rt_mem_sel mem_sel;    /* which of them (preempt_mem) */
 	const struct switch_ent *sw;   /* strategy switches (and guided) */
 	uint32_t nsw;
 	/* strategy guided (guided.c): this run's plan besides sw */
@@ -94,6 +101,8 @@ void rt_run_end(void);
 bool rt_spurious(void);
 void rt_set_spurious(bool on);
 bool rt_managed(void);
+/* Threads of the run that have not finished. */
+int rt_live_threads(void);
 /* In the fork server, for a run stopped at the wall clock: reads the stopped
  * child's scheduler state and writes its snapshot into shared memory (shm).
  * 0, or -1 when the child's memory cannot be read. */
@@ -128,8 +137,9 @@ void rt_fail(const char *outcome, const char *fmt, ...)
 void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc);
 int64_t rt_now(void);
 
-/* Fault points (faults.c): a decision recorded as a step; see rt.c. */
-bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want);
+/* Fault points (faults.c): a decision recorded as a step; see rt.c. open:
+ * not fixed by a plan, so the strategy may take it (dfs, PCT). */
+bool rt_fault(const char *name, uint32_t hit, uintptr_t pc, bool want, bool open);
 bool rt_replaying(void);
 /* A choice among n (choose.c): `want`, or the trace's in a replay; a step. */
 uint32_t rt_choice(uint32_t n, uint32_t want, uintptr_t pc);

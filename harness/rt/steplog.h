@@ -18,6 +18,8 @@ struct step_rec {
 	                          'f' fault point (op fault-pass/fail), 'k' a choice
 	                          (op choose), '-' */
 	bool key_mem;          /* key counts memory accesses, not decisions */
+	bool open;             /* a fault decision a strategy may take either way (not
+	                          fixed by a plan): dfs branches on it; not in traces */
 	int32_t obj;           /* object id, thread id, hit number of a fault point,
 	                          a choice's bound and value (STEP_CHOICE);
 	                          unused for '-' and 'p' */
@@ -39,6 +41,11 @@ struct step_rec {
 #define STEP_CHOICE(n, v) ((int32_t)((uint32_t)(n) << 16 | (uint32_t)(v)))
 #define STEP_CHOICE_N(obj) ((uint32_t)(obj) >> 16)
 #define STEP_CHOICE_V(obj) ((uint32_t)(obj) & 0xffffu)
+
+/* A forced prefix (dfs, --schedule) holds a thread per step; at a fault
+ * decision, these two values say pass or fail (dfs writes them). */
+#define PREFIX_FAULT_PASS 0xfe
+#define PREFIX_FAULT_FAIL 0xff
 
 static inline void step_get_enabled(const struct step_rec *r, struct tset *out)
 {

@@ -309,6 +309,17 @@ int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enab
 	}
 }
 
+bool strategy_fault(struct strategy *s, uint64_t step, bool want)
+{
+	if (step < s->prefix_len)
+		return s->prefix[step] == PREFIX_FAULT_FAIL ? true : s->prefix[step] == PREFIX_FAULT_PASS ? false : want;
+	if (s->spec.kind == STRAT_PCT)
+		for (int i = 0; i < s->nchange; i++)
+			if (s->change[i] == step)
+				return true;
+	return want;
+}
+
 int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 		  enum op_kind cur_op)
 {
@@ -376,7 +387,16 @@ void dfs_free(struct dfs *d)
 
 static bool is_preemption(const struct dfs_node *n, int choice)
 {
+	if (n->fault)                        /* failing a hit no plan fixed counts like a preemption */
+		return n->fault == DFS_FAULT_OPEN && choice == 1;
 	return choice != n->cur && tset_has(&n->enabled, n->cur);
+}
+
+static uint8_t prefix_byte(const struct dfs_node *n)
+{
+	if (n->fault)
+		return n->chosen ? PREFIX_FAULT_FAIL : PREFIX_FAULT_PASS;
+	return (uint8_t)n->chosen;
 }
 
 /* The decisions past the prefix become new nodes; false when the run did
@@ -386,7 +406,10 @@ static bool dfs_take(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 	for (uint32_t i = 0; i < d->prefix_len && i < nsteps; i++) {
 		struct tset e;
 		step_get_enabled(&log[i], &e);
-		if (log[i].chosen != d->prefix[i] || memcmp(&e, &d->nodes[i].enabled, sizeof(e)))
+		bool fault = log[i].objk == 'f';
+		if (fault != !!d->nodes[i].fault || memcmp(&e, &d->nodes[i].enabled, sizeof(e)))
+			return false;
+		if (fault ? (log[i].op == OP_FAULT_FAIL) != (d->nodes[i].chosen == 1) : log[i].chosen != d->prefix[i])
 			return false;
 	}
 	if (nsteps < d->prefix_len)
@@ -395,9 +418,10 @@ static bool dfs_take(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 		struct dfs_node *n = &d->nodes[i];
 		step_get_enabled(&log[i], &n->enabled);
 		memset(&n->tried, 0, sizeof(n->tried));
-		tset_add(&n->tried, log[i].chosen);
 		n->cur = log[i].cur;
-		n->chosen = log[i].chosen;
+		n->fault = log[i].objk != 'f' ? 0 : log[i].open ? DFS_FAULT_OPEN : DFS_FAULT_FIXED;
+		n->chosen = n->fault ? log[i].op == OP_FAULT_FAIL : log[i].chosen;
+		tset_add(&n->tried, n->fault ? n->chosen + 1 : n->chosen);
 	}
 	d->n = nsteps;
 	return true;
@@ -428,30 +452,42 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 	for (uint32_t i = 0; i < nsteps; i++)
 		pre[i + 1] = pre[i] + is_preemption(&d->nodes[i], d->nodes[i].chosen);
 
-	/* a prefix cannot name a thread above T255: backtrack before the first
+	/* a prefix cannot name a thread above T253: backtrack before the first
 	 * step that chose one */
 	uint32_t top = nsteps;
 	for (uint32_t i = 0; i < nsteps; i++)
-		if (d->nodes[i].chosen > UINT8_MAX) {
+		if (!d->nodes[i].fault && d->nodes[i].chosen >= PREFIX_FAULT_PASS) {
 			top = i + 1;
 			break;
 		}
 	for (uint32_t i = top; i-- > 0;) {
 		struct dfs_node *n = &d->nodes[i];
-		TSET_FOR(t, &n->enabled) {
-			if (tset_has(&n->tried, t) || t > UINT8_MAX)
-				continue;
-			if (pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
-				continue;
-			tset_add(&n->tried, t);
-			n->chosen = (uint16_t)t;
-			for (uint32_t j = 0; j <= i; j++)
-				d->prefix[j] = (uint8_t)d->nodes[j].chosen;
-			d->prefix_len = i + 1;
-			d->n = i + 1;
-			free(pre);
-			return 1;
-		}
+		int next = -1;
+		if (n->fault) {
+			int alt = !n->chosen;
+			if (n->fault == DFS_FAULT_OPEN && !tset_has(&n->tried, alt + 1) &&
+			    pre[i] + is_preemption(n, alt) <= (uint32_t)d->bound) {
+				tset_add(&n->tried, alt + 1);
+				next = alt;
+			}
+		} else
+			TSET_FOR(t, &n->enabled) {
+				if (tset_has(&n->tried, t) || t >= PREFIX_FAULT_PASS ||
+				    pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
+					continue;
+				tset_add(&n->tried, t);
+				next = t;
+				break;
+			}
+		if (next < 0)
+			continue;
+		n->chosen = (uint16_t)next;
+		for (uint32_t j = 0; j <= i; j++)
+			d->prefix[j] = prefix_byte(&d->nodes[j]);
+		d->prefix_len = i + 1;
+		d->n = i + 1;
+		free(pre);
+		return 1;
 	}
 	free(pre);
 	return 0;

@@ -105,15 +105,22 @@ int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enab
 /* The same for threads T0..T63 only, as a mask. */
 int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 		  enum op_kind cur_op);
+/* An open fault decision at `step` (a fault point no plan fixed), `want`
+ * being what the fault mode drew: a forced prefix's PREFIX_FAULT_PASS/FAIL,
+ * else PCT fails the hit on a change point; the others keep want. */
+bool strategy_fault(struct strategy *s, uint64_t step, bool want);
 /* The non-preemptive default: cur while enabled, else the lowest id. */
 int strategy_default_set(const struct tset *enabled, int cur);
 int strategy_default(uint64_t enabled, int cur);
 
 /* Exhaustive search state, kept by the fork server across runs. */
 struct dfs_node {
-	struct tset enabled, tried;
-	uint16_t cur, chosen;
+	struct tset enabled, tried;      /* a fault decision: tried 1 pass, 2 fail */
+	uint16_t cur, chosen;            /* a fault decision: chosen 1 for fail */
+	uint8_t fault;                   /* 0 a thread choice, FAULT_OPEN or FAULT_FIXED */
 };
+#define DFS_FAULT_OPEN 1
+#define DFS_FAULT_FIXED 2
 
 struct dfs {
 	int bound;
@@ -130,8 +137,10 @@ void dfs_free(struct dfs *d);
 /* Feeds the decisions of the run that just ended. Returns 1 when a next
  * prefix is ready, 0 when the space within the bound is exhausted, -1 when the
  * run did not follow its prefix (the program is not deterministic). The
- * prefix holds a byte per step: choices of threads above T255 are not
- * explored as alternatives (their default order still runs). */
+ * prefix holds a byte per step: choices of threads above T253 are not
+ * explored as alternatives (their default order still runs). An open fault
+ * decision branches too: failing the hit costs one of the bound, like a
+ * preemption. */
 int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps);
 
 #endif

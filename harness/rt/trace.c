@@ -14,7 +14,11 @@
  *   faults core/channel/read@3+                    (only when faults were on)
  *   fault-points core/channel/read                 (idem: a glob, default every point)
  *   preempt mem                                    (only when memory-access points were on)
+ *   mem-points shared                              (mem: which accesses were points: all, or
+ *                                                   the instructions listed by mem-pcs)
+ *   mem-pcs +0x1a2b +0x1a40 ...                    (mem-points shared: up to 16 per line)
  *   spurious 1                                     (only when spurious wake-ups were decisions)
+ *   fork-here 1                                    (only when the run began at migrace_fork_here())
  *   max-steps 200000                               (the step limit of the run; optional)
  *   stdin prog-random-seed1-run0.trace.stdin       (the run's standard input, a file in the
  *                                                   trace's directory; only when it had one)
@@ -205,10 +209,16 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 	fprintf(f, "code-version %s\noutcome %s\n", t->code_version, t->outcome);
 	if (t->faults[0])
 		fprintf(f, "faults %s\nfault-points %s\n", t->faults, t->fault_points[0] ? t->fault_points : "*");
-	if (strcmp(t->preempt, "mem") == 0)
-		fputs("preempt mem\n", f);
+	if (strcmp(t->preempt, "mem") == 0) {
+		fprintf(f, "preempt mem\nmem-points %s\n", strcmp(t->mem_points, "shared") ? "all" : "shared");
+		for (uint32_t i = 0; !strcmp(t->mem_points, "shared") && i < t->nmem_pcs; i++)
+			fprintf(f, "%s+0x%" PRIx64 "%s", i % 16 ? " " : "mem-pcs ", t->mem_pcs[i],
+				i % 16 == 15 || i + 1 == t->nmem_pcs ? "\n" : "");
+	}
 	if (t->spurious)
 		fputs("spurious 1\n", f);
+	if (t->fork_here)
+		fputs("fork-here 1\n", f);
 	if (t->max_steps)
 		fprintf(f, "max-steps %u\n", t->max_steps);
 	if (t->stdin_file[0])
@@ -251,6 +261,7 @@ void trace_free(struct trace *t)
 			free(t->wide[i]);
 	free(t->wide);
 	free(t->steps);
+	free(t->mem_pcs);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -440,15 +451,45 @@ static int header_line(struct trace *t, char *key, char *val, bool *seen_steps, 
 			return fail(err, errlen, ln, "max-steps \"%s\" is not a number of steps", val);
 		t->max_steps = (uint32_t)v;
 	}
-	else if (strcmp(key, "spurious") == 0) {
+	else if (strcmp(key, "spurious") == 0 || strcmp(key, "fork-here") == 0) {
 		if (strcmp(val, "0") && strcmp(val, "1"))
-			return fail(err, errlen, ln, "spurious \"%s\" (expected 0 or 1)", val);
-		t->spurious = val[0] == '1';
+			return fail(err, errlen, ln, "%s \"%s\" (expected 0 or 1)", key, val);
+		*(key[0] == 's' ? &t->spurious : &t->fork_here) = val[0] == '1';
 	}
 	else if (strcmp(key, "preempt") == 0) {
 		if (strcmp(val, "mem") && strcmp(val, "sync"))
 			return fail(err, errlen, ln, "preempt \"%s\" (expected sync or mem)", val);
 		COPY(preempt);
+	}
+	else if (strcmp(key, "mem-points") == 0) {
+		if (strcmp(val, "all") && strcmp(val, "shared"))
+			return fail(err, errlen, ln, "mem-points \"%s\" (expected all or shared)", val);
+		COPY(mem_points);
+	}
+	else if (strcmp(key, "mem-pcs") == 0) {
+		for (char *p = val, *e; *p;) {
+			if (strncmp(p, "+0x", 3) || (e = p + 3 + strspn(p + 3, "0123456789abcdef")) == p + 3 ||
+			    (*e && *e != ' '))
+				return fail(err, errlen, ln, "mem-pcs: bad offset at \"%.20s\" (expected +0x<hex>)", p);
+			if (t->nmem_pcs >= 1u << 20)
+				return fail(err, errlen, ln, "mem-pcs: more than %u instructions", 1u << 20);
+			if (!(t->nmem_pcs & (t->nmem_pcs - 1)) || !t->mem_pcs) {
+				uint64_t *m = realloc(t->mem_pcs, (t->nmem_pcs ? t->nmem_pcs * 2 : 16) * sizeof(*m));
+				if (!m)
+					return fail(err, errlen, ln, "out of memory");
+				t->mem_pcs = m;
+			}
+			char hex[20];
+			size_t hn = (size_t)(e - p - 3);
+			if (hn > 16)
+				return fail(err, errlen, ln, "mem-pcs: bad offset at \"%.20s\"", p);
+			memcpy(hex, p + 3, hn);
+			hex[hn] = '\0';
+			if (parse_u64(hex, &v, 16) || !v)
+				return fail(err, errlen, ln, "mem-pcs: bad offset at \"%.20s\"", p);
+			t->mem_pcs[t->nmem_pcs++] = v;
+			p = *e ? e + 1 : e;
+		}
 	}
 	else if (strcmp(key, "seed") == 0) {
 		if (parse_u64(val, &t->seed, 10))

@@ -28,7 +28,13 @@ struct trace {
 	char faults[300];                /* the run's fault decisions ("" none), as MIGRACE_FAULTS */
 	char fault_points[256];          /* the points that were decisions, as MIGRACE_FAULT_POINTS */
 	char preempt[8];                 /* "mem": memory-access points were on; "" or "sync": not */
+	char mem_points[8];              /* mem: "all" (every non-stack access; also "" in older
+	                                    traces) or "shared" (the instructions of mem_pcs) */
+	uint64_t *mem_pcs;               /* owned: shared: the point instructions, offsets */
+	uint32_t nmem_pcs;
 	bool spurious;                   /* spurious wake-ups were decisions (MIGRACE_SPURIOUS=1) */
+	bool fork_here;                  /* the run began at migrace_fork_here(), the setup before it
+	                                    run once by the fork server */
 	uint32_t max_steps;              /* the run's step limit (0: not recorded) */
 	char stdin_file[256];            /* the run's standard input, a file beside the trace ("" none) */
 	uint32_t nsteps;

@@ -35,6 +35,9 @@ void scen_mgmt_setup(struct scen_mgmt *m)
 	ret = fmon_expect(m->fm, "qmp_capabilities", NULL, NULL);
 	if (ret)
 		scen_mgmt_die("fmon_expect", ret);
+	/* the fake QEMU is no part of the race: every schedule forks from here
+	 * (the driver starts its threads next) */
+	migrace_fork_here();
 	ret = mgmt_driver_init(&m->drv, "scen", &fmon_qemu_ops, &m->q);
 	if (ret)
 		scen_mgmt_die("mgmt_driver_init", ret);

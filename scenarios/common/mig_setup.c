@@ -36,8 +36,14 @@ void scen_mig_setup(struct scen_mig *m, const struct scen_mig_opts *o)
 	memset(m, 0, sizeof(*m));
 	m->dst_result = 1;
 	mem_channel_register();
-	if (ram_init(&m->ram, pages * RAM_PAGE_SIZE) || ram_init(&m->dst_ram, pages * RAM_PAGE_SIZE) ||
-	    vm_init(&m->vm, &m->ram, 1, 1, RUN_STATE_RUNNING) ||
+	if (ram_init(&m->ram, pages * RAM_PAGE_SIZE) || ram_init(&m->dst_ram, pages * RAM_PAGE_SIZE)) {
+		fprintf(stderr, "scenario: setup failed\n");
+		abort();
+	}
+	/* the guests' memory is no part of the race: every schedule forks from
+	 * here (the vCPU threads start next) */
+	migrace_fork_here();
+	if (vm_init(&m->vm, &m->ram, 1, 1, RUN_STATE_RUNNING) ||
 	    vm_init(&m->dst_vm, &m->dst_ram, o->dst_no_vcpu ? 0 : 1, 2, RUN_STATE_INMIGRATE) ||
 	    mig_incoming_init(&m->inc, &m->dst_vm, &m->dst_ram) || channel_listen(SCEN_URI, &m->listener)) {
 		fprintf(stderr, "scenario: setup failed\n");

@@ -52,6 +52,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include <migrace/migrace.h>
 #include <migrace/scenario.h>
 
 #include "channel.h"
@@ -118,6 +119,7 @@ int main(void)
 	/* the source: a running guest on memfd RAM, owning its device */
 	mem_channel_register();
 	assert(ram_init_memfd(&ram, PAGES * RAM_PAGE_SIZE) == 0);
+	migrace_fork_here();	/* the guest's memory is no part of the race */
 	assert(vm_init(&vm, &ram, 1, 1, RUN_STATE_RUNNING) == 0);
 	assert(vdev_create(&dev, NULL) == 0);
 	assert(vdev_set_owner(&dev) == 0);

@@ -69,6 +69,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <migrace/migrace.h>
 #include <migrace/scenario.h>
 
 #include "domain.h"
@@ -102,6 +103,7 @@ int main(void)
 	assert(fm);
 	assert(fmon_expect_eof(fm, "qmp_capabilities", NULL) == 0);	/* dies instead */
 	assert(fmon_qemu_add(&q, "vm", fm) == 0);
+	migrace_fork_here();	/* the fake QEMU is no part of the race */
 	assert(mgmt_driver_init(&drv, "drv", &fmon_qemu_ops, &q) == 0);
 
 	ret = mgmt_domain_create(&drv, "vm", true);

@@ -145,9 +145,9 @@ expect "a program not built with migrace-cc" 2 'built with migrace-cc' $M hunt -
 touch "$OUTDIR/file"
 expect "an --out that is a file" 2 "--out .* is not a directory" $M hunt $S --out "$OUTDIR/file"
 expect "an --out that cannot be created" 2 "cannot create the --out directory" $M hunt $S --out "$OUTDIR/file/sub"
-expect "a bad --preempt (hunt)" 2 "--preempt must be sync or mem, not 'fast'" $M hunt $S --preempt fast
-expect "a bad --preempt (exec)" 2 "--preempt must be sync or mem, not 'fast'" $M exec --preempt fast -- $P
-expect "a bad --preempt (run)" 2 "--preempt must be sync or mem, not 'fast'" $M run $S --preempt fast
+expect "a bad --preempt (hunt)" 2 "--preempt must be sync, mem or mem-all, not 'fast'" $M hunt $S --preempt fast
+expect "a bad --preempt (exec)" 2 "--preempt must be sync, mem or mem-all, not 'fast'" $M exec --preempt fast -- $P
+expect "a bad --preempt (run)" 2 "--preempt must be sync, mem or mem-all, not 'fast'" $M run $S --preempt fast
 expect "--until-expected with a program" 2 '--until-expected is for a scenario' $M hunt --until-expected -- $P
 expect "--regressed with a program" 2 '--regressed is for a scenario' $M hunt --regressed -- $P
 expect "a scenario and a program" 2 'give a SCENARIO or -- PROGRAM, not both' $M hunt $S -- $P

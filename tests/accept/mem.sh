@@ -68,7 +68,7 @@ expect "a pct k estimated with memory points counts their decisions" 0 'pct: k=[
 	env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 1 -- build/tsan/scenarios/cancel-vs-complete
 
 # bad input
-expect "MIGRACE_PREEMPT=often is refused, naming it" 2 'MIGRACE_PREEMPT="often": expected sync or mem' \
+expect "MIGRACE_PREEMPT=often is refused, naming it" 2 'MIGRACE_PREEMPT="often": expected sync, mem or mem-all' \
 	env MIGRACE_PREEMPT=often build/tsan/testprogs/lost_update
 expect "MIGRACE_SWITCHES without the switches strategy is refused" 2 'needs MIGRACE_STRATEGY=switches' \
 	env MIGRACE_SWITCHES='1.m2>2' build/tsan/testprogs/lost_update

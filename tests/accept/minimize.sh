@@ -79,7 +79,7 @@ minimize_ok() { # SCENARIO STRATEGY [OPTIONS]
 minimize_ok cancel-vs-complete random
 minimize_ok cancel-vs-complete pct:3
 minimize_ok yank-ref-count pct:3
-minimize_ok yank-ref-count random --budget 25
+minimize_ok from-dst-file random --budget 25
 check "--budget: the run stops there with the best so far" grep -q 'after 25 runs (--budget ran out' <<<"$MIN_OUT"
 minimize_ok from-dst-file pct:3
 check "every minimization removed switches" test "$shrunk" -eq 5

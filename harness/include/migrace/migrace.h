@@ -56,4 +56,22 @@ __attribute__((weak)) unsigned migrace_choose(unsigned n)
 }
 #endif
 
+/*
+ * A fork point after setup: the program runs single-threaded up to this
+ * call once (in the fork server, not under the scheduler), and every
+ * schedule forks from here: its runs begin at this call, under the
+ * scheduler, with what the setup built. Call it from main while the
+ * program has one thread (else the run fails as harness:fork-here), after
+ * work that is no part of the race (allocating, initialising, parsing) and
+ * before the threads start. The setup runs with the real clocks and outside
+ * the scheduler: it must not depend on anything a run decides (its
+ * migrace_choose() calls are rand(), its fault points never fail). Outside
+ * a harness build (no MIGRACE_SYNC_POINTS) it does nothing.
+ */
+#if defined(MIGRACE_SYNC_POINTS) || defined(MIGRACE_RT)   /* MIGRACE_RT: the runtime itself */
+void migrace_fork_here(void);
+#else
+static inline void migrace_fork_here(void) {}
+#endif
+
 #endif

@@ -1,0 +1,64 @@
+/*
+ * The floor under the fork server's runs of bench/trivial.c: the same two
+ * threads (each takes and releases one mutex five times, main joins them),
+ * built with the same sanitizer but without the harness, in a fresh child
+ * forked for every run, which the parent waits for. What a run costs the
+ * harness on top (its scheduler, output capture, classification, the
+ * controller protocol) is the difference.
+ *
+ *     fork_floor RUNS
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ROUNDS 5
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int counter;              /* under lock */
+
+static void *work(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		pthread_mutex_lock(&lock);
+		counter++;
+		pthread_mutex_unlock(&lock);
+	}
+	return NULL;
+}
+
+static int one_run(void)
+{
+	pthread_t a, b;
+	if (pthread_create(&a, NULL, work, NULL) || pthread_create(&b, NULL, work, NULL))
+		return 1;
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	return counter != 2 * ROUNDS;
+}
+
+int main(int argc, char **argv)
+{
+	long runs = argc > 1 ? atol(argv[1]) : 0;
+	if (runs <= 0) {
+		fprintf(stderr, "usage: fork_floor RUNS\n");
+		return 2;
+	}
+	for (long i = 0; i < runs; i++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0)
+			_exit(one_run());
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "fork_floor: run %ld failed\n", i);
+			return 1;
+		}
+	}
+	return 0;
+}

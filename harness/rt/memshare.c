@@ -1,0 +1,190 @@
+/*
+ * Targeted memory-access points: which instructions touch memory that another
+ * thread touches too. With --preempt mem, the fork server first runs the
+ * program once on the default schedule in learning mode (no decision at any
+ * access): every non-stack access by a controlled thread is noted by 8-byte
+ * word, with the thread that first touched the word, whether a second thread
+ * touched it and whether any access wrote it (an atomic read-modify-write
+ * writes). A word touched by two threads, one of them writing, is contended;
+ * every instruction that accessed a contended word, before or after it became
+ * so, is a point. The runs then make a decision only at those instructions.
+ *
+ * The set of points (offsets into the executable) lives in memory shared with
+ * the fork server, so the learning run hands it back and every later run reads
+ * it; the trace records it (`mem-pcs`), and a replay takes it from there.
+ * Everything here is called by the thread holding the baton, one at a time.
+ */
+#define _GNU_SOURCE
+#include "memshare.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* The learning run's tables: private to the run (the server never touches
+ * them, so each run starts from zero pages). */
+#define WORDS_CAP (1u << 21)
+#define NODES_CAP (1u << 21)
+
+struct word {
+	uint64_t w;              /* address >> 3, 0 empty */
+	int16_t owner;           /* the first thread to touch it */
+	uint8_t flags;
+	uint32_t head;           /* the instructions that touched it before it was contended */
+};
+#define W_MULTI 1
+#define W_WRITTEN 2
+#define W_MARKED 4               /* contended: its instructions are in the set */
+
+struct node {
+	uint64_t pc;
+	uint32_t next;           /* 0 ends the list; node 0 is unused */
+};
+
+struct pcset {
+	uint32_t n;
+	bool overflow;           /* more instructions than the set holds: every access is a point */
+	uint64_t pc[MEMSHARE_CAP * 2];   /* open addressing, 0 empty */
+};
+
+static struct pcset *set;        /* shared with the server */
+static struct word *words;
+static struct node *nodes;
+static uint32_t nwords, nnodes;
+
+int memshare_init(void)
+{
+	if (set)
+		return 0;
+	void *s = mmap(NULL, sizeof(*set), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *w = mmap(NULL, WORDS_CAP * sizeof(*words), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *n = mmap(NULL, NODES_CAP * sizeof(*nodes), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s == MAP_FAILED || w == MAP_FAILED || n == MAP_FAILED)
+		return -1;
+	set = s;
+	words = w;
+	nodes = n;
+	return 0;
+}
+
+static inline uint32_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+bool memshare_has(uint64_t pc)
+{
+	if (set->overflow)
+		return true;
+	uint32_t mask = MEMSHARE_CAP * 2 - 1;
+	for (uint32_t i = hash64(pc) & mask;; i = (i + 1) & mask) {
+		if (set->pc[i] == pc)
+			return true;
+		if (!set->pc[i])
+			return false;
+	}
+}
+
+void memshare_add(uint64_t pc)
+{
+	if (!pc || set->overflow)
+		return;
+	uint32_t mask = MEMSHARE_CAP * 2 - 1;
+	uint32_t i = hash64(pc) & mask;
+	for (; set->pc[i]; i = (i + 1) & mask)
+		if (set->pc[i] == pc)
+			return;
+	if (set->n == MEMSHARE_CAP) {
+		set->overflow = true;
+		return;
+	}
+	set->pc[i] = pc;
+	set->n++;
+}
+
+void memshare_clear(void)
+{
+	memset(set, 0, sizeof(*set));
+}
+
+uint32_t memshare_count(void)
+{
+	return set->n;
+}
+
+bool memshare_overflow(void)
+{
+	return set->overflow;
+}
+
+uint32_t memshare_list(uint64_t *out, uint32_t max)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < MEMSHARE_CAP * 2 && k < max; i++)
+		if (set->pc[i])
+			out[k++] = set->pc[i];
+	/* sorted, so that the trace's list reads the same however it was hashed */
+	for (uint32_t i = 1; i < k; i++)
+		for (uint32_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+			uint64_t t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return k;
+}
+
+static void mark(struct word *e)
+{
+	e->flags |= W_MARKED;
+	for (uint32_t n = e->head; n; n = nodes[n].next)
+		memshare_add(nodes[n].pc);
+	e->head = 0;
+}
+
+void memshare_learn(uintptr_t addr, uint64_t pc, int tid, bool write)
+{
+	uint64_t w = (uint64_t)(addr >> 3) | 1ull << 63;   /* never 0 */
+	uint32_t mask = WORDS_CAP - 1;
+	uint32_t i = hash64(w) & mask;
+	for (; words[i].w && words[i].w != w; i = (i + 1) & mask)
+		;
+	struct word *e = &words[i];
+	if (!e->w) {
+		if (nwords >= WORDS_CAP / 4 * 3) {
+			memshare_add(pc);            /* no room to watch it: a point, to be safe */
+			return;
+		}
+		nwords++;
+		*e = (struct word){ .w = w, .owner = (int16_t)tid };
+	}
+	if (e->owner != tid)
+		e->flags |= W_MULTI;
+	if (write)
+		e->flags |= W_WRITTEN;
+	if (e->flags & W_MARKED) {
+		memshare_add(pc);
+		return;
+	}
+	if ((e->flags & (W_MULTI | W_WRITTEN)) == (W_MULTI | W_WRITTEN)) {
+		memshare_add(pc);
+		mark(e);
+		return;
+	}
+	/* not contended yet: remember the instruction (a short look for it first) */
+	int look = 0;
+	for (uint32_t n = e->head; n && look < 16; n = nodes[n].next, look++)
+		if (nodes[n].pc == pc)
+			return;
+	if (nnodes + 1 >= NODES_CAP) {
+		memshare_add(pc);
+		return;
+	}
+	uint32_t n = ++nnodes;
+	nodes[n] = (struct node){ .pc = pc, .next = e->head };
+	e->head = n;
+}

@@ -1,0 +1,27 @@
+/*
+ * Targeted memory-access points (memshare.c): the instructions that touch
+ * memory another thread touches, learned from a first run.
+ */
+#ifndef MIGRACE_MEMSHARE_H
+#define MIGRACE_MEMSHARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MEMSHARE_CAP 32768       /* instructions in the set; beyond: every access is a point */
+
+/* Maps the tables (the fork server, before the first fork); 0 or -1. */
+int memshare_init(void);
+/* In the learning run: a non-stack access by thread tid at pc (an offset
+ * into the executable). */
+void memshare_learn(uintptr_t addr, uint64_t pc, int tid, bool write);
+/* Whether pc is a point. */
+bool memshare_has(uint64_t pc);
+void memshare_add(uint64_t pc);
+void memshare_clear(void);
+uint32_t memshare_count(void);
+bool memshare_overflow(void);
+/* The set, sorted, into out (at most max); returns how many. */
+uint32_t memshare_list(uint64_t *out, uint32_t max);
+
+#endif

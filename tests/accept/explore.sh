@@ -1,0 +1,108 @@
+#!/bin/bash
+# Exploration that knows what is shared (issue 15): targeted memory points
+# (--preempt mem decides only at the instructions that touch memory another
+# thread touches, learned from a first run; mem-all at every access), the fork
+# point after setup (migrace_fork_here), and fault decisions as scheduling
+# decisions (dfs branches on them, PCT places them, faults --explore).
+. tests/accept/lib.bash
+
+# -- targeted memory points --------------------------------------------------
+P=build/tsan/testprogs/mem_targeted
+expect "targeted: sync points only: pct:2 never loses the update (200 schedules)" 0 'no failure' \
+	$M exec --strategy pct:2 --runs 200 -- $P
+expect "targeted: --preempt mem learns the shared instructions and pct:2 finds the lost update" 1 \
+	'assert:atomic_load\(&counter\) == 2' \
+	$M exec --preempt mem --strategy pct:2 --runs 200 --out "$OUTDIR/tm" -- $P
+check "targeted: exec says how many instructions it learned" grep -Eq 'mem: [0-9]+ instructions touch memory' <<<"$OUT"
+k_mem=$(grep -oE 'k=[0-9]+' <<<"$OUT" | head -1 | cut -d= -f2)
+run $M exec --preempt mem-all --strategy pct:2 --runs 1 --out "$OUTDIR/tm-all" -- $P
+k_all=$(grep -oE 'k=[0-9]+' <<<"$OUT" | head -1 | cut -d= -f2)
+check "targeted: PCT's k counts only the targeted decisions ($k_mem, every access: $k_all)" \
+	test "$k_mem" -gt 0 -a $((k_mem * 20)) -lt "$k_all"
+T=$(ls "$OUTDIR"/tm/*.trace | head -1)
+check "targeted: the trace says which points: mem-points shared and their instructions" \
+	bash -c "grep -q '^preempt mem$' $T && grep -q '^mem-points shared$' $T && grep -Eq '^mem-pcs \+0x[0-9a-f]+' $T"
+expect "targeted: the trace replays to the lost update" 0 'replay reproduced assert:atomic_load' $M replay "$T"
+sed -E '/^mem-pcs /d' "$T" > "$OUTDIR/nopcs.trace"
+expect "targeted: without its instructions the same trace diverges (replay uses the trace's set)" 1 \
+	'divergence|replay gave' $M replay "$OUTDIR/nopcs.trace"
+expect "targeted: minimize keeps the lost update" 0 'replays' $M minimize "$T" --out "$OUTDIR/tm-min"
+expect "targeted twin (one atomic fetch-add, itself a point): clean in 200 schedules" 0 'no failure' \
+	$M exec --preempt mem --strategy pct:2 --runs 200 -- $P rmw
+expect "targeted twin: random with memory points, clean" 0 'no failure' \
+	$M exec --preempt mem --strategy random --runs 100 -- $P rmw
+expect "a trace with a bad mem-pcs line is refused" 2 'mem-pcs: bad offset' \
+	bash -c "sed 's/^mem-pcs .*/mem-pcs 0x12/' $T > $OUTDIR/badpcs.trace; $M replay $OUTDIR/badpcs.trace"
+
+# -- the fork point after setup -----------------------------------------------
+# progs/fork_here.c appends a line to the file named by argv[1] in its setup,
+# then calls migrace_fork_here(); its threads race on a counter (`locked`: the
+# twin). One fork server: the setup runs in the first run (which stops at the
+# call) and once in the server, whatever the number of schedules.
+H=build/tsan/testprogs/fork_here
+S="$OUTDIR/setup.txt"
+expect "fork_here: 40 schedules of random, one job" 0 'no failure' \
+	$M exec --strategy random --runs 40 --jobs 1 -- $H "$S" locked
+check "fork_here: the setup ran twice, not 40 times ($(wc -l < "$S"))" test "$(wc -l < "$S")" -eq 2
+rm -f "$S"
+expect "fork_here: MIGRACE_FORK_HERE=0 starts every run at main" 0 'no failure' \
+	env MIGRACE_FORK_HERE=0 $M exec --strategy random --runs 40 --jobs 1 -- $H "$S" locked
+check "... and the setup ran 40 times ($(wc -l < "$S"))" test "$(wc -l < "$S")" -eq 40
+expect "fork_here: pct:2 finds the race from the fork point" 1 'tsan:data-race@incr' \
+	$M exec --strategy pct:2 --runs 100 --out "$OUTDIR/fh" -- $H
+T=$(ls "$OUTDIR"/fh/*.trace | head -1)
+check "fork_here: the trace says fork-here 1" grep -q '^fork-here 1$' "$T"
+ok=0
+for i in 1 2 3; do $M replay "$T" >/dev/null 2>&1 && ok=$((ok + 1)); done
+check "fork_here: the trace replays (3 of 3: $ok)" test "$ok" -eq 3
+expect "fork_here (asan): the lost update, found by pct:2" 1 'assert:counter == 2' \
+	$M exec --strategy pct:2 --runs 100 --out "$OUTDIR/fha" -- build/asan/testprogs/fork_here
+expect "fork_here (asan): its trace replays" 0 'replay reproduced assert:counter == 2' \
+	$M replay "$(ls "$OUTDIR"/fha/*.trace | head -1)"
+expect "fork_here twin (locked): pct:2 and memory points, clean" 0 'no failure' \
+	$M exec --preempt mem --strategy pct:2 --runs 100 -- $H "" locked
+expect "fork_here after a thread started: a harness error" 1 'harness:fork-here' \
+	$M exec --strategy random --runs 5 -- $H "" late
+check "... saying why" grep -q 'while 2 threads run' <<<"$OUT"
+expect "MIGRACE_FORK_HERE=2 is refused" 2 'MIGRACE_FORK_HERE="2": expected 0 or 1' \
+	env MIGRACE_FORK_HERE=2 $M exec --runs 1 -- $H
+expect "without migrace-cc the call compiles to nothing" 0 '' \
+	clang -std=gnu11 -pthread -Iharness/include tests/accept/progs/fork_here.c -o "$OUTDIR/fh-plain"
+expect "... and the program runs as it would" 0 'counter 2' "$OUTDIR/fh-plain" "" locked
+
+# -- fault decisions as scheduling decisions --------------------------------
+# progs/fault_explore.c: a failed send frees a buffer main reads; harmful only
+# when the sender's cleanup also runs before main's read (a fault plus an
+# interleaving); `ordered` is the correct twin.
+F=build/asan/testprogs/fault_explore
+expect "faults: the sweep on the default schedule misses the bug" 0 '1 points, 1 hits, 2 runs, 0 failures' \
+	$M faults $F --out "$OUTDIR/fs"
+expect "faults --explore pct:3: the sweep finds the fault plus interleaving" 1 \
+	'FAIL test/send@1\+? \((transient|persistent)\): asan:heap-use-after-free@main \(schedule [0-9]+ of pct:3\)' \
+	$M faults $F --explore pct:3 --runs 50 --out "$OUTDIR/fx"
+check "faults --explore: the summary names the strategy and counts the schedules" \
+	grep -Eq "explore pct:3 x 50\): 1 points, 1 hits, 2 runs, [12] failures, [0-9]+ schedules" <<<"$OUT"
+check "faults --explore: its trace replays" grep -q '(replays)' <<<"$OUT"
+expect "faults --explore pct:3 on the twin: clean" 0 '2 runs, 0 failures, 100 schedules' \
+	$M faults $F --explore pct:3 --runs 50 --out "$OUTDIR/fx-ok" -- ordered
+expect "faults --explore dfs:2 (plan fixed, schedules explored) finds it" 1 'FAIL test/send@1' \
+	$M faults $F --explore dfs:2 --runs 50 --out "$OUTDIR/fd"
+expect "dfs branches on open fault decisions (MIGRACE_FAULTS=count): dfs:3 finds it" 1 \
+	'asan:heap-use-after-free@main' env MIGRACE_FAULTS=count $M exec --strategy dfs:3 --runs 200 --out "$OUTDIR/dfsf" -- $F
+expect "... and exhausts the twin's space without a failure" 0 'exhausted' \
+	env MIGRACE_FAULTS=count $M exec --strategy dfs:3 --runs 200 -- $F ordered
+expect "... while dfs:3 without fault decisions never fails the send" 0 'exhausted' \
+	$M exec --strategy dfs:3 --runs 200 -- $F
+expect "PCT places a fault at a change point (MIGRACE_FAULTS=count): pct:3 finds it" 1 \
+	'asan:heap-use-after-free@main' env MIGRACE_FAULTS=count $M exec --strategy pct:3 --runs 100 --out "$OUTDIR/pctf" -- $F
+T=$(ls "$OUTDIR"/pctf/*.trace | head -1)
+check "... its trace has the failed hit" grep -q ' fault-fail f:test/send#1 ' "$T"
+expect "... and replays" 0 'replay reproduced asan:heap-use-after-free' $M replay "$T"
+expect "PCT with faults count, on the twin: clean" 0 'no failure' \
+	env MIGRACE_FAULTS=count $M exec --strategy pct:3 --runs 100 -- $F ordered
+expect "faults: a bad --explore" 2 "--explore 'often': unknown strategy" $M faults $F --explore often
+expect "faults: --explore switches is refused" 2 "use random, pct:D or dfs:B" $M faults $F --explore switches
+expect "faults: a bad --runs" 2 "--runs" $M faults $F --explore random --runs 0
+expect "faults: --runs without --explore" 2 "--runs needs --explore" $M faults $F --runs 5
+
+finish
