@@ -1,9 +1,12 @@
 /*
- * Link-time wrappers (-Wl,--wrap=SYM) of the pthread, semaphore, sleep and
- * clock API. In a controlled thread each call is a scheduling point: the model
- * decides when it may proceed, then the real primitive is called, which no
- * longer blocks, so ThreadSanitizer sees the program's real synchronisation.
- * Calls from threads the runtime does not control go straight through.
+ * The interceptors (intercept.h: strong definitions under the functions' own
+ * names, exported from the executable, so that shared libraries' calls come
+ * here too) of the pthread, semaphore, sleep and clock API, exit and
+ * syscall(SYS_futex). In a controlled thread each call is a scheduling point:
+ * the model decides when it may proceed, then the real primitive is called
+ * (REAL: the sanitizer's interceptor or libc's), which no longer blocks, so
+ * ThreadSanitizer sees the program's real synchronisation. Calls from threads
+ * the runtime does not control go straight through.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intercept.h"
 #include "rt.h"
 
 #define RETADDR ((uintptr_t)__builtin_return_address(0))
@@ -43,55 +47,57 @@ static inline void tsan_leave(int *unused)
 
 #define TSAN_FRAME() \
 	int tsan_frame_ __attribute__((cleanup(tsan_leave), unused)) = tsan_enter(__builtin_return_address(0))
-#define REAL(fn) __real_##fn
-#define DECLARE_REAL(ret, fn, ...) ret __real_##fn(__VA_ARGS__)
 
-DECLARE_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-DECLARE_REAL(int, pthread_join, pthread_t, void **);
-DECLARE_REAL(int, pthread_setname_np, pthread_t, const char *);
-DECLARE_REAL(int, pthread_detach, pthread_t);
-DECLARE_REAL(void, pthread_exit, void *) __attribute__((noreturn));
-DECLARE_REAL(pthread_t, pthread_self, void);
-DECLARE_REAL(int, pthread_mutex_init, pthread_mutex_t *, const pthread_mutexattr_t *);
-DECLARE_REAL(int, pthread_mutex_destroy, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_mutex_lock, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_mutex_trylock, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_mutex_unlock, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_cond_init, pthread_cond_t *, const pthread_condattr_t *);
-DECLARE_REAL(int, pthread_cond_destroy, pthread_cond_t *);
-DECLARE_REAL(int, pthread_cond_wait, pthread_cond_t *, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_cond_timedwait, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_cond_clockwait, pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
-DECLARE_REAL(int, pthread_mutex_clocklock, pthread_mutex_t *, clockid_t, const struct timespec *);
-DECLARE_REAL(int, pthread_cond_signal, pthread_cond_t *);
-DECLARE_REAL(int, pthread_cond_broadcast, pthread_cond_t *);
-DECLARE_REAL(int, pthread_mutex_timedlock, pthread_mutex_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_rwlock_init, pthread_rwlock_t *, const pthread_rwlockattr_t *);
-DECLARE_REAL(int, pthread_rwlock_destroy, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_rdlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_wrlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_tryrdlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_trywrlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_timedrdlock, pthread_rwlock_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_rwlock_timedwrlock, pthread_rwlock_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_rwlock_unlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_once, pthread_once_t *, void (*)(void));
-DECLARE_REAL(int, sem_init, sem_t *, int, unsigned);
-DECLARE_REAL(int, sem_destroy, sem_t *);
-DECLARE_REAL(int, sem_wait, sem_t *);
-DECLARE_REAL(int, sem_trywait, sem_t *);
-DECLARE_REAL(int, sem_timedwait, sem_t *, const struct timespec *);
-DECLARE_REAL(int, sem_post, sem_t *);
-DECLARE_REAL(int, sched_yield, void);
-DECLARE_REAL(unsigned, sleep, unsigned);
-DECLARE_REAL(int, usleep, useconds_t);
-DECLARE_REAL(int, nanosleep, const struct timespec *, struct timespec *);
-DECLARE_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
-DECLARE_REAL(int, clock_gettime, clockid_t, struct timespec *);
-DECLARE_REAL(int, gettimeofday, struct timeval *, void *);
-DECLARE_REAL(time_t, time, time_t *);
-DECLARE_REAL(void, exit, int) __attribute__((noreturn));
-DECLARE_REAL(long, syscall, long, ...);
+/* glibc keeps the pre-2.3.2 condition variables under the unversioned names
+ * dlsym finds first: the current ones are asked for by version. */
+#define COND_VERSION "GLIBC_2.3.2"
+
+INTERCEPT_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+INTERCEPT_REAL(int, pthread_join, pthread_t, void **);
+INTERCEPT_REAL(int, pthread_setname_np, pthread_t, const char *);
+INTERCEPT_REAL(int, pthread_detach, pthread_t);
+INTERCEPT_REAL(void, pthread_exit, void *);
+INTERCEPT_REAL(pthread_t, pthread_self, void);
+INTERCEPT_REAL(int, pthread_mutex_init, pthread_mutex_t *, const pthread_mutexattr_t *);
+INTERCEPT_REAL(int, pthread_mutex_destroy, pthread_mutex_t *);
+INTERCEPT_REAL(int, pthread_mutex_lock, pthread_mutex_t *);
+INTERCEPT_REAL(int, pthread_mutex_trylock, pthread_mutex_t *);
+INTERCEPT_REAL(int, pthread_mutex_unlock, pthread_mutex_t *);
+INTERCEPT_REAL_V(int, pthread_cond_init, COND_VERSION, pthread_cond_t *, const pthread_condattr_t *);
+INTERCEPT_REAL_V(int, pthread_cond_destroy, COND_VERSION, pthread_cond_t *);
+INTERCEPT_REAL_V(int, pthread_cond_wait, COND_VERSION, pthread_cond_t *, pthread_mutex_t *);
+INTERCEPT_REAL_V(int, pthread_cond_timedwait, COND_VERSION, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_cond_clockwait, pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+INTERCEPT_REAL(int, pthread_mutex_clocklock, pthread_mutex_t *, clockid_t, const struct timespec *);
+INTERCEPT_REAL_V(int, pthread_cond_signal, COND_VERSION, pthread_cond_t *);
+INTERCEPT_REAL_V(int, pthread_cond_broadcast, COND_VERSION, pthread_cond_t *);
+INTERCEPT_REAL(int, pthread_mutex_timedlock, pthread_mutex_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_rwlock_init, pthread_rwlock_t *, const pthread_rwlockattr_t *);
+INTERCEPT_REAL(int, pthread_rwlock_destroy, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_rdlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_wrlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_tryrdlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_trywrlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_timedrdlock, pthread_rwlock_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_rwlock_timedwrlock, pthread_rwlock_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_rwlock_unlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_once, pthread_once_t *, void (*)(void));
+INTERCEPT_REAL(int, sem_init, sem_t *, int, unsigned);
+INTERCEPT_REAL(int, sem_destroy, sem_t *);
+INTERCEPT_REAL(int, sem_wait, sem_t *);
+INTERCEPT_REAL(int, sem_trywait, sem_t *);
+INTERCEPT_REAL(int, sem_timedwait, sem_t *, const struct timespec *);
+INTERCEPT_REAL(int, sem_post, sem_t *);
+INTERCEPT_REAL(int, sched_yield, void);
+INTERCEPT_REAL(unsigned, sleep, unsigned);
+INTERCEPT_REAL(int, usleep, useconds_t);
+INTERCEPT_REAL(int, nanosleep, const struct timespec *, struct timespec *);
+INTERCEPT_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
+INTERCEPT_REAL(int, clock_gettime, clockid_t, struct timespec *);
+INTERCEPT_REAL(int, gettimeofday, struct timeval *, void *);
+INTERCEPT_REAL(time_t, time, time_t *);
+INTERCEPT_REAL(void, exit, int);
+INTERCEPT_REAL(long, syscall, long, ...);
 
 /* ---- virtual time ---------------------------------------------------- */
 
@@ -121,7 +127,7 @@ static bool virtual_clock(clockid_t clk)
 	       clk == CLOCK_BOOTTIME;
 }
 
-int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+int clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	if (!rt_managed() || !virtual_clock(clk))
 		return REAL(clock_gettime)(clk, ts);
@@ -131,8 +137,12 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 	return 0;
 }
 
-int __wrap_gettimeofday(struct timeval *tv, void *tz)
+int gettimeofday(struct timeval *tv_, void *tz)
 {
+	/* glibc declares tv nonnull, but a null tv is allowed (it is for tz
+	 * alone): the compiler must not drop the check */
+	struct timeval *tv = tv_;
+	__asm__("" : "+r"(tv));
 	if (!rt_managed() || !tv)
 		return REAL(gettimeofday)(tv, tz);
 	int64_t ns = clock_base_ns(CLOCK_REALTIME) + rt_now();
@@ -141,7 +151,7 @@ int __wrap_gettimeofday(struct timeval *tv, void *tz)
 	return 0;
 }
 
-time_t __wrap_time(time_t *out)
+time_t time(time_t *out)
 {
 	if (!rt_managed())
 		return REAL(time)(out);
@@ -164,7 +174,7 @@ static void sleep_for(int64_t ns, uintptr_t pc)
 	rt_point(&op);
 }
 
-unsigned __wrap_sleep(unsigned s)
+unsigned sleep(unsigned s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -173,7 +183,7 @@ unsigned __wrap_sleep(unsigned s)
 	return 0;
 }
 
-int __wrap_usleep(useconds_t us)
+int usleep(useconds_t us)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -182,7 +192,7 @@ int __wrap_usleep(useconds_t us)
 	return 0;
 }
 
-int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
+int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -197,7 +207,7 @@ int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 	return 0;
 }
 
-int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
+int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
 			   struct timespec *rem)
 {
 	if (!rt_managed() || !virtual_clock(clk))
@@ -211,7 +221,7 @@ int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
 	return 0;
 }
 
-int __wrap_sched_yield(void)
+int sched_yield(void)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -223,7 +233,7 @@ int __wrap_sched_yield(void)
 
 /* ---- threads --------------------------------------------------------- */
 
-int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -249,7 +259,7 @@ int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
 }
 
 /* Not a scheduling point: the name goes into reports (unjoined threads). */
-int __wrap_pthread_setname_np(pthread_t th, const char *name)
+int pthread_setname_np(pthread_t th, const char *name)
 {
 	int tid;
 	if (rt_managed() && (tid = rt_thread_by_handle((uintptr_t)th)) >= 0)
@@ -257,7 +267,7 @@ int __wrap_pthread_setname_np(pthread_t th, const char *name)
 	return REAL(pthread_setname_np)(th, name);
 }
 
-int __wrap_pthread_join(pthread_t th, void **ret)
+int pthread_join(pthread_t th, void **ret)
 {
 	TSAN_FRAME();
 	int tid;
@@ -272,7 +282,7 @@ int __wrap_pthread_join(pthread_t th, void **ret)
 	return REAL(pthread_join)(th, ret);
 }
 
-int __wrap_pthread_detach(pthread_t th)
+int pthread_detach(pthread_t th)
 {
 	TSAN_FRAME();
 	int tid;
@@ -285,22 +295,24 @@ int __wrap_pthread_detach(pthread_t th)
 	return REAL(pthread_detach)(th);
 }
 
-void __wrap_pthread_exit(void *ret)
+void pthread_exit(void *ret)
 {
 	if (rt_managed())
 		rt_thread_exit(RETADDR);
 	REAL(pthread_exit)(ret);
+	__builtin_unreachable();
 }
 
-pthread_t __wrap_pthread_self(void)
+pthread_t pthread_self(void)
 {
 	return REAL(pthread_self)();
 }
 
-void __wrap_exit(int code)
+void exit(int code)
 {
 	rt_run_end();
 	REAL(exit)(code);
+	__builtin_unreachable();
 }
 
 /* ---- mutexes ------------------------------------------------------------ */
@@ -333,7 +345,7 @@ static struct mobj *mutex_obj(pthread_mutex_t *mx)
 	return o;
 }
 
-int __wrap_pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *attr)
+int pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *attr)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -341,7 +353,7 @@ int __wrap_pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *at
 	return REAL(pthread_mutex_init)(mx, attr);
 }
 
-int __wrap_pthread_mutex_destroy(pthread_mutex_t *mx)
+int pthread_mutex_destroy(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -386,7 +398,7 @@ static int mutex_acquire(pthread_mutex_t *mx, struct op *op)
 	return real_lock(mx, o, op->try);
 }
 
-int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
+int pthread_mutex_lock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -397,7 +409,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_trylock(pthread_mutex_t *mx)
+int pthread_mutex_trylock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -409,7 +421,7 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mx)
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *abstime)
+int pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -421,7 +433,7 @@ int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *a
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const struct timespec *abstime)
+int pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed() || !virtual_clock(clk))
@@ -431,7 +443,7 @@ int __wrap_pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const str
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
+int pthread_mutex_unlock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -456,7 +468,7 @@ static struct mobj *cond_obj(pthread_cond_t *cv)
 	return obj_of(cv, OBJ_COND);
 }
 
-int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
+int pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 {
 	TSAN_FRAME();
 	if (rt_managed()) {
@@ -469,7 +481,7 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 	return REAL(pthread_cond_init)(cv, attr);
 }
 
-int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
+int pthread_cond_destroy(pthread_cond_t *cv)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -498,7 +510,7 @@ static int cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct times
 	return r.err;
 }
 
-int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
+int pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -506,7 +518,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
 	return cond_wait(cv, mx, NULL, -1, RETADDR);
 }
 
-int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime)
+int pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -516,7 +528,7 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const
 
 /* glibc 2.30's clock-taking waits (libstdc++'s condition_variable and
  * timed_mutex use them with steady_clock) */
-int __wrap_pthread_cond_clockwait(pthread_cond_t *cv, pthread_mutex_t *mx, clockid_t clk,
+int pthread_cond_clockwait(pthread_cond_t *cv, pthread_mutex_t *mx, clockid_t clk,
 				  const struct timespec *abstime)
 {
 	TSAN_FRAME();
@@ -533,7 +545,7 @@ static int cond_wake(pthread_cond_t *cv, enum op_kind kind, uintptr_t pc)
 	return 0;
 }
 
-int __wrap_pthread_cond_signal(pthread_cond_t *cv)
+int pthread_cond_signal(pthread_cond_t *cv)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -541,7 +553,7 @@ int __wrap_pthread_cond_signal(pthread_cond_t *cv)
 	return cond_wake(cv, OP_SIGNAL, RETADDR);
 }
 
-int __wrap_pthread_cond_broadcast(pthread_cond_t *cv)
+int pthread_cond_broadcast(pthread_cond_t *cv)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -556,7 +568,7 @@ static struct mobj *rw_obj(pthread_rwlock_t *rw)
 	return obj_of(rw, OBJ_RWLOCK);
 }
 
-int __wrap_pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
+int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -564,7 +576,7 @@ int __wrap_pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t 
 	return REAL(pthread_rwlock_init)(rw, attr);
 }
 
-int __wrap_pthread_rwlock_destroy(pthread_rwlock_t *rw)
+int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -590,7 +602,7 @@ static int rw_acquire(pthread_rwlock_t *rw, bool write, bool try, const struct t
 }
 
 #define RW_WRAPPER(name, write, try)                                          \
-	int __wrap_pthread_rwlock_##name(pthread_rwlock_t *rw)               \
+	int pthread_rwlock_##name(pthread_rwlock_t *rw)               \
 	{                                                                      \
 		TSAN_FRAME();                                                  \
 		if (!rt_managed())                                             \
@@ -602,7 +614,7 @@ RW_WRAPPER(wrlock, true, false)
 RW_WRAPPER(tryrdlock, false, true)
 RW_WRAPPER(trywrlock, true, true)
 
-int __wrap_pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -610,7 +622,7 @@ int __wrap_pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespe
 	return rw_acquire(rw, false, false, abstime, RETADDR);
 }
 
-int __wrap_pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -618,7 +630,7 @@ int __wrap_pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespe
 	return rw_acquire(rw, true, false, abstime, RETADDR);
 }
 
-int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *rw)
+int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -650,7 +662,7 @@ static struct mobj *sem_obj(sem_t *s)
 	return o;
 }
 
-int __wrap_sem_init(sem_t *s, int pshared, unsigned value)
+int sem_init(sem_t *s, int pshared, unsigned value)
 {
 	TSAN_FRAME();
 	int rc = REAL(sem_init)(s, pshared, value);
@@ -661,7 +673,7 @@ int __wrap_sem_init(sem_t *s, int pshared, unsigned value)
 	return rc;
 }
 
-int __wrap_sem_destroy(sem_t *s)
+int sem_destroy(sem_t *s)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -690,7 +702,7 @@ static int sem_acquire(sem_t *s, bool try, const struct timespec *abstime, uintp
 	return 0;
 }
 
-int __wrap_sem_wait(sem_t *s)
+int sem_wait(sem_t *s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -698,7 +710,7 @@ int __wrap_sem_wait(sem_t *s)
 	return sem_acquire(s, false, NULL, RETADDR);
 }
 
-int __wrap_sem_trywait(sem_t *s)
+int sem_trywait(sem_t *s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -706,7 +718,7 @@ int __wrap_sem_trywait(sem_t *s)
 	return sem_acquire(s, true, NULL, RETADDR);
 }
 
-int __wrap_sem_timedwait(sem_t *s, const struct timespec *abstime)
+int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -714,7 +726,7 @@ int __wrap_sem_timedwait(sem_t *s, const struct timespec *abstime)
 	return sem_acquire(s, false, abstime, RETADDR);
 }
 
-int __wrap_sem_post(sem_t *s)
+int sem_post(sem_t *s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -728,7 +740,7 @@ int __wrap_sem_post(sem_t *s)
 
 /* ---- pthread_once --------------------------------------------------------- */
 
-int __wrap_pthread_once(pthread_once_t *once, void (*init)(void))
+int pthread_once(pthread_once_t *once, void (*init)(void))
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -818,7 +830,7 @@ static long futex_wake(uint32_t *uaddr, int n, uint32_t bits, uintptr_t pc)
  * private or shared, plain or _BITSET); other futex operations stop the run
  * with harness:futex-op, every other system call goes through. The runtime's
  * own futexes (the batons) are not modelled. */
-long __wrap_syscall(long nr, ...)
+long syscall(long nr, ...)
 {
 	va_list ap;
 	long a[6];
