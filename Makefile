@@ -242,7 +242,7 @@ $(B)/$(1)/testprogs/wild/glib_pool: $(WILD)/glib_pool.c $(MCC) $(RT_LIB)
 $(B)/$(1)/testprogs/wild/lib_threads: $(WILD)/lib_threads.c $(WILD_LIB) $(MCC) $(RT_LIB)
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  MCC     $$@")
-	$(Q)$(MCC) --$(1) $(WARN) -I$(WILD) $$< $(WILD_LIB) -Wl,-rpath,$(abspath $(B)/wildlib) -o $$@
+	$(Q)$(MCC) --$(1) $(WARN) -I$(WILD) $$< -L$(B)/wildlib -lcbthreads -Wl,-rpath,$(abspath $(B)/wildlib) -o $$@
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call wild_rules,$(f))))
 
