@@ -225,10 +225,11 @@ GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell pkg-config --libs glib-2.0 2>/dev/null || echo -lglib-2.0)
 WILD := tests/accept/progs/wild
 WILD_LIB := $(B)/wildlib/libcbthreads.so
-WILD_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/wild/,glib_pool lib_threads))
+WILD_EARLY := $(B)/wildlib/libearly.so
+WILD_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/wild/,glib_pool lib_threads early_thread))
 all: $(WILD_BINS)
 
-$(WILD_LIB): $(WILD)/libcbthreads.c $(WILD)/libcbthreads.h
+$(B)/wildlib/lib%.so: $(WILD)/lib%.c $(wildcard $(WILD)/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) -std=gnu11 -O1 -g -fPIC -shared -pthread $(WARN) $< -o $@
@@ -243,6 +244,11 @@ $(B)/$(1)/testprogs/wild/lib_threads: $(WILD)/lib_threads.c $(WILD_LIB) $(MCC) $
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  MCC     $$@")
 	$(Q)$(MCC) --$(1) $(WARN) -I$(WILD) $$< -L$(B)/wildlib -lcbthreads -Wl,-rpath,$(abspath $(B)/wildlib) -o $$@
+
+$(B)/$(1)/testprogs/wild/early_thread: $(WILD)/early_thread.c $(WILD_EARLY) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) $$< -L$(B)/wildlib -learly -Wl,-rpath,$(abspath $(B)/wildlib) -o $$@
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call wild_rules,$(f))))
 

@@ -118,6 +118,7 @@ bool rt_managed(void) { return rt.active && self_tid >= 0 && !rt_in_fiu; }
 int rt_self(void) { return self_tid; }
 struct model *rt_model(void) { return &rt.m; }
 int64_t rt_now(void) { return rt.m.now; }
+uint64_t rt_steps(void) { return rt.step; }
 
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 {

@@ -58,6 +58,7 @@ INTERCEPT_REAL(int, pthread_setname_np, pthread_t, const char *);
 INTERCEPT_REAL(int, pthread_detach, pthread_t);
 INTERCEPT_REAL(void, pthread_exit, void *);
 INTERCEPT_REAL(pthread_t, pthread_self, void);
+INTERCEPT_REAL(int, pthread_cancel, pthread_t);
 INTERCEPT_REAL(int, pthread_mutex_init, pthread_mutex_t *, const pthread_mutexattr_t *);
 INTERCEPT_REAL(int, pthread_mutex_destroy, pthread_mutex_t *);
 INTERCEPT_REAL(int, pthread_mutex_lock, pthread_mutex_t *);
@@ -98,6 +99,61 @@ INTERCEPT_REAL(int, gettimeofday, struct timeval *, void *);
 INTERCEPT_REAL(time_t, time, time_t *);
 INTERCEPT_REAL(void, exit, int);
 INTERCEPT_REAL(long, syscall, long, ...);
+INTERCEPT_REAL(int, __register_atfork, void (*)(void), void (*)(void), void (*)(void), void *);
+
+/* Every real function looked up once, in the fork server before its first
+ * fork, so that no run does the lookup (dlsym) at a point of its own. */
+static void __attribute__((constructor)) resolve_reals(void)
+{
+	(void)intercept_real_pthread_create();
+	(void)intercept_real_pthread_join();
+	(void)intercept_real_pthread_setname_np();
+	(void)intercept_real_pthread_detach();
+	(void)intercept_real_pthread_exit();
+	(void)intercept_real_pthread_self();
+	(void)intercept_real_pthread_cancel();
+	(void)intercept_real_pthread_mutex_init();
+	(void)intercept_real_pthread_mutex_destroy();
+	(void)intercept_real_pthread_mutex_lock();
+	(void)intercept_real_pthread_mutex_trylock();
+	(void)intercept_real_pthread_mutex_unlock();
+	(void)intercept_real_pthread_cond_init();
+	(void)intercept_real_pthread_cond_destroy();
+	(void)intercept_real_pthread_cond_wait();
+	(void)intercept_real_pthread_cond_timedwait();
+	(void)intercept_real_pthread_cond_clockwait();
+	(void)intercept_real_pthread_mutex_clocklock();
+	(void)intercept_real_pthread_cond_signal();
+	(void)intercept_real_pthread_cond_broadcast();
+	(void)intercept_real_pthread_mutex_timedlock();
+	(void)intercept_real_pthread_rwlock_init();
+	(void)intercept_real_pthread_rwlock_destroy();
+	(void)intercept_real_pthread_rwlock_rdlock();
+	(void)intercept_real_pthread_rwlock_wrlock();
+	(void)intercept_real_pthread_rwlock_tryrdlock();
+	(void)intercept_real_pthread_rwlock_trywrlock();
+	(void)intercept_real_pthread_rwlock_timedrdlock();
+	(void)intercept_real_pthread_rwlock_timedwrlock();
+	(void)intercept_real_pthread_rwlock_unlock();
+	(void)intercept_real_pthread_once();
+	(void)intercept_real_sem_init();
+	(void)intercept_real_sem_destroy();
+	(void)intercept_real_sem_wait();
+	(void)intercept_real_sem_trywait();
+	(void)intercept_real_sem_timedwait();
+	(void)intercept_real_sem_post();
+	(void)intercept_real_sched_yield();
+	(void)intercept_real_sleep();
+	(void)intercept_real_usleep();
+	(void)intercept_real_nanosleep();
+	(void)intercept_real_clock_nanosleep();
+	(void)intercept_real_clock_gettime();
+	(void)intercept_real_gettimeofday();
+	(void)intercept_real_time();
+	(void)intercept_real_exit();
+	(void)intercept_real_syscall();
+	(void)intercept_real___register_atfork();
+}
 
 /* ---- virtual time ---------------------------------------------------- */
 
@@ -127,10 +183,37 @@ static bool virtual_clock(clockid_t clk)
 	       clk == CLOCK_BOOTTIME;
 }
 
+static void sleep_for(int64_t ns, uintptr_t pc);
+
+/* A thread that reads the clock CLOCK_POLL_READS times in a row with no
+ * decision in between (polling for a deadline, with nothing else to wait on)
+ * sleeps CLOCK_POLL_NS at the next read: a decision where the others run and,
+ * when none can, virtual time moves on, so the deadline comes. */
+#define CLOCK_POLL_READS 64
+#define CLOCK_POLL_NS 1000000
+
+static __thread uint64_t poll_step = UINT64_MAX;
+static __thread unsigned poll_reads;
+
+static void clock_read(uintptr_t pc)
+{
+	uint64_t step = rt_steps();
+	if (step != poll_step) {
+		poll_step = step;
+		poll_reads = 0;
+	}
+	if (++poll_reads > CLOCK_POLL_READS) {
+		poll_reads = 0;
+		sleep_for(CLOCK_POLL_NS, pc);
+		poll_step = rt_steps();
+	}
+}
+
 int clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	if (!rt_managed() || !virtual_clock(clk))
 		return REAL(clock_gettime)(clk, ts);
+	clock_read(RETADDR);
 	int64_t ns = clock_base_ns(clk) + rt_now();
 	ts->tv_sec = ns / 1000000000LL;
 	ts->tv_nsec = ns % 1000000000LL;
@@ -145,6 +228,7 @@ int gettimeofday(struct timeval *tv_, void *tz)
 	__asm__("" : "+r"(tv));
 	if (!rt_managed() || !tv)
 		return REAL(gettimeofday)(tv, tz);
+	clock_read(RETADDR);
 	int64_t ns = clock_base_ns(CLOCK_REALTIME) + rt_now();
 	tv->tv_sec = ns / 1000000000LL;
 	tv->tv_usec = ns % 1000000000LL / 1000;
@@ -155,6 +239,7 @@ time_t time(time_t *out)
 {
 	if (!rt_managed())
 		return REAL(time)(out);
+	clock_read(RETADDR);
 	time_t t = (time_t)((clock_base_ns(CLOCK_REALTIME) + rt_now()) / 1000000000LL);
 	if (out)
 		*out = t;
@@ -237,6 +322,8 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
 {
 	TSAN_FRAME();
 	if (!rt_managed())
+		rt_premain_thread(fn);
+	if (!rt_managed())
 		return REAL(pthread_create)(th, attr, fn, arg);
 	int tid = rt_thread_new(fn, arg);
 	if (tid < 0)
@@ -303,6 +390,18 @@ void pthread_exit(void *ret)
 	__builtin_unreachable();
 }
 
+/* Cancellation is not modelled (a cancelled thread would leave its waits and
+ * run its clean-up handlers where the model does not follow): a controlled
+ * thread's pthread_cancel stops the run, named as the harness's limit. */
+int pthread_cancel(pthread_t th)
+{
+	if (!rt_managed())
+		return REAL(pthread_cancel)(th);
+	int tid = rt_thread_by_handle((uintptr_t)th);
+	rt_fail("harness:pthread-cancel", "pthread_cancel of T%d: thread cancellation is not modelled "
+		"(stop the thread with a flag and a wake-up instead)", tid);
+}
+
 pthread_t pthread_self(void)
 {
 	return REAL(pthread_self)();
@@ -313,6 +412,42 @@ void exit(int code)
 	rt_run_end();
 	REAL(exit)(code);
 	__builtin_unreachable();
+}
+
+/* ---- fork handlers ------------------------------------------------------
+ *
+ * pthread_atfork (a static stub in every object that calls it) registers
+ * through libc's __register_atfork. Handlers registered before a run (by
+ * constructors) are kept back from libc until the run begins: the fork
+ * server's forks are not the program's, and a child handler that starts a
+ * thread (QEMU's RCU restarts its call_rcu thread) must not run there,
+ * uncontrolled. In a run they are registered in their order, and the
+ * program's own forks run them as libc does. */
+#define RT_MAX_ATFORK 64
+
+static struct atfork {
+	void (*prepare)(void), (*parent)(void), (*child)(void);
+	void *dso;
+} atfork_kept[RT_MAX_ATFORK];
+static int atfork_n;
+static bool atfork_direct;
+
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso)
+{
+	if (!atfork_direct && !rt_managed() && atfork_n < RT_MAX_ATFORK) {
+		atfork_kept[atfork_n++] = (struct atfork){ prepare, parent, child, dso };
+		return 0;
+	}
+	return REAL(__register_atfork)(prepare, parent, child, dso);
+}
+
+void rt_atfork_flush(void)
+{
+	atfork_direct = true;
+	for (int i = 0; i < atfork_n; i++)
+		REAL(__register_atfork)(atfork_kept[i].prepare, atfork_kept[i].parent, atfork_kept[i].child,
+					 atfork_kept[i].dso);
+	atfork_n = 0;
 }
 
 /* ---- mutexes ------------------------------------------------------------ */

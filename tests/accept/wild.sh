@@ -2,7 +2,8 @@
 # Code as it is in the wild: threads and waits inside shared libraries that
 # were not built with migrace-cc (GLib's thread pool, asynchronous queue,
 # mutex and sleep; a plain clang library whose threads call the program
-# back). Each program's bug is found by pct:3 within 1,000 schedules and its
+# back), a thread started by a constructor with fork handlers, time polled in
+# a loop, pthread_cancel. Each program's bug is found by pct:3 within 1,000 schedules and its
 # trace replays 10 times out of 10; its correct twin stays clean and the
 # exploration is deterministic, in the tsan and asan builds.
 . tests/accept/lib.bash
@@ -56,13 +57,29 @@ for b in tsan asan; do
 	found $b "library threads, a transfer in two critical sections" 'assert:a \+ b == 100' \
 		$P/lib_threads
 	clean $b "library threads, one critical section" 200 $P/lib_threads fixed
+	# a thread started by a constructor, fork handlers registered there
+	P=build/$b/testprogs
+	found $b "constructor's worker, a job counted done before its value is added" \
+		'assert:seen == 10 \* JOBS' $P/ctor_worker
+	clean $b "constructor's worker, one critical section" 200 $P/ctor_worker fixed
+	expect "$b: a library's constructor's thread is refused in one line naming it" 2 \
+		'^migrace: a thread was started before the runtime was set up .*start function early_tick in .*libearly.so' \
+		$M exec --runs 3 -- $P/wild/early_thread
+	# time polled in a loop moves on; pthread_cancel is the harness's limit
+	found $b "a clock-polling deadline shorter than the work" 'assert:atomic_load\(&ready\)' $P/clock_poll
+	clean $b "a clock-polling deadline longer than the work" 200 $P/clock_poll fixed
+	expect "$b: pthread_cancel stops the run as the harness's limit" 1 'harness:pthread-cancel' \
+		$M exec --runs 3 -- $P/cancel
 done
 T=$(ls "$OUTDIR"/asan-lib_threads-*/*.trace | head -1)
-check "the library's threads are scheduled: created by T0, they lock and wait in the trace" \
-	bash -c "grep -q ' T0 create T3 ' $T && grep -Eq ' T[123] (lock|cond-wait) ' $T"
+check "the library's threads are scheduled: created by T0, all three lock and wait in the trace" \
+	bash -c "grep -q ' T0 create T1 ' $T && grep -q ' T3 lock ' $T && grep -Eq ' T[12] cond-wait ' $T"
 T=$(ls "$OUTDIR"/asan-glib_pool-*/*.trace | head -1)
 check "glib's threads and futexes are scheduled: pool threads created, futex waits in the trace" \
 	bash -c "grep -q ' T0 create T2 ' $T && grep -Eq ' T[0-9]+ futex-(wait|wake) ' $T"
+T=$(ls "$OUTDIR"/tsan-ctor_worker-*/*.trace | head -1)
+check "the constructor's worker is the run's T1, created by T0 in start_worker" \
+	grep -Eq ' T0 create T1 .*start_worker' "$T"
 nm build/tsan/testprogs/wild/glib_pool > "$OUTDIR/nm.tsan"
 nm build/asan/testprogs/wild/glib_pool > "$OUTDIR/nm.asan"
 for f in tsan asan; do
