@@ -51,23 +51,23 @@ for b in tsan asan; do
 	# GLib: GThreadPool's threads are created inside libglib, GAsyncQueue
 	# and GMutex wait with raw futexes, g_usleep sleeps in virtual time
 	found $b "glib pool, the sum updated in two critical sections" 'assert:sum ==' $P/glib_pool
-	clean $b "glib pool, one critical section" 200 $P/glib_pool fixed
+	clean $b "glib pool, one critical section" 100 $P/glib_pool fixed
 	XENV=
 	# a library built with plain clang starts the threads that call back
 	found $b "library threads, a transfer in two critical sections" 'assert:a \+ b == 100' \
 		$P/lib_threads
-	clean $b "library threads, one critical section" 200 $P/lib_threads fixed
+	clean $b "library threads, one critical section" 100 $P/lib_threads fixed
 	# a thread started by a constructor, fork handlers registered there
 	P=build/$b/testprogs
 	found $b "constructor's worker, a job counted done before its value is added" \
 		'assert:seen == 10 \* JOBS' $P/ctor_worker
-	clean $b "constructor's worker, one critical section" 200 $P/ctor_worker fixed
+	clean $b "constructor's worker, one critical section" 100 $P/ctor_worker fixed
 	expect "$b: a library's constructor's thread is refused in one line naming it" 2 \
 		'^migrace: a thread was started before the runtime was set up .*start function early_tick in .*libearly.so' \
 		$M exec --runs 3 -- $P/wild/early_thread
 	# time polled in a loop moves on; pthread_cancel is the harness's limit
 	found $b "a clock-polling deadline shorter than the work" 'assert:atomic_load\(&ready\)' $P/clock_poll
-	clean $b "a clock-polling deadline longer than the work" 200 $P/clock_poll fixed
+	clean $b "a clock-polling deadline longer than the work" 100 $P/clock_poll fixed
 	expect "$b: pthread_cancel stops the run as the harness's limit" 1 'harness:pthread-cancel' \
 		$M exec --runs 3 -- $P/cancel
 done
@@ -80,6 +80,15 @@ check "glib's threads and futexes are scheduled: pool threads created, futex wai
 T=$(ls "$OUTDIR"/tsan-ctor_worker-*/*.trace | head -1)
 check "the constructor's worker is the run's T1, created by T0 in start_worker" \
 	grep -Eq ' T0 create T1 .*start_worker' "$T"
+# migrace-cc -shared: a library without the runtime, caught by the program's
+W=tests/accept/progs/wild
+expect "migrace-cc --tsan -shared builds a library" 0 '' \
+	build/bin/migrace-cc --tsan -fPIC -shared $W/libcbthreads.c -o "$OUTDIR/libcbthreads.so"
+check "... without the runtime in it" bash -c "! nm '$OUTDIR/libcbthreads.so' | grep -q ' T rt_point$'"
+expect "... and a program using it links" 0 '' build/bin/migrace-cc --tsan -I$W $W/lib_threads.c \
+	-L"$OUTDIR" -lcbthreads -Wl,-rpath,"$OUTDIR" -o "$OUTDIR/lib_threads_mcc"
+expect "... whose library threads are scheduled, with memory points in the library: the bug is found" 1 \
+	'first failure: .*assert:a \+ b == 100' $M exec --preempt mem --strategy pct:3 --runs 1000 -- "$OUTDIR/lib_threads_mcc"
 nm build/tsan/testprogs/wild/glib_pool > "$OUTDIR/nm.tsan"
 nm build/asan/testprogs/wild/glib_pool > "$OUTDIR/nm.asan"
 for f in tsan asan; do
