@@ -24,6 +24,7 @@
 
 struct rthread {
 	struct baton baton;
+	struct baton started;    /* given once it runs the trampoline (rt_thread_wait_started) */
 	uintptr_t handle;        /* pthread_t, once pthread_create returned */
 	bool joined;
 	char name[16];           /* pthread_setname_np's, for reports */
@@ -625,8 +626,18 @@ int rt_thread_new(void *(*fn)(void *), void *arg)
 		return -1;
 	rt.th[tid] = (struct rthread){ .fn = fn, .arg = arg };
 	baton_reset(&rt.th[tid].baton);
+	baton_reset(&rt.th[tid].started);
 	strategy_thread_created(&rt.strat, tid);
 	return tid;
+}
+
+/* The creator waits until the new thread is in the trampoline: what the C
+ * library and the sanitizer do when a thread starts (ASan maps its signal
+ * stack) then happens before the creator's next allocation, never beside it,
+ * so the address layout is the same in every run of a schedule. */
+void rt_thread_wait_started(int tid)
+{
+	baton_wait(&rt.th[tid].started);
 }
 
 void rt_thread_set_name(int tid, const char *name)
@@ -674,6 +685,7 @@ void *rt_thread_trampoline(void *arg)
 	int tid = (int)(th - rt.th);
 
 	self_tid = tid;
+	baton_give(&th->started);
 	baton_wait(&th->baton);
 	rt_note_stack();         /* holding the baton: its allocations happen in a fixed order */
 	model_exec(&rt.m, tid);  /* start */

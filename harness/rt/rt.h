@@ -118,6 +118,7 @@ struct model *rt_model(void);
 int rt_thread_new(void *(*fn)(void *), void *arg);
 void *rt_thread_trampoline(void *arg);
 void *rt_thread_slot(int tid);   /* the argument of rt_thread_trampoline */
+void rt_thread_wait_started(int tid);   /* after pthread_create: it reached the trampoline */
 void rt_thread_set_handle(int tid, uintptr_t handle);
 int rt_thread_by_handle(uintptr_t handle);
 void rt_thread_exit(uintptr_t pc);   /* pc: the pthread_exit call, or 0 */

@@ -335,6 +335,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
 		rt_model()->threads[tid].pending.kind = OP_NONE;
 		return rc;
 	}
+	rt_thread_wait_started(tid);
 	rt_thread_set_handle(tid, (uintptr_t)*th);
 	int detached = 0;
 	if (attr && pthread_attr_getdetachstate(attr, &detached) == 0 && detached == PTHREAD_CREATE_DETACHED)

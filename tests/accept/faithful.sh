@@ -33,19 +33,13 @@ check "... the report says it ran differently in a new process" \
 	grep -q 'ran differently in a new process' <<<"$OUT"
 for b in tsan asan plain; do
 	n=100
-	[ $b = tsan ] || n=20
+	[ $b = plain ] && n=20
 	expect "$b: ptrhash with memory points: the lost update is found" 1 'first failure' \
 		$M exec --preempt mem --strategy random --runs 200 --out "$OUTDIR/ph-$b" -- build/$b/testprogs/ptrhash
 	T=$(ls "$OUTDIR"/ph-$b/*.trace | head -1)
 	ok=0
 	for i in $(seq $n); do $M replay "$T" >/dev/null 2>&1 && ok=$((ok + 1)); done
-	if [ $b = asan ]; then      # since release points and exit decisions came in
-		todo "$b: ... its trace replays $n of $n times ($ok), run from another path than exec's" \
-			"asan replays of ptrhash diverge in about 1 of 3 since the runtime's release points (issue 12)" \
-			test "$ok" -eq $n
-	else
-		check "$b: ... its trace replays $n of $n times ($ok), run from another path than exec's" test "$ok" -eq $n
-	fi
+	check "$b: ... its trace replays $n of $n times ($ok), run from another path than exec's" test "$ok" -eq $n
 done
 check "the trace records the step limit" grep -q '^max-steps 5000000$' "$T"
 
