@@ -35,10 +35,19 @@ FLAV_tsan := -fsanitize=thread -g -O1
 FLAV_asan := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 FLAV_plain := -g -O1
 
-RT_SRC := $(wildcard harness/rt/*.c)
+# The runtime, linked whole into every program migrace-cc links (its strong
+# definitions must beat the sanitizers' weak ones, and an archive member is not
+# pulled in for a name already defined); the fault points (faults.c, which
+# needs libfiu) in an archive of their own, pulled in by -Wl,--wrap=fiu_fail
+# only for programs that have fault points.
+RT_SRC := $(filter-out harness/rt/faults.c,$(wildcard harness/rt/*.c))
 RT_OBJ := $(patsubst harness/rt/%.c,$(B)/rt/%.o,$(RT_SRC)) $(B)/rt/selfpath.o
 RT_LIB := $(B)/lib/libmigrace-rt.a
-WRAP_FLAGS := $(B)/lib/wrap.flags
+FAULTS_LIB := $(B)/lib/libmigrace-faults.a
+# the names the executable exports, so that shared libraries' calls reach the
+# runtime: every harness/rt/*.syms (intercept.h), as one dynamic list
+INTERCEPT_SYMS := $(wildcard harness/rt/*.syms)
+INTERCEPT_LIST := $(B)/lib/intercept.list
 CLI := $(B)/bin/migrace
 MCC := $(B)/bin/migrace-cc
 MCXX := $(B)/bin/migrace-c++
@@ -108,7 +117,7 @@ FORCE:
 MIGRATE_VM := $(B)/bin/migrate-vm
 MIGRATE_VM_asan := $(B)/asan/bin/migrate-vm
 
-all: $(RT_LIB) $(CLI) $(MCC) $(MCXX) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
+all: $(RT_LIB) $(FAULTS_LIB) $(INTERCEPT_LIST) $(CLI) $(MCC) $(MCXX) $(DEMO_BINS) $(CORE_LIB_plain) $(CORE_LIB_asan) $(MIGRATE_VM) $(MIGRATE_VM_asan) \
 	$(HARNESS_CORE_PROGS) $(SCENARIO_BINS) $(WORKLOAD_BINS)
 
 $(MIGRATE_VM): core/migrate-vm/migrate_vm.c $(CORE_LIB_plain)
@@ -159,11 +168,16 @@ $(RT_LIB): $(RT_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(WRAP_FLAGS): harness/rt/wrap.syms
+$(FAULTS_LIB): $(B)/rt/faults.o
 	@mkdir -p $(@D)
-	$(Q)tr -s ' \n' '\n\n' < $< | sed -n 's/^\(..*\)$$/-Wl,--wrap=\1/p' | tr '\n' ' ' > $@
+	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(MCC): harness/cli/migrace-cc.in $(WRAP_FLAGS) $(RT_LIB)
+# names separated by blanks and newlines, # to the end of a line a comment
+$(INTERCEPT_LIST): $(INTERCEPT_SYMS)
+	@mkdir -p $(@D)
+	$(Q){ echo '{'; sed 's/#.*//' $^ | tr -s ' \t\n' '\n\n\n' | sed -n 's/^\(..*\)$$/  \1;/p' | sort -u; echo '};'; } > $@.new && mv $@.new $@
+
+$(MCC): harness/cli/migrace-cc.in $(INTERCEPT_LIST) $(RT_LIB) $(FAULTS_LIB)
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@CXX@|$(CXX)|' -e 's|@MEM_COV@|$(MEM_COV)|' $< > $@ && chmod +x $@
 
@@ -217,6 +231,41 @@ $(B)/$(1)/bench/classic/%.fixed: harness/bench/classic/%.c $(wildcard harness/be
 	$(Q)$(MCC) --$(1) $(WARN) -DFIXED $$< -o $$@
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call flavour_rules,$(f))))
+
+# Code as it is in the wild (tests/accept/wild.sh): programs under
+# tests/accept/progs/wild that use GLib (pkg-config glib-2.0, from Debian's
+# libglib2.0-dev) or a library of our own built with plain clang, not
+# migrace-cc (libcbthreads.so, one build shared by every flavour's program).
+GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
+GLIB_LIBS := $(shell pkg-config --libs glib-2.0 2>/dev/null || echo -lglib-2.0)
+WILD := tests/accept/progs/wild
+WILD_LIB := $(B)/wildlib/libcbthreads.so
+WILD_EARLY := $(B)/wildlib/libearly.so
+WILD_BINS := $(foreach f,$(FLAVOURS),$(addprefix $(B)/$(f)/testprogs/wild/,glib_pool lib_threads early_thread))
+all: $(WILD_BINS)
+
+$(B)/wildlib/lib%.so: $(WILD)/lib%.c $(wildcard $(WILD)/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) -std=gnu11 -O1 -g -fPIC -shared -pthread $(WARN) $< -o $@
+
+define wild_rules
+$(B)/$(1)/testprogs/wild/glib_pool: $(WILD)/glib_pool.c $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) $(GLIB_CFLAGS) $$< $(GLIB_LIBS) -o $$@
+
+$(B)/$(1)/testprogs/wild/lib_threads: $(WILD)/lib_threads.c $(WILD_LIB) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) -I$(WILD) $$< -L$(B)/wildlib -lcbthreads -Wl,-rpath,$(abspath $(B)/wildlib) -o $$@
+
+$(B)/$(1)/testprogs/wild/early_thread: $(WILD)/early_thread.c $(WILD_EARLY) $(MCC) $(RT_LIB)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  MCC     $$@")
+	$(Q)$(MCC) --$(1) $(WARN) $$< -L$(B)/wildlib -learly -Wl,-rpath,$(abspath $(B)/wildlib) -o $$@
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call wild_rules,$(f))))
 
 $(B)/bench/futex_pingpong: harness/bench/futex_pingpong.c
 	@mkdir -p $(@D)

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #define MIGRACE_RT
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -721,6 +722,16 @@ static void io_close(struct run_io *io)
 
 static void __attribute__((noreturn)) fh_resume(void);
 
+/* A server started before main (rt_premain_thread): its runs go back to the
+ * pthread_create that started it. */
+static struct {
+	int argc;
+	char **argv, **envp;     /* saved by save_args, before the program's constructors */
+	bool serving;            /* this process serves (or is a run of) a server started before main */
+	bool main_reached;
+	jmp_buf jb;
+} premain;
+
 /* In the child: become the program, under the scheduler. */
 static void __attribute__((noreturn)) child(struct server *s, const struct rt_config *cfg, struct run_io *io)
 {
@@ -742,8 +753,11 @@ static void __attribute__((noreturn)) child(struct server *s, const struct rt_co
 	struct rt_buffers buf = { .shm = s->shm, .log = s->log, .expect = s->expect, .prefix = s->prefix };
 	rt_run_begin(cfg, &buf);
 	fh_child = true;
+	rt_atfork_flush();
 	if (fh_mode == FH_AT)
 		fh_resume();             /* back into the program, where it called migrace_fork_here() */
+	if (premain.serving)
+		longjmp(premain.jb, 1);   /* the run goes on in the constructor that started a thread */
 	int rc = __real_main(s->argc, s->argv, s->envp);
 	rt_run_end();
 	exit(rc);
@@ -1724,12 +1738,10 @@ void migrace_fork_here(void)
 	_exit(rc);
 }
 
-int __wrap_main(int argc, char **argv, char **envp)
+static int serve(int argc, char **argv, char **envp)
 {
 	static struct server s;
 
-	if (getenv("MIGRACE_PASSTHROUGH"))
-		return __real_main(argc, argv, envp);
 	fix_layout(argv, envp);
 	configure(&s, argc, argv, envp);
 	server_signals();
@@ -1739,7 +1751,10 @@ int __wrap_main(int argc, char **argv, char **envp)
 	const char *v = getenv("MIGRACE_FORK_HERE");
 	if (v && strcmp(v, "0") && strcmp(v, "1"))
 		usage_error("MIGRACE_FORK_HERE=\"%s\": expected 0 or 1", v);
-	fh_mode = (v && v[0] == '0') || (s.replaying && !s.replay.fork_here) ? FH_OFF : FH_FROM_MAIN;
+	/* a server started before main (a constructor's thread) runs main in
+	 * every run: its fork point stays off */
+	fh_mode = (v && v[0] == '0') || premain.serving || (s.replaying && !s.replay.fork_here) ? FH_OFF
+												   : FH_FROM_MAIN;
 	if (!(s.replaying && s.replay.fork_here) && setjmp(fh_restart) == 0)
 		return dispatch(&s);
 	/* the setup, once, in the server; the call serves the runs and exits */
@@ -1751,6 +1766,74 @@ int __wrap_main(int argc, char **argv, char **envp)
 	}
 	usage_error("%s reached migrace_fork_here() in a run, but not when the fork server ran its setup "
 		    "(main returned %d first): is the setup before it deterministic?", s.name, rc);
+}
+
+int __wrap_main(int argc, char **argv, char **envp)
+{
+	premain.main_reached = true;
+	if (premain.serving) {
+		/* a run of a server started before main: main is one more step of it */
+		int rc = __real_main(argc, argv, envp);
+		rt_run_end();
+		exit(rc);
+	}
+	if (getenv("MIGRACE_PASSTHROUGH")) {
+		rt_atfork_flush();
+		return __real_main(argc, argv, envp);
+	}
+	return serve(argc, argv, envp);
+}
+
+/* ---- threads started before main -------------------------------------------
+ *
+ * A constructor that starts a thread (QEMU's RCU does) would leave the
+ * server, started at main, with a thread that none of its forks has. So the
+ * first pthread_create before main starts the server right there, before the
+ * thread exists: every run is forked from that point, goes back into the
+ * pthread_create under control (the thread is the run's T1), runs the rest
+ * of the constructors and main. glibc gives constructors argc, argv and envp;
+ * the runtime's, before the program's, keeps them. */
+static void __attribute__((constructor(101))) save_args(int argc, char **argv, char **envp)
+{
+	premain.argc = argc;
+	premain.argv = argv;
+	premain.envp = envp;
+}
+
+/* "name (file:line)" of a start function, for the one-line refusal */
+static void start_fn_name(void *(*fn)(void *), char *buf, size_t len)
+{
+	Dl_info di;
+	char exe[PATH_MAX];
+	char *loc = NULL;
+	uint64_t off = (uint64_t)((uintptr_t)fn - rt_exe_base());
+	if (dladdr((void *)fn, &di) && di.dli_sname && di.dli_fbase != (void *)rt_exe_base()) {
+		snprintf(buf, len, "%s in %s", di.dli_sname, di.dli_fname);
+		return;
+	}
+	if (realpath("/proc/self/exe", exe) && symbolize(exe, &off, 1, &loc) == 0 && loc) {
+		snprintf(buf, len, "%s", loc);
+		free(loc);
+		return;
+	}
+	snprintf(buf, len, "%p", (void *)fn);
+}
+
+void rt_premain_thread(void *(*fn)(void *))
+{
+	if (premain.serving || premain.main_reached || getenv("MIGRACE_PASSTHROUGH"))
+		return;
+	if (!premain.argv) {
+		char name[512];
+		start_fn_name(fn, name, sizeof(name));
+		fprintf(stderr, "migrace: a thread was started before the runtime was set up (by a shared "
+			"library's constructor), start function %s: its runs cannot be reproduced\n", name);
+		_exit(2);
+	}
+	premain.serving = true;
+	if (setjmp(premain.jb))
+		return;                 /* a run: the caller is its T0 */
+	exit(serve(premain.argc, premain.argv, premain.envp));
 }
 
 /* Sanitizer defaults for programs under the harness: stop at the first

@@ -136,6 +136,7 @@ int rt_live_threads(void)
 }
 struct model *rt_model(void) { return &rt.m; }
 int64_t rt_now(void) { return rt.m.now; }
+uint64_t rt_steps(void) { return rt.step; }
 
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 {

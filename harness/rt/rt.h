@@ -96,6 +96,13 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
 /* The run is over (main returned or exit() was called): stop scheduling and
  * check the script and the replay ran to their end. May _exit(RT_EXIT_FAIL). */
 void rt_run_end(void);
+/* pthread_create before main, by a thread the runtime does not control
+ * (forkserver.c): starts the fork server there; returns in each run, with
+ * the caller controlled, or at once when main has begun. */
+void rt_premain_thread(void *(*fn)(void *));
+/* Registers with libc the fork handlers the program registered before a
+ * run (wrap.c): a run's forks run them, the fork server's did not. */
+void rt_atfork_flush(void);
 /* Spurious wake-ups as decisions (MIGRACE_SPURIOUS=1, or a replayed trace's
  * header): whether they are on, and setting it before the runs. */
 bool rt_spurious(void);
@@ -136,6 +143,7 @@ void rt_fail(const char *outcome, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 void rt_misuse(const char *slug, int tid, const struct mobj *o, uintptr_t pc);
 int64_t rt_now(void);
+uint64_t rt_steps(void);            /* decisions so far in this run */
 
 /* Fault points (faults.c): a decision recorded as a step; see rt.c. open:
  * not fixed by a plan, so the strategy may take it (dfs, PCT). */

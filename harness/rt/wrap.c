@@ -1,9 +1,12 @@
 /*
- * Link-time wrappers (-Wl,--wrap=SYM) of the pthread, semaphore, sleep and
- * clock API. In a controlled thread each call is a scheduling point: the model
- * decides when it may proceed, then the real primitive is called, which no
- * longer blocks, so ThreadSanitizer sees the program's real synchronisation.
- * Calls from threads the runtime does not control go straight through.
+ * The interceptors (intercept.h: strong definitions under the functions' own
+ * names, exported from the executable, so that shared libraries' calls come
+ * here too) of the pthread, semaphore, sleep and clock API, exit and
+ * syscall(SYS_futex). In a controlled thread each call is a scheduling point:
+ * the model decides when it may proceed, then the real primitive is called
+ * (REAL: the sanitizer's interceptor or libc's), which no longer blocks, so
+ * ThreadSanitizer sees the program's real synchronisation. Calls from threads
+ * the runtime does not control go straight through.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intercept.h"
 #include "rt.h"
 
 #define RETADDR ((uintptr_t)__builtin_return_address(0))
@@ -43,55 +47,113 @@ static inline void tsan_leave(int *unused)
 
 #define TSAN_FRAME() \
 	int tsan_frame_ __attribute__((cleanup(tsan_leave), unused)) = tsan_enter(__builtin_return_address(0))
-#define REAL(fn) __real_##fn
-#define DECLARE_REAL(ret, fn, ...) ret __real_##fn(__VA_ARGS__)
 
-DECLARE_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-DECLARE_REAL(int, pthread_join, pthread_t, void **);
-DECLARE_REAL(int, pthread_setname_np, pthread_t, const char *);
-DECLARE_REAL(int, pthread_detach, pthread_t);
-DECLARE_REAL(void, pthread_exit, void *) __attribute__((noreturn));
-DECLARE_REAL(pthread_t, pthread_self, void);
-DECLARE_REAL(int, pthread_mutex_init, pthread_mutex_t *, const pthread_mutexattr_t *);
-DECLARE_REAL(int, pthread_mutex_destroy, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_mutex_lock, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_mutex_trylock, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_mutex_unlock, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_cond_init, pthread_cond_t *, const pthread_condattr_t *);
-DECLARE_REAL(int, pthread_cond_destroy, pthread_cond_t *);
-DECLARE_REAL(int, pthread_cond_wait, pthread_cond_t *, pthread_mutex_t *);
-DECLARE_REAL(int, pthread_cond_timedwait, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_cond_clockwait, pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
-DECLARE_REAL(int, pthread_mutex_clocklock, pthread_mutex_t *, clockid_t, const struct timespec *);
-DECLARE_REAL(int, pthread_cond_signal, pthread_cond_t *);
-DECLARE_REAL(int, pthread_cond_broadcast, pthread_cond_t *);
-DECLARE_REAL(int, pthread_mutex_timedlock, pthread_mutex_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_rwlock_init, pthread_rwlock_t *, const pthread_rwlockattr_t *);
-DECLARE_REAL(int, pthread_rwlock_destroy, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_rdlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_wrlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_tryrdlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_trywrlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_rwlock_timedrdlock, pthread_rwlock_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_rwlock_timedwrlock, pthread_rwlock_t *, const struct timespec *);
-DECLARE_REAL(int, pthread_rwlock_unlock, pthread_rwlock_t *);
-DECLARE_REAL(int, pthread_once, pthread_once_t *, void (*)(void));
-DECLARE_REAL(int, sem_init, sem_t *, int, unsigned);
-DECLARE_REAL(int, sem_destroy, sem_t *);
-DECLARE_REAL(int, sem_wait, sem_t *);
-DECLARE_REAL(int, sem_trywait, sem_t *);
-DECLARE_REAL(int, sem_timedwait, sem_t *, const struct timespec *);
-DECLARE_REAL(int, sem_post, sem_t *);
-DECLARE_REAL(int, sched_yield, void);
-DECLARE_REAL(unsigned, sleep, unsigned);
-DECLARE_REAL(int, usleep, useconds_t);
-DECLARE_REAL(int, nanosleep, const struct timespec *, struct timespec *);
-DECLARE_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
-DECLARE_REAL(int, clock_gettime, clockid_t, struct timespec *);
-DECLARE_REAL(int, gettimeofday, struct timeval *, void *);
-DECLARE_REAL(time_t, time, time_t *);
-DECLARE_REAL(void, exit, int) __attribute__((noreturn));
-DECLARE_REAL(long, syscall, long, ...);
+/* glibc keeps the pre-2.3.2 condition variables under the unversioned names
+ * dlsym finds first: the current ones are asked for by version. */
+#define COND_VERSION "GLIBC_2.3.2"
+
+INTERCEPT_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+INTERCEPT_REAL(int, pthread_join, pthread_t, void **);
+INTERCEPT_REAL(int, pthread_setname_np, pthread_t, const char *);
+INTERCEPT_REAL(int, pthread_detach, pthread_t);
+INTERCEPT_REAL(void, pthread_exit, void *);
+INTERCEPT_REAL(pthread_t, pthread_self, void);
+INTERCEPT_REAL(int, pthread_cancel, pthread_t);
+INTERCEPT_REAL(int, pthread_mutex_init, pthread_mutex_t *, const pthread_mutexattr_t *);
+INTERCEPT_REAL(int, pthread_mutex_destroy, pthread_mutex_t *);
+INTERCEPT_REAL(int, pthread_mutex_lock, pthread_mutex_t *);
+INTERCEPT_REAL(int, pthread_mutex_trylock, pthread_mutex_t *);
+INTERCEPT_REAL(int, pthread_mutex_unlock, pthread_mutex_t *);
+INTERCEPT_REAL_V(int, pthread_cond_init, COND_VERSION, pthread_cond_t *, const pthread_condattr_t *);
+INTERCEPT_REAL_V(int, pthread_cond_destroy, COND_VERSION, pthread_cond_t *);
+INTERCEPT_REAL_V(int, pthread_cond_wait, COND_VERSION, pthread_cond_t *, pthread_mutex_t *);
+INTERCEPT_REAL_V(int, pthread_cond_timedwait, COND_VERSION, pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_cond_clockwait, pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+INTERCEPT_REAL(int, pthread_mutex_clocklock, pthread_mutex_t *, clockid_t, const struct timespec *);
+INTERCEPT_REAL_V(int, pthread_cond_signal, COND_VERSION, pthread_cond_t *);
+INTERCEPT_REAL_V(int, pthread_cond_broadcast, COND_VERSION, pthread_cond_t *);
+INTERCEPT_REAL(int, pthread_mutex_timedlock, pthread_mutex_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_rwlock_init, pthread_rwlock_t *, const pthread_rwlockattr_t *);
+INTERCEPT_REAL(int, pthread_rwlock_destroy, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_rdlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_wrlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_tryrdlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_trywrlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_rwlock_timedrdlock, pthread_rwlock_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_rwlock_timedwrlock, pthread_rwlock_t *, const struct timespec *);
+INTERCEPT_REAL(int, pthread_rwlock_unlock, pthread_rwlock_t *);
+INTERCEPT_REAL(int, pthread_once, pthread_once_t *, void (*)(void));
+INTERCEPT_REAL(int, sem_init, sem_t *, int, unsigned);
+INTERCEPT_REAL(int, sem_destroy, sem_t *);
+INTERCEPT_REAL(int, sem_wait, sem_t *);
+INTERCEPT_REAL(int, sem_trywait, sem_t *);
+INTERCEPT_REAL(int, sem_timedwait, sem_t *, const struct timespec *);
+INTERCEPT_REAL(int, sem_post, sem_t *);
+INTERCEPT_REAL(int, sched_yield, void);
+INTERCEPT_REAL(unsigned, sleep, unsigned);
+INTERCEPT_REAL(int, usleep, useconds_t);
+INTERCEPT_REAL(int, nanosleep, const struct timespec *, struct timespec *);
+INTERCEPT_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
+INTERCEPT_REAL(int, clock_gettime, clockid_t, struct timespec *);
+INTERCEPT_REAL(int, gettimeofday, struct timeval *, void *);
+INTERCEPT_REAL(time_t, time, time_t *);
+INTERCEPT_REAL(void, exit, int);
+INTERCEPT_REAL(long, syscall, long, ...);
+INTERCEPT_REAL(int, __register_atfork, void (*)(void), void (*)(void), void (*)(void), void *);
+
+/* Every real function looked up once, in the fork server before its first
+ * fork, so that no run does the lookup (dlsym) at a point of its own. */
+static void __attribute__((constructor)) resolve_reals(void)
+{
+	(void)intercept_real_pthread_create();
+	(void)intercept_real_pthread_join();
+	(void)intercept_real_pthread_setname_np();
+	(void)intercept_real_pthread_detach();
+	(void)intercept_real_pthread_exit();
+	(void)intercept_real_pthread_self();
+	(void)intercept_real_pthread_cancel();
+	(void)intercept_real_pthread_mutex_init();
+	(void)intercept_real_pthread_mutex_destroy();
+	(void)intercept_real_pthread_mutex_lock();
+	(void)intercept_real_pthread_mutex_trylock();
+	(void)intercept_real_pthread_mutex_unlock();
+	(void)intercept_real_pthread_cond_init();
+	(void)intercept_real_pthread_cond_destroy();
+	(void)intercept_real_pthread_cond_wait();
+	(void)intercept_real_pthread_cond_timedwait();
+	(void)intercept_real_pthread_cond_clockwait();
+	(void)intercept_real_pthread_mutex_clocklock();
+	(void)intercept_real_pthread_cond_signal();
+	(void)intercept_real_pthread_cond_broadcast();
+	(void)intercept_real_pthread_mutex_timedlock();
+	(void)intercept_real_pthread_rwlock_init();
+	(void)intercept_real_pthread_rwlock_destroy();
+	(void)intercept_real_pthread_rwlock_rdlock();
+	(void)intercept_real_pthread_rwlock_wrlock();
+	(void)intercept_real_pthread_rwlock_tryrdlock();
+	(void)intercept_real_pthread_rwlock_trywrlock();
+	(void)intercept_real_pthread_rwlock_timedrdlock();
+	(void)intercept_real_pthread_rwlock_timedwrlock();
+	(void)intercept_real_pthread_rwlock_unlock();
+	(void)intercept_real_pthread_once();
+	(void)intercept_real_sem_init();
+	(void)intercept_real_sem_destroy();
+	(void)intercept_real_sem_wait();
+	(void)intercept_real_sem_trywait();
+	(void)intercept_real_sem_timedwait();
+	(void)intercept_real_sem_post();
+	(void)intercept_real_sched_yield();
+	(void)intercept_real_sleep();
+	(void)intercept_real_usleep();
+	(void)intercept_real_nanosleep();
+	(void)intercept_real_clock_nanosleep();
+	(void)intercept_real_clock_gettime();
+	(void)intercept_real_gettimeofday();
+	(void)intercept_real_time();
+	(void)intercept_real_exit();
+	(void)intercept_real_syscall();
+	(void)intercept_real___register_atfork();
+}
 
 /* ---- virtual time ---------------------------------------------------- */
 
@@ -121,30 +183,63 @@ static bool virtual_clock(clockid_t clk)
 	       clk == CLOCK_BOOTTIME;
 }
 
-int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+static void sleep_for(int64_t ns, uintptr_t pc);
+
+/* A thread that reads the clock CLOCK_POLL_READS times in a row with no
+ * decision in between (polling for a deadline, with nothing else to wait on)
+ * sleeps CLOCK_POLL_NS at the next read: a decision where the others run and,
+ * when none can, virtual time moves on, so the deadline comes. */
+#define CLOCK_POLL_READS 64
+#define CLOCK_POLL_NS 1000000
+
+static __thread uint64_t poll_step = UINT64_MAX;
+static __thread unsigned poll_reads;
+
+static void clock_read(uintptr_t pc)
+{
+	uint64_t step = rt_steps();
+	if (step != poll_step) {
+		poll_step = step;
+		poll_reads = 0;
+	}
+	if (++poll_reads > CLOCK_POLL_READS) {
+		poll_reads = 0;
+		sleep_for(CLOCK_POLL_NS, pc);
+		poll_step = rt_steps();
+	}
+}
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	if (!rt_managed() || !virtual_clock(clk))
 		return REAL(clock_gettime)(clk, ts);
+	clock_read(RETADDR);
 	int64_t ns = clock_base_ns(clk) + rt_now();
 	ts->tv_sec = ns / 1000000000LL;
 	ts->tv_nsec = ns % 1000000000LL;
 	return 0;
 }
 
-int __wrap_gettimeofday(struct timeval *tv, void *tz)
+int gettimeofday(struct timeval *tv_, void *tz)
 {
+	/* glibc declares tv nonnull, but a null tv is allowed (it is for tz
+	 * alone): the compiler must not drop the check */
+	struct timeval *tv = tv_;
+	__asm__("" : "+r"(tv));
 	if (!rt_managed() || !tv)
 		return REAL(gettimeofday)(tv, tz);
+	clock_read(RETADDR);
 	int64_t ns = clock_base_ns(CLOCK_REALTIME) + rt_now();
 	tv->tv_sec = ns / 1000000000LL;
 	tv->tv_usec = ns % 1000000000LL / 1000;
 	return 0;
 }
 
-time_t __wrap_time(time_t *out)
+time_t time(time_t *out)
 {
 	if (!rt_managed())
 		return REAL(time)(out);
+	clock_read(RETADDR);
 	time_t t = (time_t)((clock_base_ns(CLOCK_REALTIME) + rt_now()) / 1000000000LL);
 	if (out)
 		*out = t;
@@ -164,7 +259,7 @@ static void sleep_for(int64_t ns, uintptr_t pc)
 	rt_point(&op);
 }
 
-unsigned __wrap_sleep(unsigned s)
+unsigned sleep(unsigned s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -173,7 +268,7 @@ unsigned __wrap_sleep(unsigned s)
 	return 0;
 }
 
-int __wrap_usleep(useconds_t us)
+int usleep(useconds_t us)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -182,7 +277,7 @@ int __wrap_usleep(useconds_t us)
 	return 0;
 }
 
-int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
+int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -197,7 +292,7 @@ int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 	return 0;
 }
 
-int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
+int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
 			   struct timespec *rem)
 {
 	if (!rt_managed() || !virtual_clock(clk))
@@ -211,7 +306,7 @@ int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
 	return 0;
 }
 
-int __wrap_sched_yield(void)
+int sched_yield(void)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -223,9 +318,11 @@ int __wrap_sched_yield(void)
 
 /* ---- threads --------------------------------------------------------- */
 
-int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	TSAN_FRAME();
+	if (!rt_managed())
+		rt_premain_thread(fn);
 	if (!rt_managed())
 		return REAL(pthread_create)(th, attr, fn, arg);
 	int tid = rt_thread_new(fn, arg);
@@ -250,7 +347,7 @@ int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
 }
 
 /* Not a scheduling point: the name goes into reports (unjoined threads). */
-int __wrap_pthread_setname_np(pthread_t th, const char *name)
+int pthread_setname_np(pthread_t th, const char *name)
 {
 	int tid;
 	if (rt_managed() && (tid = rt_thread_by_handle((uintptr_t)th)) >= 0)
@@ -258,7 +355,7 @@ int __wrap_pthread_setname_np(pthread_t th, const char *name)
 	return REAL(pthread_setname_np)(th, name);
 }
 
-int __wrap_pthread_join(pthread_t th, void **ret)
+int pthread_join(pthread_t th, void **ret)
 {
 	TSAN_FRAME();
 	int tid;
@@ -273,7 +370,7 @@ int __wrap_pthread_join(pthread_t th, void **ret)
 	return REAL(pthread_join)(th, ret);
 }
 
-int __wrap_pthread_detach(pthread_t th)
+int pthread_detach(pthread_t th)
 {
 	TSAN_FRAME();
 	int tid;
@@ -286,22 +383,72 @@ int __wrap_pthread_detach(pthread_t th)
 	return REAL(pthread_detach)(th);
 }
 
-void __wrap_pthread_exit(void *ret)
+void pthread_exit(void *ret)
 {
 	if (rt_managed())
 		rt_thread_exit(RETADDR);
 	REAL(pthread_exit)(ret);
+	__builtin_unreachable();
 }
 
-pthread_t __wrap_pthread_self(void)
+/* Cancellation is not modelled (a cancelled thread would leave its waits and
+ * run its clean-up handlers where the model does not follow): a controlled
+ * thread's pthread_cancel stops the run, named as the harness's limit. */
+int pthread_cancel(pthread_t th)
+{
+	if (!rt_managed())
+		return REAL(pthread_cancel)(th);
+	int tid = rt_thread_by_handle((uintptr_t)th);
+	rt_fail("harness:pthread-cancel", "pthread_cancel of T%d: thread cancellation is not modelled "
+		"(stop the thread with a flag and a wake-up instead)", tid);
+}
+
+pthread_t pthread_self(void)
 {
 	return REAL(pthread_self)();
 }
 
-void __wrap_exit(int code)
+void exit(int code)
 {
 	rt_run_end();
 	REAL(exit)(code);
+	__builtin_unreachable();
+}
+
+/* ---- fork handlers ------------------------------------------------------
+ *
+ * pthread_atfork (a static stub in every object that calls it) registers
+ * through libc's __register_atfork. Handlers registered before a run (by
+ * constructors) are kept back from libc until the run begins: the fork
+ * server's forks are not the program's, and a child handler that starts a
+ * thread (QEMU's RCU restarts its call_rcu thread) must not run there,
+ * uncontrolled. In a run they are registered in their order, and the
+ * program's own forks run them as libc does. */
+#define RT_MAX_ATFORK 64
+
+static struct atfork {
+	void (*prepare)(void), (*parent)(void), (*child)(void);
+	void *dso;
+} atfork_kept[RT_MAX_ATFORK];
+static int atfork_n;
+static bool atfork_direct;
+
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso)
+{
+	if (!atfork_direct && !rt_managed() && atfork_n < RT_MAX_ATFORK) {
+		atfork_kept[atfork_n++] = (struct atfork){ prepare, parent, child, dso };
+		return 0;
+	}
+	return REAL(__register_atfork)(prepare, parent, child, dso);
+}
+
+void rt_atfork_flush(void)
+{
+	atfork_direct = true;
+	for (int i = 0; i < atfork_n; i++)
+		REAL(__register_atfork)(atfork_kept[i].prepare, atfork_kept[i].parent, atfork_kept[i].child,
+					 atfork_kept[i].dso);
+	atfork_n = 0;
 }
 
 /* ---- mutexes ------------------------------------------------------------ */
@@ -334,7 +481,7 @@ static struct mobj *mutex_obj(pthread_mutex_t *mx)
 	return o;
 }
 
-int __wrap_pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *attr)
+int pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *attr)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -342,7 +489,7 @@ int __wrap_pthread_mutex_init(pthread_mutex_t *mx, const pthread_mutexattr_t *at
 	return REAL(pthread_mutex_init)(mx, attr);
 }
 
-int __wrap_pthread_mutex_destroy(pthread_mutex_t *mx)
+int pthread_mutex_destroy(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -387,7 +534,7 @@ static int mutex_acquire(pthread_mutex_t *mx, struct op *op)
 	return real_lock(mx, o, op->try);
 }
 
-int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
+int pthread_mutex_lock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -398,7 +545,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *mx)
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_trylock(pthread_mutex_t *mx)
+int pthread_mutex_trylock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -410,7 +557,7 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mx)
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *abstime)
+int pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -422,7 +569,7 @@ int __wrap_pthread_mutex_timedlock(pthread_mutex_t *mx, const struct timespec *a
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const struct timespec *abstime)
+int pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed() || !virtual_clock(clk))
@@ -432,7 +579,7 @@ int __wrap_pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk, const str
 	return mutex_acquire(mx, &op);
 }
 
-int __wrap_pthread_mutex_unlock(pthread_mutex_t *mx)
+int pthread_mutex_unlock(pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -457,7 +604,7 @@ static struct mobj *cond_obj(pthread_cond_t *cv)
 	return obj_of(cv, OBJ_COND);
 }
 
-int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
+int pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 {
 	TSAN_FRAME();
 	if (rt_managed()) {
@@ -470,7 +617,7 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 	return REAL(pthread_cond_init)(cv, attr);
 }
 
-int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
+int pthread_cond_destroy(pthread_cond_t *cv)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -499,7 +646,7 @@ static int cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct times
 	return r.err;
 }
 
-int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
+int pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -507,7 +654,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mx)
 	return cond_wait(cv, mx, NULL, -1, RETADDR);
 }
 
-int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime)
+int pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -517,7 +664,7 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mx, const
 
 /* glibc 2.30's clock-taking waits (libstdc++'s condition_variable and
  * timed_mutex use them with steady_clock) */
-int __wrap_pthread_cond_clockwait(pthread_cond_t *cv, pthread_mutex_t *mx, clockid_t clk,
+int pthread_cond_clockwait(pthread_cond_t *cv, pthread_mutex_t *mx, clockid_t clk,
 				  const struct timespec *abstime)
 {
 	TSAN_FRAME();
@@ -534,7 +681,7 @@ static int cond_wake(pthread_cond_t *cv, enum op_kind kind, uintptr_t pc)
 	return 0;
 }
 
-int __wrap_pthread_cond_signal(pthread_cond_t *cv)
+int pthread_cond_signal(pthread_cond_t *cv)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -542,7 +689,7 @@ int __wrap_pthread_cond_signal(pthread_cond_t *cv)
 	return cond_wake(cv, OP_SIGNAL, RETADDR);
 }
 
-int __wrap_pthread_cond_broadcast(pthread_cond_t *cv)
+int pthread_cond_broadcast(pthread_cond_t *cv)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -557,7 +704,7 @@ static struct mobj *rw_obj(pthread_rwlock_t *rw)
 	return obj_of(rw, OBJ_RWLOCK);
 }
 
-int __wrap_pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
+int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -565,7 +712,7 @@ int __wrap_pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t 
 	return REAL(pthread_rwlock_init)(rw, attr);
 }
 
-int __wrap_pthread_rwlock_destroy(pthread_rwlock_t *rw)
+int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -591,7 +738,7 @@ static int rw_acquire(pthread_rwlock_t *rw, bool write, bool try, const struct t
 }
 
 #define RW_WRAPPER(name, write, try)                                          \
-	int __wrap_pthread_rwlock_##name(pthread_rwlock_t *rw)               \
+	int pthread_rwlock_##name(pthread_rwlock_t *rw)               \
 	{                                                                      \
 		TSAN_FRAME();                                                  \
 		if (!rt_managed())                                             \
@@ -603,7 +750,7 @@ RW_WRAPPER(wrlock, true, false)
 RW_WRAPPER(tryrdlock, false, true)
 RW_WRAPPER(trywrlock, true, true)
 
-int __wrap_pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -611,7 +758,7 @@ int __wrap_pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespe
 	return rw_acquire(rw, false, false, abstime, RETADDR);
 }
 
-int __wrap_pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -619,7 +766,7 @@ int __wrap_pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespe
 	return rw_acquire(rw, true, false, abstime, RETADDR);
 }
 
-int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *rw)
+int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -651,7 +798,7 @@ static struct mobj *sem_obj(sem_t *s)
 	return o;
 }
 
-int __wrap_sem_init(sem_t *s, int pshared, unsigned value)
+int sem_init(sem_t *s, int pshared, unsigned value)
 {
 	TSAN_FRAME();
 	int rc = REAL(sem_init)(s, pshared, value);
@@ -662,7 +809,7 @@ int __wrap_sem_init(sem_t *s, int pshared, unsigned value)
 	return rc;
 }
 
-int __wrap_sem_destroy(sem_t *s)
+int sem_destroy(sem_t *s)
 {
 	TSAN_FRAME();
 	if (rt_managed())
@@ -691,7 +838,7 @@ static int sem_acquire(sem_t *s, bool try, const struct timespec *abstime, uintp
 	return 0;
 }
 
-int __wrap_sem_wait(sem_t *s)
+int sem_wait(sem_t *s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -699,7 +846,7 @@ int __wrap_sem_wait(sem_t *s)
 	return sem_acquire(s, false, NULL, RETADDR);
 }
 
-int __wrap_sem_trywait(sem_t *s)
+int sem_trywait(sem_t *s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -707,7 +854,7 @@ int __wrap_sem_trywait(sem_t *s)
 	return sem_acquire(s, true, NULL, RETADDR);
 }
 
-int __wrap_sem_timedwait(sem_t *s, const struct timespec *abstime)
+int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -715,7 +862,7 @@ int __wrap_sem_timedwait(sem_t *s, const struct timespec *abstime)
 	return sem_acquire(s, false, abstime, RETADDR);
 }
 
-int __wrap_sem_post(sem_t *s)
+int sem_post(sem_t *s)
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -729,7 +876,7 @@ int __wrap_sem_post(sem_t *s)
 
 /* ---- pthread_once --------------------------------------------------------- */
 
-int __wrap_pthread_once(pthread_once_t *once, void (*init)(void))
+int pthread_once(pthread_once_t *once, void (*init)(void))
 {
 	TSAN_FRAME();
 	if (!rt_managed())
@@ -819,7 +966,7 @@ static long futex_wake(uint32_t *uaddr, int n, uint32_t bits, uintptr_t pc)
  * private or shared, plain or _BITSET); other futex operations stop the run
  * with harness:futex-op, every other system call goes through. The runtime's
  * own futexes (the batons) are not modelled. */
-long __wrap_syscall(long nr, ...)
+long syscall(long nr, ...)
 {
 	va_list ap;
 	long a[6];
