@@ -586,6 +586,12 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 		ret = multifd_sync_main(s, f, atomic_load(&s->iterations) + 1);
 	if (ret)
 		return ret;
+	/* A return path that failed already cannot bring the destination's
+	 * SHUT: the end of the stream stays here (the destination never starts
+	 * the guest without it) and the guest resumes on the source. */
+	CORE_SYNC_POINT(MIG_COMPLETION_RP_HEALTH);
+	if (s->rp_state.rp_thread_created && atomic_load(&s->rp_state.error))
+		return -EIO;
 	qemu_put_byte(f, SEC_DEVICE_STATE);
 	qemu_put_be32(f, sizeof(device_state));
 	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));
@@ -600,6 +606,11 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 		qemu_thread_join(&s->rp_state.rp_thread);
 		s->rp_state.rp_thread_created = false;
 		int status = atomic_load(&s->rp_state.shut_status);
+		/* No SHUT came, the end of the stream went out: the destination
+		 * may have loaded it, answered SHUT 0 and started the guest. Its
+		 * answer is lost, so the guest must not resume here too. */
+		if (atomic_load(&s->rp_state.error) && status < 0)
+			atomic_store(&s->outcome_unknown, true);
 		if (atomic_load(&s->rp_state.error) || status != 0)
 			return status > 0 ? -status : -EPROTO;
 	}
@@ -826,6 +837,11 @@ static int postcopy_pause(MigrationState *s)
 	if (!migrate_set_state(s, migration_state(s), MIGRATION_STATUS_POSTCOPY_PAUSED))
 		return -ECANCELED;
 	CORE_SYNC_POINT(MIG_POSTCOPY_PAUSED);
+	/* a shutdown that came before the pause found nothing to wake: nobody
+	 * can resume it any more (shutdown posts the semaphore only if it sees
+	 * the state paused; one of the two sees the other) */
+	if (atomic_load(&s->postcopy.shut_down))
+		return -ECANCELED;
 	qemu_sem_wait(&s->postcopy.resume_sem);
 	if (migration_state(s) != MIGRATION_STATUS_POSTCOPY_RECOVER)
 		return -ECANCELED;
@@ -939,7 +955,8 @@ static void migration_iteration_finish(MigrationState *s, int ret)
 		MigrationStatus st = migration_state(s);
 		if (st != MIGRATION_STATUS_CANCELLING && st != MIGRATION_STATUS_CANCELLED)
 			migrate_set_state(s, st, MIGRATION_STATUS_FAILED);
-		migration_resume_vm_locked(s);
+		if (!atomic_load(&s->outcome_unknown))
+			migration_resume_vm_locked(s);
 	}
 	s->cleanup_pending = true;
 	migration_bh_schedule(migration_cleanup, s);
@@ -1174,6 +1191,7 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 		return -EBUSY;
 	}
 	s->params = *params;
+	atomic_store(&s->outcome_unknown, false);
 	qemu_mutex_lock(&s->error_mutex);
 	s->error = 0;
 	s->error_desc[0] = '\0';
@@ -1281,6 +1299,7 @@ int qmp_query_migrate(struct mig_info *info)
 	info->page_requests = atomic_load(&s->postcopy.requests);
 	info->requested_pages_sent = atomic_load(&s->postcopy.sent);
 	info->postcopy_pauses = atomic_load(&s->postcopy.pauses);
+	info->outcome_unknown = atomic_load(&s->outcome_unknown);
 	qemu_mutex_lock(&s->error_mutex);
 	info->error = s->error;
 	snprintf(info->error_desc, sizeof(info->error_desc), "%s", s->error_desc);
@@ -1333,6 +1352,7 @@ void migration_shutdown(void)
 	if (!s)
 		return;
 	qmp_migrate_cancel();
+	atomic_store(&s->postcopy.shut_down, true);   /* a pause from now on fails at once */
 	if (migration_state(s) == MIGRATION_STATUS_POSTCOPY_PAUSED)
 		qemu_sem_post(&s->postcopy.resume_sem);   /* nobody will resume it: it fails */
 	global_migration = NULL;
