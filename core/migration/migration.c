@@ -199,6 +199,7 @@ static void migration_finalize(struct object *obj)
 	qemu_mutex_destroy(&s->qemu_file_lock);
 	qemu_mutex_destroy(&s->error_mutex);
 	qemu_mutex_destroy(&s->bitmap_mutex);
+	qemu_mutex_destroy(&s->postcopy.write_lock);
 	qemu_sem_destroy(&s->postcopy.resume_sem);
 	qemu_sem_destroy(&s->postcopy.bitmap_sem);
 	bitmap_free(s->bitmap);
@@ -220,6 +221,7 @@ void migration_object_init(struct vm *vm, struct guest_ram *ram)
 	qemu_mutex_init(&s->qemu_file_lock);
 	qemu_mutex_init(&s->error_mutex);
 	qemu_mutex_init(&s->bitmap_mutex);
+	qemu_mutex_init(&s->postcopy.write_lock);
 	qemu_sem_init(&s->postcopy.resume_sem, 0);
 	qemu_sem_init(&s->postcopy.bitmap_sem, 0);
 	atomic_store(&s->rp_state.shut_status, -1);
@@ -346,9 +348,11 @@ static int postcopy_serve_request(MigrationState *s, uint64_t page)
 	CORE_SYNC_POINT(RP_REQ_PAGE_TAKEN);
 	ram_read_page(s->ram, page, buf);
 	CORE_SYNC_POINT(RP_REQ_PAGE_BEFORE_SEND);
+	qemu_mutex_lock(&s->postcopy.write_lock);
 	qemu_put_be64(pf, page);
 	qemu_put_buffer(pf, buf, sizeof(buf));
 	int ret = qemu_fflush(pf);
+	qemu_mutex_unlock(&s->postcopy.write_lock);
 	if (ret == 0) {
 		atomic_fetch_add(&s->postcopy.sent, 1);
 		atomic_fetch_add(&s->pages_sent, 1);
@@ -596,9 +600,16 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 	qemu_put_be32(f, sizeof(device_state));
 	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));
 	qemu_put_byte(f, SEC_EOF);
+	uint64_t before = qemu_file_transferred(f);
 	ret = qemu_fflush(f);
-	if (ret)
+	if (ret) {
+		/* the final part was written and the error came meanwhile from
+		 * another thread (a device's, migration_file_set_error): the
+		 * destination may run the guest, which must not resume here */
+		if (qemu_file_transferred(f) > before)
+			atomic_store(&s->outcome_unknown, true);
 		return ret;
+	}
 	/* Whether a return path exists is the creator's flag, never
 	 * from_dst_file, which another thread may change (QEMU 53021ea1659b). */
 	CORE_SYNC_POINT(MIG_COMPLETION_CHECK_RP);
@@ -633,8 +644,11 @@ static int postcopy_connect(MigrationState *s)
 	}
 	if (!pf)
 		return -ENOMEM;
-	/* published before the magic: the destination reads the magic before it
-	 * can ask for a page, so the page-request handler finds the file */
+	/* published before the magic (at the switch the destination reads the
+	 * magic before it can ask for a page, so the page-request handler finds
+	 * the file), under the write lock: in a recovery the new return path
+	 * may bring a request first, whose page then follows the magic */
+	QEMU_LOCK_GUARD(&s->postcopy.write_lock);
 	atomic_store(&s->postcopy.file, pf);
 	qemu_put_be32(pf, POSTCOPY_MAGIC);
 	return qemu_fflush(pf);
@@ -953,9 +967,13 @@ static void migration_iteration_finish(MigrationState *s, int ret)
 			ret = -ECANCELED;
 		migrate_set_error(s, ret, ret == -ECANCELED ? "cancelled" : "migration failed");
 		MigrationStatus st = migration_state(s);
-		if (st != MIGRATION_STATUS_CANCELLING && st != MIGRATION_STATUS_CANCELLED)
+		bool cancelled = st == MIGRATION_STATUS_CANCELLING || st == MIGRATION_STATUS_CANCELLED;
+		if (!cancelled)
 			migrate_set_state(s, st, MIGRATION_STATUS_FAILED);
-		if (!atomic_load(&s->outcome_unknown))
+		/* a failure whose outcome is unknown keeps the guest stopped; a
+		 * cancel resumes it as asked (none is accepted once the end of the
+		 * stream may be out: qmp_migrate_cancel refuses in state device) */
+		if (cancelled || !atomic_load(&s->outcome_unknown))
 			migration_resume_vm_locked(s);
 	}
 	s->cleanup_pending = true;

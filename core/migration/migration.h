@@ -60,8 +60,10 @@ struct mig_info {
 	char error_desc[128];
 	bool outcome_unknown;        /* failed after the end of the stream went out with no
 				      * answer from the destination (the return path broke
-				      * before its SHUT): the guest may run there, so it
-				      * stays stopped here (a management layer decides) */
+				      * before its SHUT, or an error from another thread
+				      * came while the final part was written): the guest
+				      * may run there, so it stays stopped here (a
+				      * management layer decides) */
 };
 
 typedef struct MigrationState {
@@ -116,8 +118,10 @@ typedef struct MigrationState {
 						  * qmp_migrate before the migration thread exists */
 		struct channel *channel;         /* the postcopy channel: set by the migration
 						  * thread at the switch, released by cleanup */
-		QEMUFile *_Atomic file;          /* its output: written only by the return-path
-						  * thread (requested pages), after the switch */
+		QEMUFile *_Atomic file;          /* its output: the magic by the migration
+						  * thread, then the requested pages by the
+						  * return-path thread, under write_lock */
+		QemuMutex write_lock;            /* one writer of file at a time */
 		_Atomic uint64_t requests, sent; /* RP_REQ_PAGE received; pages sent for them */
 		QemuSemaphore resume_sem;        /* posted by a resume (state recover) or by
 						  * shutdown (state still paused) */

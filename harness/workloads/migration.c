@@ -489,7 +489,7 @@ static void do_shutdown(void)
 	/* the last answer query gives: a migration still running may end
 	 * after it, unseen (then any end is possible for the check) */
 	if (qmp_query_migrate(&info) == 0)
-		outcome_unknown = info.outcome_unknown || (!ended(info.status) && started_rp);
+		outcome_unknown = info.outcome_unknown || !ended(info.status);
 	migration_shutdown();
 	while (main_loop_wait(0) > 0)
 		;
