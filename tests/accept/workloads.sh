@@ -73,9 +73,9 @@ done
 # the outcome unknown), and so are the postcopy hangs (a postcopy channel
 # failure, a pause after shutdown) the postcopy operations found.
 for st in pct:3 random; do
-	expect "migration [$st] with channel faults: clean on the real core in 300 schedules" 0 \
-		'300 schedules in .* 0 failed' \
-		$M hunt --workload migration --strategy $st --budget 300 --jobs 2 --out "$OUTDIR/faults"
+	expect "migration [$st] with channel faults: clean on the real core in 200 schedules" 0 \
+		'200 schedules in .* 0 failed' \
+		$M hunt --workload migration --strategy $st --budget 200 --jobs 2 --out "$OUTDIR/faults"
 done
 
 # -- regressed cores found, a trace replayed and minimized -------------------
