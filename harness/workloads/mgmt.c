@@ -15,7 +15,9 @@
  *     after destroy, restart);
  *   - events at random moments: monitor EOF (the fake QEMU killed) and
  *     SHUTDOWN, on any instance of the domain's that is serving (an old one
- *     after a restart: a stale event);
+ *     after a restart: a stale event); a crash answered by a restart at
+ *     once (the running instance killed, then restart: its EOF may still
+ *     be queued);
  *   - the invariant checker of core/mgmt/invariants.c is on (the core is
  *     built with -DMGMT_INVARIANTS): lock order, jobs, monitor, references.
  *
@@ -202,6 +204,22 @@ static void ev_eof(int d, int s)
 		fmon_kill(f);
 }
 
+/* A crash the user answers with a restart at once (libvirt dd2f36d66e's
+ * sequence): the running instance killed, then the domain restarted, while
+ * its EOF may still wait for the event worker. */
+static void ev_crash_restart(int d, int s)
+{
+	struct fmon *cur = NULL;
+
+	for (int i = 0; i < ninst[d][s]; i++)    /* the last one started: the running instance */
+		if (fmon_nreceived(fakes[d][s][i]) > 0 && !fmon_killed(fakes[d][s][i]))
+			cur = fakes[d][s][i];
+	if (!cur)
+		return;
+	fmon_kill(cur);
+	mgmt_domain_restart(&sides[s].drv, doms[d]);
+}
+
 static void ev_shutdown(int d, int s)
 {
 	struct fmon *f = some_instance(d, s);
@@ -220,6 +238,7 @@ static const struct {
 	{ "modify", api_modify },
 	{ "abort", api_abort },
 	{ "restart", api_restart },
+	{ "crash-restart", ev_crash_restart },
 	{ "migrate", api_migrate },
 	{ "migrate", api_migrate },
 	{ "eof", ev_eof },
