@@ -29,7 +29,12 @@
  *   ref-zero-while-unlocked  an object's last reference dropped while a thread
  *                            is between unlocking and re-locking it in the
  *                            Enter/Exit helpers
- *   stop-without-job         mgmt_process_stop without a job of the caller's
+ *   stop-without-job         mgmt_process_stop without a job of the caller's,
+ *                            while another thread holds a job on the domain
+ *                            (or owns its async job) or is inside its monitor
+ *                            (the stop really pulls the domain from under it,
+ *                            81f50cb92); without such work alongside, the
+ *                            stop is the race's first half only
  *   stale-event              the event worker, handling an event of one QEMU
  *                            instance, kills another (the domain restarted
  *                            since the event was queued)

@@ -413,6 +413,18 @@ static void *mig_incoming_postcopy_thread(void *opaque)
 		if (postcopy_ram_place(inc->postcopy, (size_t)index, page))
 			atomic_fetch_add(&inc->pc_pages, 1);
 	}
+	/* Not stopped by the load thread: the channel failed, as the network
+	 * would fail for both: the stream is shut down too, so postcopy pauses
+	 * (the requests in flight are lost, a recovery sends them again), and
+	 * an end that waits for them stops waiting. */
+	bool stopping;
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		stopping = inc->pc_stopping;
+		if (!stopping && inc->channel)
+			channel_shutdown(inc->channel, CHANNEL_SHUTDOWN_BOTH);
+	}
+	if (!stopping)
+		postcopy_ram_set_channel_broken(inc->postcopy, true);
 	return NULL;
 }
 
@@ -436,6 +448,7 @@ static int mig_incoming_postcopy_channel(struct mig_incoming *inc)
 		return -ENOMEM;
 	if (qemu_get_be32(pf) != POSTCOPY_MAGIC)
 		return qemu_file_get_error(pf) ? qemu_file_get_error(pf) : -EPROTO;
+	postcopy_ram_set_channel_broken(inc->postcopy, false);
 	ret = qemu_thread_try_create(&inc->pc_thread, "mig/dst/postcopy", mig_incoming_postcopy_thread, inc,
 				     QEMU_THREAD_JOINABLE);
 	if (ret == 0)
@@ -519,12 +532,16 @@ static int mig_incoming_postcopy_resume(struct mig_incoming *inc)
 static void mig_incoming_postcopy_channel_stop(struct mig_incoming *inc)
 {
 	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		inc->pc_stopping = true;
 		if (inc->pc_channel)
 			channel_shutdown(inc->pc_channel, CHANNEL_SHUTDOWN_BOTH);
 	}
 	if (inc->pc_thread_created) {
 		qemu_thread_join(&inc->pc_thread);
 		inc->pc_thread_created = false;
+	}
+	WITH_QEMU_LOCK_GUARD(&inc->file_lock) {
+		inc->pc_stopping = false;
 	}
 }
 
@@ -653,18 +670,31 @@ uint64_t mig_incoming_pauses(struct mig_incoming *inc)
 }
 
 /*
- * The end of postcopy (load thread): the main stream is complete, or failed.
- * Complete: requested pages may still be on their way on the postcopy
- * channel (the source sent SEC_EOF once no page was left to send, requested
- * ones included), so wait for them before the channel goes (fixed form of
- * QEMU cf02f29e1e38). Then shut the channel down, join its thread, and end
- * the faults. Returns the digest of the pages as they arrived.
+ * The main stream of a postcopy migration is complete (load thread, ret 0
+ * from the load): requested pages may still be on their way on the
+ * postcopy channel (the source sent SEC_EOF once no page was left to send,
+ * requested ones included), so wait for them before the channel goes
+ * (fixed form of QEMU cf02f29e1e38). If that channel broke with requests
+ * in flight they are lost: -EIO, postcopy pauses and a recovery sends them.
+ * Returns ret otherwise (a precopy stream, or a failed load).
  */
-static uint64_t mig_incoming_postcopy_end(struct mig_incoming *inc, bool complete)
+static int mig_incoming_postcopy_drain(struct mig_incoming *inc, int ret)
 {
+	if (ret || !inc->postcopy)
+		return ret;
 	CORE_SYNC_POINT(DST_POSTCOPY_GOT_EOF);
-	if (complete)
-		postcopy_ram_wait_requests(inc->postcopy);
+	if (!postcopy_ram_wait_requests(inc->postcopy))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * The end of postcopy (load thread): the main stream is complete (and
+ * drained), or failed. Shut the postcopy channel down, join its thread, and
+ * end the faults. Returns the digest of the pages as they arrived.
+ */
+static uint64_t mig_incoming_postcopy_end(struct mig_incoming *inc)
+{
 	CORE_SYNC_POINT(DST_POSTCOPY_CHANNEL_SHUT);
 	mig_incoming_postcopy_channel_stop(inc);
 	return postcopy_ram_end(inc->postcopy);
@@ -693,7 +723,7 @@ static void mig_incoming_fail(struct mig_incoming *inc, int err);
 /* Postcopy's end: every page here (the guest already runs), SHUT 0. */
 static void mig_incoming_postcopy_complete(struct mig_incoming *inc)
 {
-	atomic_store(&inc->loaded_hash, mig_incoming_postcopy_end(inc, true));
+	atomic_store(&inc->loaded_hash, mig_incoming_postcopy_end(inc));
 	int ret = mig_incoming_rp_send32(inc, RP_SHUT, 0);
 	if (ret)
 		mig_incoming_set_error(inc, ret);   /* the guest runs here whatever the source hears */
@@ -743,7 +773,7 @@ static void mig_incoming_fail(struct mig_incoming *inc, int err)
 	mig_incoming_set_error(inc, err);
 	if (inc->postcopy) {
 		/* the guest runs here with what it has: no vCPU may wait any more */
-		mig_incoming_postcopy_end(inc, false);
+		mig_incoming_postcopy_end(inc);
 		enum mig_incoming_state cur = mig_incoming_get_state(inc);
 		if (cur != MIG_INCOMING_ACTIVE)
 			from = cur;	/* postcopy-active, -paused or -recover */
@@ -761,13 +791,13 @@ static void mig_incoming_fail(struct mig_incoming *inc, int err)
 static void *mig_incoming_thread(void *opaque)
 {
 	struct mig_incoming *inc = opaque;
-	int ret = mig_incoming_load(inc);
+	int ret = mig_incoming_postcopy_drain(inc, mig_incoming_load(inc));
 
 	/* postcopy: a failed stream pauses, and a recovered one goes on */
 	while (ret < 0 && mig_incoming_may_pause(inc)) {
 		ret = mig_incoming_postcopy_pause(inc);
 		if (ret == 0)
-			ret = mig_incoming_load(inc);
+			ret = mig_incoming_postcopy_drain(inc, mig_incoming_load(inc));
 	}
 	/* every multifd page is loaded (the last sync came before SEC_EOF) */
 	mig_incoming_multifd_end(inc);

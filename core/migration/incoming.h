@@ -134,6 +134,8 @@ struct mig_incoming {
 	QEMUFile *pc_file;		/* as pc_channel; read by the postcopy thread only */
 	QemuThread pc_thread;		/* "mig/dst/postcopy": places requested pages */
 	bool pc_thread_created;		/* load thread: creates and joins it */
+	bool pc_stopping;		/* file_lock: the load thread shuts the postcopy
+					 * channel down (its thread's end is no failure) */
 	_Atomic uint64_t pc_pages;	/* pages placed from the postcopy channel */
 	QemuCond recover_cond;		/* with file_lock: a paused load thread waits
 					 * for recover_ch or cancelled */

@@ -199,6 +199,7 @@ static void migration_finalize(struct object *obj)
 	qemu_mutex_destroy(&s->qemu_file_lock);
 	qemu_mutex_destroy(&s->error_mutex);
 	qemu_mutex_destroy(&s->bitmap_mutex);
+	qemu_mutex_destroy(&s->postcopy.write_lock);
 	qemu_sem_destroy(&s->postcopy.resume_sem);
 	qemu_sem_destroy(&s->postcopy.bitmap_sem);
 	bitmap_free(s->bitmap);
@@ -220,6 +221,7 @@ void migration_object_init(struct vm *vm, struct guest_ram *ram)
 	qemu_mutex_init(&s->qemu_file_lock);
 	qemu_mutex_init(&s->error_mutex);
 	qemu_mutex_init(&s->bitmap_mutex);
+	qemu_mutex_init(&s->postcopy.write_lock);
 	qemu_sem_init(&s->postcopy.resume_sem, 0);
 	qemu_sem_init(&s->postcopy.bitmap_sem, 0);
 	atomic_store(&s->rp_state.shut_status, -1);
@@ -346,9 +348,11 @@ static int postcopy_serve_request(MigrationState *s, uint64_t page)
 	CORE_SYNC_POINT(RP_REQ_PAGE_TAKEN);
 	ram_read_page(s->ram, page, buf);
 	CORE_SYNC_POINT(RP_REQ_PAGE_BEFORE_SEND);
+	qemu_mutex_lock(&s->postcopy.write_lock);
 	qemu_put_be64(pf, page);
 	qemu_put_buffer(pf, buf, sizeof(buf));
 	int ret = qemu_fflush(pf);
+	qemu_mutex_unlock(&s->postcopy.write_lock);
 	if (ret == 0) {
 		atomic_fetch_add(&s->postcopy.sent, 1);
 		atomic_fetch_add(&s->pages_sent, 1);
@@ -586,13 +590,26 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 		ret = multifd_sync_main(s, f, atomic_load(&s->iterations) + 1);
 	if (ret)
 		return ret;
+	/* A return path that failed already cannot bring the destination's
+	 * SHUT: the end of the stream stays here (the destination never starts
+	 * the guest without it) and the guest resumes on the source. */
+	CORE_SYNC_POINT(MIG_COMPLETION_RP_HEALTH);
+	if (s->rp_state.rp_thread_created && atomic_load(&s->rp_state.error))
+		return -EIO;
 	qemu_put_byte(f, SEC_DEVICE_STATE);
 	qemu_put_be32(f, sizeof(device_state));
 	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));
 	qemu_put_byte(f, SEC_EOF);
+	uint64_t before = qemu_file_transferred(f);
 	ret = qemu_fflush(f);
-	if (ret)
+	if (ret) {
+		/* the final part was written and the error came meanwhile from
+		 * another thread (a device's, migration_file_set_error): the
+		 * destination may run the guest, which must not resume here */
+		if (qemu_file_transferred(f) > before)
+			atomic_store(&s->outcome_unknown, true);
 		return ret;
+	}
 	/* Whether a return path exists is the creator's flag, never
 	 * from_dst_file, which another thread may change (QEMU 53021ea1659b). */
 	CORE_SYNC_POINT(MIG_COMPLETION_CHECK_RP);
@@ -600,6 +617,11 @@ static int migration_completion(MigrationState *s, QEMUFile *f, uint8_t *page)
 		qemu_thread_join(&s->rp_state.rp_thread);
 		s->rp_state.rp_thread_created = false;
 		int status = atomic_load(&s->rp_state.shut_status);
+		/* No SHUT came, the end of the stream went out: the destination
+		 * may have loaded it, answered SHUT 0 and started the guest. Its
+		 * answer is lost, so the guest must not resume here too. */
+		if (atomic_load(&s->rp_state.error) && status < 0)
+			atomic_store(&s->outcome_unknown, true);
 		if (atomic_load(&s->rp_state.error) || status != 0)
 			return status > 0 ? -status : -EPROTO;
 	}
@@ -622,8 +644,11 @@ static int postcopy_connect(MigrationState *s)
 	}
 	if (!pf)
 		return -ENOMEM;
-	/* published before the magic: the destination reads the magic before it
-	 * can ask for a page, so the page-request handler finds the file */
+	/* published before the magic (at the switch the destination reads the
+	 * magic before it can ask for a page, so the page-request handler finds
+	 * the file), under the write lock: in a recovery the new return path
+	 * may bring a request first, whose page then follows the magic */
+	QEMU_LOCK_GUARD(&s->postcopy.write_lock);
 	atomic_store(&s->postcopy.file, pf);
 	qemu_put_be32(pf, POSTCOPY_MAGIC);
 	return qemu_fflush(pf);
@@ -826,6 +851,11 @@ static int postcopy_pause(MigrationState *s)
 	if (!migrate_set_state(s, migration_state(s), MIGRATION_STATUS_POSTCOPY_PAUSED))
 		return -ECANCELED;
 	CORE_SYNC_POINT(MIG_POSTCOPY_PAUSED);
+	/* a shutdown that came before the pause found nothing to wake: nobody
+	 * can resume it any more (shutdown posts the semaphore only if it sees
+	 * the state paused; one of the two sees the other) */
+	if (atomic_load(&s->postcopy.shut_down))
+		return -ECANCELED;
 	qemu_sem_wait(&s->postcopy.resume_sem);
 	if (migration_state(s) != MIGRATION_STATUS_POSTCOPY_RECOVER)
 		return -ECANCELED;
@@ -937,9 +967,14 @@ static void migration_iteration_finish(MigrationState *s, int ret)
 			ret = -ECANCELED;
 		migrate_set_error(s, ret, ret == -ECANCELED ? "cancelled" : "migration failed");
 		MigrationStatus st = migration_state(s);
-		if (st != MIGRATION_STATUS_CANCELLING && st != MIGRATION_STATUS_CANCELLED)
+		bool cancelled = st == MIGRATION_STATUS_CANCELLING || st == MIGRATION_STATUS_CANCELLED;
+		if (!cancelled)
 			migrate_set_state(s, st, MIGRATION_STATUS_FAILED);
-		migration_resume_vm_locked(s);
+		/* a failure whose outcome is unknown keeps the guest stopped; a
+		 * cancel resumes it as asked (none is accepted once the end of the
+		 * stream may be out: qmp_migrate_cancel refuses in state device) */
+		if (cancelled || !atomic_load(&s->outcome_unknown))
+			migration_resume_vm_locked(s);
 	}
 	s->cleanup_pending = true;
 	migration_bh_schedule(migration_cleanup, s);
@@ -1174,6 +1209,7 @@ int qmp_migrate(const char *uri, const struct mig_params *params)
 		return -EBUSY;
 	}
 	s->params = *params;
+	atomic_store(&s->outcome_unknown, false);
 	qemu_mutex_lock(&s->error_mutex);
 	s->error = 0;
 	s->error_desc[0] = '\0';
@@ -1281,6 +1317,7 @@ int qmp_query_migrate(struct mig_info *info)
 	info->page_requests = atomic_load(&s->postcopy.requests);
 	info->requested_pages_sent = atomic_load(&s->postcopy.sent);
 	info->postcopy_pauses = atomic_load(&s->postcopy.pauses);
+	info->outcome_unknown = atomic_load(&s->outcome_unknown);
 	qemu_mutex_lock(&s->error_mutex);
 	info->error = s->error;
 	snprintf(info->error_desc, sizeof(info->error_desc), "%s", s->error_desc);
@@ -1333,6 +1370,7 @@ void migration_shutdown(void)
 	if (!s)
 		return;
 	qmp_migrate_cancel();
+	atomic_store(&s->postcopy.shut_down, true);   /* a pause from now on fails at once */
 	if (migration_state(s) == MIGRATION_STATUS_POSTCOPY_PAUSED)
 		qemu_sem_post(&s->postcopy.resume_sem);   /* nobody will resume it: it fails */
 	global_migration = NULL;

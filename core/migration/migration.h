@@ -58,6 +58,12 @@ struct mig_info {
 	uint64_t page_requests, requested_pages_sent, postcopy_pauses;  /* postcopy */
 	int error;                   /* 0 or -errno, the first error */
 	char error_desc[128];
+	bool outcome_unknown;        /* failed after the end of the stream went out with no
+				      * answer from the destination (the return path broke
+				      * before its SHUT, or an error from another thread
+				      * came while the final part was written): the guest
+				      * may run there, so it stays stopped here (a
+				      * management layer decides) */
 };
 
 typedef struct MigrationState {
@@ -99,6 +105,8 @@ typedef struct MigrationState {
 	bool cleanup_pending;        /* BQL: the cleanup BH is scheduled and has not finished;
 				      * a new migration waits for it (-EBUSY) */
 	RunState vm_old_state;       /* the runstate before the migration stopped the guest */
+	_Atomic bool outcome_unknown; /* set by the migration thread before its finish,
+				      * cleared by qmp_migrate: see mig_info */
 	bool vm_stopped;             /* BQL: the migration stopped the guest and owes a resume */
 
 	unsigned long *bitmap;       /* pages still to send: the migration thread's; in
@@ -110,8 +118,10 @@ typedef struct MigrationState {
 						  * qmp_migrate before the migration thread exists */
 		struct channel *channel;         /* the postcopy channel: set by the migration
 						  * thread at the switch, released by cleanup */
-		QEMUFile *_Atomic file;          /* its output: written only by the return-path
-						  * thread (requested pages), after the switch */
+		QEMUFile *_Atomic file;          /* its output: the magic by the migration
+						  * thread, then the requested pages by the
+						  * return-path thread, under write_lock */
+		QemuMutex write_lock;            /* one writer of file at a time */
 		_Atomic uint64_t requests, sent; /* RP_REQ_PAGE received; pages sent for them */
 		QemuSemaphore resume_sem;        /* posted by a resume (state recover) or by
 						  * shutdown (state still paused) */
@@ -119,6 +129,8 @@ typedef struct MigrationState {
 						  * the bitmap is in (RP_RESUME_ACK) or it failed */
 		_Atomic bool awaiting_bitmap;    /* the migration thread waits on bitmap_sem */
 		_Atomic uint64_t pauses;         /* times postcopy paused */
+		_Atomic bool shut_down;          /* migration_shutdown came: a later pause
+						  * fails instead of waiting for a resume */
 		bool paused_without_channel;     /* a pause released the channel (the yank
 						  * instance stays): the migration thread sets
 						  * it before the state says paused; a resume

@@ -105,11 +105,19 @@ bool postcopy_ram_place(struct postcopy_ram *pc, size_t page, const void *buf)
 	return true;
 }
 
-void postcopy_ram_wait_requests(struct postcopy_ram *pc)
+bool postcopy_ram_wait_requests(struct postcopy_ram *pc)
 {
 	QEMU_LOCK_GUARD(&pc->lock);
-	while (pc->active && pc->requested_count)
+	while (pc->active && pc->requested_count && !pc->channel_broken)
 		qemu_cond_wait(&pc->placed, &pc->lock);
+	return !pc->active || pc->requested_count == 0;
+}
+
+void postcopy_ram_set_channel_broken(struct postcopy_ram *pc, bool broken)
+{
+	QEMU_LOCK_GUARD(&pc->lock);
+	pc->channel_broken = broken;
+	qemu_cond_broadcast(&pc->placed);
 }
 
 size_t postcopy_ram_missing(struct postcopy_ram *pc)

@@ -35,6 +35,8 @@ struct postcopy_ram {
 	uint64_t *page_hash;		/* lock: each page's hash as it arrived (or as
 					 * it was when postcopy began, if already here) */
 	bool active;			/* lock: false after end: nothing is missing any more */
+	bool channel_broken;		/* lock: the channel that brings the requested
+					 * pages failed (until a recovery's new one) */
 	uint64_t faults, placed_count;	/* lock: statistics */
 };
 
@@ -57,8 +59,12 @@ void postcopy_ram_fault(struct postcopy_ram *pc, size_t page);
 bool postcopy_ram_place(struct postcopy_ram *pc, size_t page, const void *buf);
 
 /* Wait until no requested page is in flight any more (requested_count 0),
- * or postcopy ended. */
-void postcopy_ram_wait_requests(struct postcopy_ram *pc);
+ * or postcopy ended: true; false when the channel that brings them broke
+ * with requests in flight (they are lost: only a recovery brings them). */
+bool postcopy_ram_wait_requests(struct postcopy_ram *pc);
+/* The requested pages' channel failed (broken) or a new one runs (not):
+ * wakes a wait_requests. */
+void postcopy_ram_set_channel_broken(struct postcopy_ram *pc, bool broken);
 
 /* Counters and the missing bitmap, under the lock. copy_missing copies
  * BITMAP_LONGS(npages) words. */

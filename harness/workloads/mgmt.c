@@ -9,10 +9,15 @@
  *     failure); domains d0 and d1 start on a and may migrate to b, d2 starts
  *     on b and may migrate to a;
  *   - API threads, each calling 1..3 APIs at random on a random domain:
- *     create, destroy, query, modify, abort, migrate (p2p, once per domain);
- *     restart is not in the core yet (see APIS below);
+ *     create, destroy, query, modify, abort, migrate (p2p, once per domain),
+ *     restart (a new QEMU instance and id; on the domain's home, where
+ *     SPARES fresh fake QEMUs wait for the starts after the first: create
+ *     after destroy, restart);
  *   - events at random moments: monitor EOF (the fake QEMU killed) and
- *     SHUTDOWN, on a fake QEMU that is serving;
+ *     SHUTDOWN, on any instance of the domain's that is serving (an old one
+ *     after a restart: a stale event); a crash answered by a restart at
+ *     once (the running instance killed, then restart: its EOF may still
+ *     be queued);
  *   - the invariant checker of core/mgmt/invariants.c is on (the core is
  *     built with -DMGMT_INVARIANTS): lock order, jobs, monitor, references.
  *
@@ -24,6 +29,10 @@
  *     thread joined, and (asan) nothing leaked.
  * The fakes' scripts cannot know which commands a random run sends, so their
  * `fake-monitor:unused` and `unexpected` reports are not failures here.
+ * Every fake is made and registered before the API threads start, and the
+ * table of them never changes afterwards: a restart takes the next one
+ * (fmon_qemu's start, under the domain's lock), the events read the table
+ * without a lock.
  * MGMT_WORKLOAD_DEBUG=1 prints each API with its error on stderr.
  */
 #include <errno.h>
@@ -47,6 +56,8 @@
 
 #define NDOMS 3
 #define THREADS 3
+#define SPARES 2                /* more QEMU instances per domain on its home */
+#define INSTANCES (1 + SPARES)
 
 struct side {
 	struct mgmt_driver drv;
@@ -58,8 +69,14 @@ struct side {
 static struct side sides[2];
 static const char *const doms[NDOMS] = { "d0", "d1", "d2" };
 static const int home[NDOMS] = { 0, 0, 1 };       /* where each domain starts */
-static struct fmon *fakes[NDOMS][2];               /* [domain][side] */
+static struct fmon *fakes[NDOMS][2][INSTANCES];    /* [domain][side][instance]: set before the
+						      threads start, read-only then */
+static int ninst[NDOMS][2];                        /* idem: instances made */
 static atomic_bool migrated[NDOMS];
+/* create and migrate of one domain, one at a time: a create on the home
+ * after the domain went to the other driver would be the user's split */
+static pthread_mutex_t home_lock[NDOMS] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+					    PTHREAD_MUTEX_INITIALIZER };
 
 static void tolerate_script(const char *name, const char *file, int line, const char *msg)
 {
@@ -110,7 +127,7 @@ static const struct mgmt_remote_ops flaky_ops = { flaky_prepare, flaky_finish, f
 
 /* ---- setup ---- */
 
-/* The QEMU of domain d on side s: as a migration source (its home) or as
+/* A QEMU of domain d on side s: as a migration source (its home) or as
  * the incoming destination. Standing answers for the APIs' commands. */
 static void setup_fake(int d, int s)
 {
@@ -132,17 +149,22 @@ static void setup_fake(int d, int s)
 		fmon_event(f, "MIGRATION", "status=completed");
 		fmon_expect(f, "cont", NULL, NULL);
 	}
-	fakes[d][s] = f;
+	fakes[d][s][ninst[d][s]++] = f;
 }
 
 /* ---- the APIs and events ---- */
 
-/* On the domain's home only: a second guest of the same name on the other
- * driver would be the user's split, not the core's. */
+/* On the domain's home only, and only until a migration was tried: a
+ * second guest of the same name on the other driver would be the user's
+ * split, not the core's. */
 static void api_create(int d, int s)
 {
 	(void)s;
-	mgmt_domain_create(&sides[home[d]].drv, doms[d], migrace_choose(2));
+	bool persistent = migrace_choose(2);
+	pthread_mutex_lock(&home_lock[d]);
+	if (!atomic_load(&migrated[d]))
+		mgmt_domain_create(&sides[home[d]].drv, doms[d], persistent);
+	pthread_mutex_unlock(&home_lock[d]);
 }
 static void api_destroy(int d, int s) { mgmt_domain_destroy(&sides[s].drv, doms[d]); }
 static void api_modify(int d, int s) { mgmt_domain_modify(&sides[s].drv, doms[d]); }
@@ -154,29 +176,58 @@ static void api_query(int d, int s)
 	mgmt_domain_query(&sides[s].drv, doms[d], status, sizeof(status));
 }
 
+/* On either driver: where the domain is not running (or the home's
+ * instances are used up) it is refused or fails to start. */
+static void api_restart(int d, int s) { mgmt_domain_restart(&sides[s].drv, doms[d]); }
+
 static void api_migrate(int d, int s)
 {
 	(void)s;
-	if (atomic_exchange(&migrated[d], true))
-		return;     /* once per domain: the fakes play one migration */
-	mgmt_migrate_p2p(&sides[home[d]].drv, doms[d], &sides[home[d]].flaky);
+	pthread_mutex_lock(&home_lock[d]);
+	if (!atomic_exchange(&migrated[d], true))     /* once per domain: the fakes play one migration */
+		mgmt_migrate_p2p(&sides[home[d]].drv, doms[d], &sides[home[d]].flaky);
+	pthread_mutex_unlock(&home_lock[d]);
 }
 
-/* Only a fake that serves a connection gets an event (qmp_capabilities came). */
+/* Only a fake that serves a connection gets an event (qmp_capabilities
+ * came): any instance of the domain's on that side, the current or an old
+ * one. */
+static struct fmon *some_instance(int d, int s)
+{
+	return fakes[d][s][migrace_choose((unsigned)ninst[d][s])];
+}
+
 static void ev_eof(int d, int s)
 {
-	if (fmon_nreceived(fakes[d][s]) > 0)
-		fmon_kill(fakes[d][s]);
+	struct fmon *f = some_instance(d, s);
+	if (fmon_nreceived(f) > 0)
+		fmon_kill(f);
+}
+
+/* A crash the user answers with a restart at once (libvirt dd2f36d66e's
+ * sequence): the running instance killed, then the domain restarted, while
+ * its EOF may still wait for the event worker. */
+static void ev_crash_restart(int d, int s)
+{
+	struct fmon *cur = NULL;
+
+	for (int i = 0; i < ninst[d][s]; i++)    /* the last one started: the running instance */
+		if (fmon_nreceived(fakes[d][s][i]) > 0 && !fmon_killed(fakes[d][s][i]))
+			cur = fakes[d][s][i];
+	if (!cur)
+		return;
+	fmon_kill(cur);
+	mgmt_domain_restart(&sides[s].drv, doms[d]);
 }
 
 static void ev_shutdown(int d, int s)
 {
-	if (fmon_nreceived(fakes[d][s]) > 0)
-		fmon_send_event(fakes[d][s], "SHUTDOWN", NULL);
+	struct fmon *f = some_instance(d, s);
+	if (fmon_nreceived(f) > 0)
+		fmon_send_event(f, "SHUTDOWN", NULL);
 }
 
-/* The API table. Restart (stop, then start with a new QEMU instance and id)
- * goes here once the core has it: TODO(restart): { "restart", api_restart }. */
+/* The API table. */
 static const struct {
 	const char *name;
 	void (*fn)(int d, int s);
@@ -186,6 +237,8 @@ static const struct {
 	{ "query", api_query },
 	{ "modify", api_modify },
 	{ "abort", api_abort },
+	{ "restart", api_restart },
+	{ "crash-restart", ev_crash_restart },
 	{ "migrate", api_migrate },
 	{ "migrate", api_migrate },
 	{ "eof", ev_eof },
@@ -281,7 +334,8 @@ int main(void)
 		sides[s].flaky = (struct mgmt_remote){ &flaky_ops, &sides[s].local };
 	}
 	for (int d = 0; d < NDOMS; d++) {
-		setup_fake(d, home[d]);
+		for (int i = 0; i < INSTANCES; i++)
+			setup_fake(d, home[d]);
 		setup_fake(d, !home[d]);
 	}
 	for (int d = 0; d < NDOMS; d++)
@@ -297,7 +351,8 @@ int main(void)
 		mgmt_driver_destroy(&sides[s].drv);
 	for (int d = 0; d < NDOMS; d++)
 		for (int s = 0; s < 2; s++)
-			fmon_free(fakes[d][s]);
+			for (int i = 0; i < ninst[d][s]; i++)
+				fmon_free(fakes[d][s][i]);
 	MIGRACE_CHECK_THREADS_JOINED();
 	puts("mgmt workload: done");
 	return 0;

@@ -10,24 +10,37 @@
  *     close, shutdown, RP_SHUT with an error, a bad return-path message;
  *   - CLIENTS client threads, each issuing 1..3 operations at random moments,
  *     under the BQL as QMP does: migrate (multifd 0..2 channels, return path
- *     on/off, bandwidth, downtime, iterations; cpr-transfer with the cpr
- *     target, precopy otherwise; a new one only while none has started or
- *     one runs, as the destination takes one stream), cancel, query,
- *     yank, a device error through migration_file_set_error, the exported
- *     helpers (migration_is_active/is_running/thread_is_self, without the
- *     BQL), and shutdown (a request the main thread carries out at its next
+ *     on/off, bandwidth, downtime, iterations, the postcopy capability;
+ *     cpr-transfer with the cpr target, precopy otherwise; a new one only
+ *     while none has started or one runs, as the destination takes one
+ *     stream), migrate-start-postcopy, migrate-pause (the source's, or the
+ *     real destination's), recovery (once both sides are paused:
+ *     `migrate resume` on the source, then migrate-recover on the real
+ *     destination with the channel it accepted), cancel, query, yank, a
+ *     device error through migration_file_set_error, the exported helpers
+ *     (migration_is_active/is_running/thread_is_self, without the BQL),
+ *     and shutdown (a request the main thread carries out at its next
  *     main-loop round, as QEMU's main loop does);
- *   - a destination that fails (or a fake that ends) releases its channels
- *     and listeners as its process's exit would; once the clients are done
+ *   - a real destination releases its incoming state once its load ended
+ *     (QEMU's incoming side closes its channels then); one that fails (or a
+ *     fake that ends) releases its listeners too, as its process's exit
+ *     would; once the clients are done
  *     the main thread releases a stalled fake and, after a while, cancels,
- *     as a management layer does with a migration that does not end;
+ *     yanks a recovery that hangs and shuts down a postcopy left paused, as
+ *     a management layer does with a migration that does not end; a real
+ *     destination that went into postcopy is cancelled at the end (a paused
+ *     one waits for a recovery that will not come);
  *   - the core's fault points on the channels fail at random (the hunt runs
- *     it with MIGRACE_FAULTS=random:P, workloads.def);
- *   - postcopy, pause and recover: not in the core yet (see OPS below).
+ *     it with MIGRACE_FAULTS=random:P, workloads.def); the destination's
+ *     vCPU runs, so in postcopy it faults on missing pages and requests them.
  *
  * What it checks (MIGRACE_INVARIANT: a broken one is the signature):
  *   - after every operation: the guest runs on at most one side, never on
- *     both; a migration is refused (-EBUSY) while another runs;
+ *     both, and in postcopy (active, paused, recover) not on the source; a
+ *     migration is refused (-EBUSY) while another runs, a postcopy one
+ *     without the return path or with multifd or cpr (-EINVAL); a resume
+ *     is refused unless postcopy is paused, migrate-start-postcopy unless
+ *     the migration has the capability;
  *   - cpr-transfer: the target never finds the device still owned by the
  *     source (the source stops and releases it before sending the handles),
  *     unless the source's handoff failed and it took the device back;
@@ -41,8 +54,11 @@
  *     never started on the destination (cpr-transfer: or stays stopped when
  *     the target kept the device; no return path: the guest may be lost
  *     when the destination fails after the source completed, QEMU's known
- *     limit without that capability); every thread joined; in the asan
- *     build LSan finds nothing left.
+ *     limit without that capability); a migration that went into postcopy
+ *     never resumes the source (stopped once, started never), completed means
+ *     the pages as they arrived are the source's (ram_pages_digest) and the
+ *     guest started once there, failed that it started there at most once;
+ *     every thread joined; in the asan build LSan finds nothing left.
  * MIGRATION_WORKLOAD_DEBUG=1 prints each migrate's parameters and result
  * on stderr.
  */
@@ -63,6 +79,7 @@
 #include "main_loop.h"
 #include "mem_channel.h"
 #include "migration.h"
+#include "postcopy_ram.h"
 
 #define PAGES 8
 #define CLIENTS 2
@@ -81,24 +98,37 @@ static enum dest_kind dest;
 static atomic_bool dst_ready;        /* the destination's guest exists (set by its thread) */
 static bool dst_ram_ok, dst_dev_ok;  /* written by the destination thread, read after the join */
 static int dst_result = 1;           /* idem */
-static bool dst_cleaned;             /* idem: a failed destination released its incoming state */
+static bool dst_cleaned;             /* idem: the destination released its incoming state */
+static bool dst_postcopy;            /* idem: its load went into postcopy */
+static pthread_mutex_t inc_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool inc_live;                /* inc_lock: between mig_incoming_init and a cleanup (the
+                                        clients' pause and recover, the end's cancel use inc) */
 static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool listener_closed;         /* listener_lock */
 static bool cpr_closed;              /* listener_lock */
 static atomic_bool shutdown_asked, shutdown_done;
 static atomic_int clients_left = CLIENTS;
 static bool started_rp;              /* BQL: the return path of the last migration that started */
+static bool started_postcopy;        /* BQL: its postcopy capability */
 static bool cpr_handoff_failed;      /* BQL: a cpr-transfer failed in its handoff (the source may have
                                         taken the device back while the target took it) */
+static bool outcome_unknown;         /* main thread: the core kept the guest stopped, the end of the
+                                        stream out and no answer (mig_info), or a shutdown came
+                                        before the end (then query cannot tell) */
 
 /* The state changes, as the notifier saw them (states_lock). */
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
 static MigrationStatus last_state = MIGRATION_STATUS_NONE;
+static bool went_postcopy;           /* states_lock: postcopy-active was reached */
+
+static uint64_t postcopy_pauses;     /* states_lock */
 
 static void on_state(void *opaque, MigrationStatus old, MigrationStatus new_state)
 {
 	(void)opaque;
 	pthread_mutex_lock(&states_lock);
+	if (new_state == MIGRATION_STATUS_POSTCOPY_PAUSED)
+		postcopy_pauses++;
 	if (old != last_state)
 		MIGRACE_INVARIANT("state-sequence", "a change %s -> %s, but the last change ended in %s",
 				  migration_status_name(old), migration_status_name(new_state),
@@ -106,7 +136,15 @@ static void on_state(void *opaque, MigrationStatus old, MigrationStatus new_stat
 	if (last_state == MIGRATION_STATUS_COMPLETED)
 		MIGRACE_INVARIANT("completed-is-final", "completed, then %s", migration_status_name(new_state));
 	last_state = new_state;
+	if (new_state == MIGRATION_STATUS_POSTCOPY_ACTIVE)
+		went_postcopy = true;
 	pthread_mutex_unlock(&states_lock);
+}
+
+static bool in_postcopy(MigrationStatus st)
+{
+	return st == MIGRATION_STATUS_POSTCOPY_ACTIVE || st == MIGRATION_STATUS_POSTCOPY_PAUSED ||
+	       st == MIGRATION_STATUS_POSTCOPY_RECOVER;
 }
 
 /* The guest never runs on both sides (the BQL held: the source's runstate
@@ -117,9 +155,13 @@ static void check_one_side(const char *after)
 {
 	struct mig_info info = { 0 };
 
-	if (!atomic_load(&dst_ready) || !runstate_is_running(&vm) || !runstate_is_running(&dst_vm))
+	if (!runstate_is_running(&vm))
 		return;
-	qmp_query_migrate(&info);
+	if (qmp_query_migrate(&info) == 0 && in_postcopy(info.status))
+		MIGRACE_INVARIANT("postcopy-source-runs", "after %s the source runs the guest in %s", after,
+				  migration_status_name(info.status));
+	if (!atomic_load(&dst_ready) || !runstate_is_running(&dst_vm))
+		return;
 	if (info.status == MIGRATION_STATUS_CANCELLING || info.status == MIGRATION_STATUS_CANCELLED)
 		MIGRACE_INVARIANT("cancelled-guest-on-both-sides", "after %s the guest runs on both sides (%s)", after,
 				  migration_status_name(info.status));
@@ -193,6 +235,9 @@ static void *destination(void *arg)
 		close_listener();
 		return NULL;
 	}
+	pthread_mutex_lock(&inc_lock);
+	inc_live = true;
+	pthread_mutex_unlock(&inc_lock);
 	atomic_store(&dst_ready, true);
 	dst_result = channel_accept(listener, &ch);
 	if (dst_result) {
@@ -203,11 +248,17 @@ static void *destination(void *arg)
 	mig_incoming_start(&inc, ch);
 	dst_result = mig_incoming_wait(&inc);
 	channel_unref(ch);
-	if (dst_result) {
-		mig_incoming_cleanup(&inc);
-		dst_cleaned = true;
+	/* done with the stream either way, as QEMU's incoming side is once
+	 * the load ends: its channels close (a source still reading the
+	 * return path sees EOF) */
+	dst_postcopy = inc.postcopy != NULL;
+	pthread_mutex_lock(&inc_lock);
+	inc_live = false;
+	pthread_mutex_unlock(&inc_lock);
+	mig_incoming_cleanup(&inc);
+	dst_cleaned = true;
+	if (dst_result)
 		close_listener();
-	}
 	return NULL;
 }
 
@@ -234,7 +285,7 @@ static int start_fake(void)
 
 static void op_migrate(void)
 {
-	static const uint64_t bandwidths[] = { 0, 64 * 1024, 1024 * 1024 };
+	static const uint64_t bandwidths[] = { 0, 256 * 1024, 1024 * 1024 };   /* 8 pages: 125 ms a pass at most (the vCPUs spin meanwhile: steps) */
 	static const uint64_t downtimes[] = { 1, 300, 100000 };
 	struct mig_params p = {
 		.multifd_channels = (int)migrace_choose(3),
@@ -243,8 +294,17 @@ static void op_migrate(void)
 		.downtime_limit_ms = downtimes[migrace_choose(3)],
 		.max_iterations = 1 + migrace_choose(4),
 		.cpr_uri = dest == DEST_CPR ? CPR_URI : NULL,   /* the mode goes with the destination */
+		.postcopy = migrace_choose(2),
 	};
 	struct mig_info info = { 0 };
+
+	/* mostly a postcopy the core accepts (return path, no multifd); else
+	 * one it must refuse */
+	if (p.postcopy && migrace_choose(4)) {
+		p.return_path = true;
+		p.multifd_channels = 0;
+	}
+	bool invalid = p.postcopy && (!p.return_path || p.multifd_channels || p.cpr_uri);
 
 	/* one migration per run: a second connect would find no destination */
 	if (qmp_query_migrate(&info) == 0 && info.status != MIGRATION_STATUS_NONE && !migration_is_running())
@@ -252,11 +312,21 @@ static void op_migrate(void)
 	bool running = migration_is_running();
 	int ret = qmp_migrate(MIG_URI, &p);
 	if (getenv("MIGRATION_WORKLOAD_DEBUG"))
-		fprintf(stderr, "migrate: multifd %d, return path %d, bandwidth %lu, downtime %lu, iterations %u%s: %d\n",
+		fprintf(stderr, "migrate: multifd %d, return path %d, bandwidth %lu, downtime %lu, iterations %u%s%s: %d\n",
 			p.multifd_channels, p.return_path, (unsigned long)p.max_bandwidth,
-			(unsigned long)p.downtime_limit_ms, p.max_iterations, p.cpr_uri ? ", cpr" : "", ret);
-	if (ret == 0)
+			(unsigned long)p.downtime_limit_ms, p.max_iterations, p.cpr_uri ? ", cpr" : "",
+			p.postcopy ? ", postcopy" : "", ret);
+	if (ret == 0) {
 		started_rp = p.return_path;
+		started_postcopy = p.postcopy;
+		/* a client that switches at once, before the first pass ends
+		 * (8 pages go fast: a later switch mostly finds it completed) */
+		if (p.postcopy && migrace_choose(4) && qmp_migrate_start_postcopy())
+			MIGRACE_INVARIANT("postcopy-refused", "migrate-start-postcopy refused right after the migrate");
+	}
+	if (!running && invalid && ret != -EINVAL && ret != -EBUSY && ret != -ESHUTDOWN)
+		MIGRACE_INVARIANT("postcopy-refused", "migrate with postcopy, return path %d, multifd %d%s gave %d, "
+				  "not -EINVAL", p.return_path, p.multifd_channels, p.cpr_uri ? ", cpr" : "", ret);
 	if (ret && p.cpr_uri && qmp_query_migrate(&info) == 0 && strstr(info.error_desc, "cpr-transfer"))
 		cpr_handoff_failed = true;
 	if (running && ret != -EBUSY && ret != -ESHUTDOWN)
@@ -264,6 +334,78 @@ static void op_migrate(void)
 }
 
 static void op_cancel(void) { qmp_migrate_cancel(); }
+
+/* migrate-start-postcopy: accepted only for a migration with the capability
+ * (its state, setup or active, may change meanwhile: only that is checked) */
+static void op_postcopy(void)
+{
+	int ret = qmp_migrate_start_postcopy();
+	if (ret == 0 && !started_postcopy)
+		MIGRACE_INVARIANT("postcopy-refused", "migrate-start-postcopy accepted without the capability");
+}
+
+/* migrate-pause, QEMU's out-of-band command (no BQL): the source's, or the
+ * real destination's (either shuts the channel down, both sides pause) */
+static void op_pause(void)
+{
+	if (migrace_choose(2) && dest == DEST_REAL) {
+		pthread_mutex_lock(&inc_lock);
+		if (inc_live)
+			mig_incoming_pause(&inc);
+		pthread_mutex_unlock(&inc_lock);
+	} else
+		qmp_migrate_pause();
+}
+
+/* The real destination's state, or none when it is gone. */
+static enum mig_incoming_state dst_state(void)
+{
+	enum mig_incoming_state st = MIG_INCOMING_NONE;
+
+	pthread_mutex_lock(&inc_lock);
+	if (inc_live)
+		st = mig_incoming_get_state(&inc);
+	pthread_mutex_unlock(&inc_lock);
+	return st;
+}
+
+/*
+ * Recovery, as a management layer does it once both sides are paused:
+ * `migrate resume=true` on the source (a new main channel), then
+ * migrate-recover on the destination with the channel it accepted (the new
+ * postcopy channel comes on the same listener). A resume in another state
+ * is refused. With the fake destination only the source's half.
+ */
+static void op_recover(void)
+{
+	struct mig_params p = { .resume = true };
+	struct mig_info info = { 0 };
+	struct channel *ch;
+
+	qmp_query_migrate(&info);
+	bool paused = info.status == MIGRATION_STATUS_POSTCOPY_PAUSED;
+	if (paused && dest == DEST_REAL && dst_state() != MIG_INCOMING_POSTCOPY_PAUSED)
+		return;     /* the destination has not paused (yet): nothing to recover there */
+	int ret = qmp_migrate(MIG_URI, &p);
+	/* (from postcopy-active the migration thread may pause meanwhile) */
+	if (!in_postcopy(info.status) && ret != -EINVAL && ret != -ESHUTDOWN)
+		MIGRACE_INVARIANT("resume-refused", "migrate resume in %s gave %d, not -EINVAL",
+				  migration_status_name(info.status), ret);
+	if (ret || dest != DEST_REAL)
+		return;
+	/* the source's connection is queued: the accept does not wait */
+	pthread_mutex_lock(&listener_lock);
+	ret = listener_closed ? -ECONNREFUSED : channel_accept(listener, &ch);
+	pthread_mutex_unlock(&listener_lock);
+	if (ret)
+		return;
+	pthread_mutex_lock(&inc_lock);
+	ret = inc_live ? mig_incoming_recover(&inc, ch, listener) : -ENOENT;
+	pthread_mutex_unlock(&inc_lock);
+	if (ret)
+		channel_close(ch);  /* the destination gave up meanwhile: the source sees EOF */
+	channel_unref(ch);
+}
 
 static void op_query(void)
 {
@@ -288,9 +430,8 @@ static void op_helpers(void)
 
 static void op_shutdown(void) { atomic_store(&shutdown_asked, true); }
 
-/* The operation table. Postcopy, pause and recover go here once the core
- * has them (migrate with postcopy, migrate-postcopy, migrate-pause,
- * migrate-recover on the destination, migrate with resume on the source). */
+/* The operation table (pause without the BQL, as QEMU's out-of-band
+ * command; the others under it). */
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -303,8 +444,11 @@ static const struct {
 	{ "device-error", op_device_error },
 	{ "helpers", op_helpers },
 	{ "shutdown", op_shutdown },
-	/* TODO(postcopy): { "migrate-postcopy", op_postcopy }, */
-	/* TODO(pause/recover): { "migrate-pause", op_pause }, { "migrate-recover", op_recover }, */
+	{ "migrate-start-postcopy", op_postcopy },
+	{ "migrate-start-postcopy", op_postcopy },
+	{ "migrate-pause", op_pause },
+	{ "recover", op_recover },
+	{ "recover", op_recover },
 };
 #define NOPS (sizeof(OPS) / sizeof(OPS[0]))
 
@@ -315,10 +459,12 @@ static void *client(void *arg)
 	(void)arg;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned k = migrace_choose(NOPS);
-		bool helper = OPS[k].fn == op_device_error || OPS[k].fn == op_helpers;
+		bool helper = OPS[k].fn == op_device_error || OPS[k].fn == op_helpers || OPS[k].fn == op_pause;
 		if (!helper)        /* the exported helpers are for any thread, without the BQL */
 			bql_lock();
 		OPS[k].fn();
+		if (getenv("MIGRATION_WORKLOAD_DEBUG"))
+			fprintf(stderr, "op %s\n", OPS[k].name);
 		if (!helper) {
 			check_one_side(OPS[k].name);
 			bql_unlock();
@@ -336,8 +482,14 @@ static bool ended(MigrationStatus st)
 
 static void do_shutdown(void)
 {
+	struct mig_info info;
+
 	if (atomic_exchange(&shutdown_done, true))
 		return;
+	/* the last answer query gives: a migration still running may end
+	 * after it, unseen (then any end is possible for the check) */
+	if (qmp_query_migrate(&info) == 0)
+		outcome_unknown = info.outcome_unknown || !ended(info.status);
 	migration_shutdown();
 	while (main_loop_wait(0) > 0)
 		;
@@ -350,7 +502,8 @@ static void do_shutdown(void)
 static MigrationStatus main_loop(void)
 {
 	struct mig_info info = { 0 };
-	unsigned idle = 0;
+	MigrationStatus seen = MIGRATION_STATUS_NONE;
+	unsigned idle = 0, recoveries = 0;
 
 	for (;;) {
 		main_loop_wait(10);
@@ -360,9 +513,26 @@ static MigrationStatus main_loop(void)
 			pthread_mutex_lock(&states_lock);
 			info.status = last_state;
 			pthread_mutex_unlock(&states_lock);
-		} else
+		} else {
 			qmp_query_migrate(&info);
+			outcome_unknown = info.outcome_unknown;
+		}
 		check_one_side("a main-loop round");
+		/* the management layer's share of postcopy, decided once per state
+		 * it sees: a pause (a network failure) once postcopy runs, a
+		 * recovery (at most 3) once both sides paused */
+		if (info.status != seen && !atomic_load(&shutdown_done)) {
+			seen = info.status;
+			if (seen == MIGRATION_STATUS_POSTCOPY_ACTIVE && migrace_choose(3) == 0)
+				qmp_migrate_pause();
+		}
+		if (seen == MIGRATION_STATUS_POSTCOPY_PAUSED && recoveries < 3 && !atomic_load(&shutdown_done) &&
+		    (dest != DEST_REAL || dst_state() == MIG_INCOMING_POSTCOPY_PAUSED)) {
+			seen = MIGRATION_STATUS_COUNT;   /* once per pause */
+			recoveries++;
+			if (migrace_choose(4))
+				op_recover();
+		}
 		if (atomic_load(&clients_left) > 0)
 			continue;
 		if (ended(info.status) && !migration_is_running())
@@ -373,11 +543,24 @@ static MigrationStatus main_loop(void)
 			fdest = NULL;
 			close_listener();
 		}
-		if (++idle % 100 == 0 && fdest)
+		/* rounds of 10 ms; a guest that runs meanwhile spends some 140
+		 * scheduling steps a round, so all of this fits well within the
+		 * hunt's 200,000 */
+		if (++idle % 20 == 0 && fdest)
 			fake_dest_release(fdest);
-		if (idle == 300)    /* the management layer gives up on it */
+		if (getenv("MIGRATION_WORKLOAD_DEBUG") && idle % 20 == 0)
+			fprintf(stderr, "idle %u: %s\n", idle, migration_status_name(info.status));
+		if (idle == 40)     /* the management layer gives up on it */
 			qmp_migrate_cancel();
-		if (idle == 2000)
+		if (idle % 20 == 10 && info.status == MIGRATION_STATUS_POSTCOPY_RECOVER)
+			qmp_yank_migration();   /* a recovery that hangs: pause again */
+		/* paused for good (nothing to cancel back to): nobody recovers it
+		 * once the destination ended, or after a while */
+		enum mig_incoming_state d = dest == DEST_REAL ? dst_state() : MIG_INCOMING_NONE;
+		bool dst_ended = d == MIG_INCOMING_COMPLETED || d == MIG_INCOMING_FAILED;
+		if (info.status == MIGRATION_STATUS_POSTCOPY_PAUSED && (idle >= 60 || (dst_ended && idle >= 5)))
+			do_shutdown();
+		if (idle == 90)
 			MIGRACE_INVARIANT("migration-ended", "the migration is still %s long after the clients finished",
 					  migration_status_name(info.status));
 	}
@@ -405,6 +588,35 @@ static void check_end(MigrationStatus st, uint64_t starts, uint64_t stops)
 		MIGRACE_INVARIANT("device-busy", "the target's set_owner failed: the source still owns the device");
 	bool last_stop_kept = !src_runs && stops == starts + 1;
 
+	if (getenv("MIGRATION_WORKLOAD_DEBUG"))
+		fprintf(stderr, "end: %s, postcopy %d, outcome unknown %d, shutdown %d, destination %d (kind %d) "
+			"started %lu\n", migration_status_name(st), went_postcopy, outcome_unknown,
+			atomic_load(&shutdown_asked), dst_result, (int)dest, (unsigned long)dst_starts);
+
+	/* from postcopy-active on the guest belongs to the destination: the
+	 * source never resumes it; it may be lost when the destination failed
+	 * (QEMU's postcopy risk), but it never starts twice there */
+	if (went_postcopy) {
+		if (!last_stop_kept)
+			MIGRACE_INVARIANT("postcopy-source-resumed", "postcopy %s, but the source %s (stopped %lu, "
+					  "started %lu times)", migration_status_name(st), src_runs ? "runs" : "is off",
+					  (unsigned long)stops, (unsigned long)starts);
+		if (dst_starts > 1)
+			MIGRACE_INVARIANT("started-once", "postcopy %s: the guest started %lu times on the destination",
+					  migration_status_name(st), (unsigned long)dst_starts);
+		if (st != MIGRATION_STATUS_COMPLETED || dest == DEST_FAKE)
+			return;
+		if (dst_result != 0 || dst_starts != 1)
+			MIGRACE_INVARIANT("completed-on-destination", "postcopy completed, but the destination gave "
+					  "%d and started %lu times", dst_result, (unsigned long)dst_starts);
+		/* the pages as they arrived (a completion in precopy after an
+		 * ignored switch: the whole memory) */
+		uint64_t want = dst_postcopy ? ram_pages_digest(&ram) : ram_hash(&ram);
+		if (mig_incoming_loaded_hash(&inc) != want)
+			MIGRACE_INVARIANT("memory-migrated", "postcopy completed, but the pages as they arrived on the "
+					  "destination are not the source's");
+		return;
+	}
 	if (st == MIGRATION_STATUS_COMPLETED) {
 		if (!last_stop_kept)
 			MIGRACE_INVARIANT("source-stopped", "completed, but the source %s (stopped %lu, started %lu times)",
@@ -423,6 +635,15 @@ static void check_end(MigrationStatus st, uint64_t starts, uint64_t stops)
 		uint64_t got = dest == DEST_CPR ? ram_hash(&dst_ram) : mig_incoming_loaded_hash(&inc);
 		if (got != ram_hash(&ram))
 			MIGRACE_INVARIANT("memory-migrated", "the destination has other memory than the source");
+		return;
+	}
+	/* the end of the stream went out and the return path broke before the
+	 * destination's answer: the core keeps the guest stopped (the
+	 * destination may run it, at most once) */
+	if (outcome_unknown && st == MIGRATION_STATUS_FAILED && !src_runs && stops == starts + 1) {
+		if (dst_starts > 1)
+			MIGRACE_INVARIANT("started-once", "the guest started %lu times on the destination",
+					  (unsigned long)dst_starts);
 		return;
 	}
 	if (dst_starts != 0 && st == MIGRATION_STATUS_CANCELLED)
@@ -451,6 +672,12 @@ static void stop_destination(pthread_t dst, bool dst_thread)
 		fake_dest_free(fdest);
 		fdest = NULL;
 	}
+	/* a destination in postcopy outlives the source's end (paused, it
+	 * waits for a recovery): it is given up; a completed one stays so */
+	pthread_mutex_lock(&inc_lock);
+	if (went_postcopy && inc_live)
+		mig_incoming_cancel(&inc);
+	pthread_mutex_unlock(&inc_lock);
 	shutdown_listener();
 	if (dst_thread)
 		pthread_join(dst, NULL);
@@ -488,6 +715,8 @@ int main(void)
 		return 0;
 	}
 	dest = (enum dest_kind)migrace_choose(DEST_KINDS);
+	if (getenv("MIGRATION_WORKLOAD_DEBUG"))
+		fprintf(stderr, "destination: %s\n", dest == DEST_REAL ? "real" : dest == DEST_CPR ? "cpr" : "fake");
 	if (channel_listen(MIG_URI, &listener) || (dest == DEST_CPR && channel_listen(CPR_URI, &cpr_listener))) {
 		fprintf(stderr, "setup failed without a fault point\n");
 		return 1;
@@ -515,8 +744,9 @@ int main(void)
 	stop_destination(dst, dst_thread);
 	check_end(st, starts, stops);
 	free_destination();
-	printf("migration workload: destination %d, %s (destination %d)\n", (int)dest, migration_status_name(st),
-	       dst_result);
+	printf("migration workload: destination %d, %s (destination %d)%s, %lu pauses\n", (int)dest,
+	       migration_status_name(st), dst_result, went_postcopy ? ", postcopy" : "",
+	       (unsigned long)postcopy_pauses);
 
 	main_loop_cleanup();
 	vdev_close(&dev);

@@ -17,7 +17,7 @@
  *
  * The fix: the destination waits until no requested page is in flight (its
  * count of requested, unplaced pages is zero) before it shuts the channel;
- * a condition variable instead of a spin. Ours: mig_incoming_postcopy_end()
+ * a condition variable instead of a spin. Ours: mig_incoming_postcopy_drain()
  * waits in postcopy_ram_wait_requests(); regress.patch removes that wait.
  *
  *   dest load thread        dest "vCPU" (the scenario)   source rp thread        source migration thread

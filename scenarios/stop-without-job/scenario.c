@@ -103,7 +103,9 @@ int main(void)
 	assert(scen_mgmt_join(q) == -ECONNRESET);
 	assert(strstr(q->err, "domain is no longer running"));
 	assert(scen_mgmt_wait_gone(&m, &info) == -ENOENT);
-	assert(fmon_killed(m.fm));
+	/* (not whether the worker also killed the QEMU that is gone: the
+	 * regressed worker never does, whatever the schedule, and this
+	 * scenario's signature is the race's) */
 	assert(fmon_unused(m.fm) == 0);
 	scen_mgmt_free(&m);		/* every thread joined */
 	puts("stop-without-job: query failed with the EOF, domain stopped in a job");

@@ -66,19 +66,17 @@ for b in tsan asan; do
 	done
 done
 
-# The real core's one finding with channel faults (reported, core/ not
-# ours to fix here): the source's return-path read fails early, the source
-# still sends the final stream, then fails and resumes its guest, which the
-# destination has started too. Nothing else may show up.
-run $M hunt --workload migration --strategy random --budget 200 --jobs 2 --out "$OUTDIR/split"
-check "migration with channel faults: nothing but the known split of the real core (guest-on-one-side)" \
-	test "$(grep -v '^#' "$OUTDIR/split/hunt.txt" | cut -f1 | grep -vx 'invariant:guest-on-one-side' | wc -l)" = 0 \
-	-a "$RC" -le 1
-TS=$(grep -v '^#' "$OUTDIR/split/hunt.txt" | cut -f5 | grep trace | head -1)
-if [ -n "$TS" ]; then
-	expect "  ... and when it shows, its trace replays (choices and fault decisions fed back)" 0 \
-		'replay reproduced invariant:guest-on-one-side' $M replay "$TS"
-fi
+# With channel faults (the workload's own settings, workloads.def) the real
+# core gives nothing either: its known split (a return path broken before the
+# destination's answer, the source resuming a guest the destination started)
+# is fixed (the end of the stream held back, or the guest kept stopped with
+# the outcome unknown), and so are the postcopy hangs (a postcopy channel
+# failure, a pause after shutdown) the postcopy operations found.
+for st in pct:3 random; do
+	expect "migration [$st] with channel faults: clean on the real core in 200 schedules" 0 \
+		'200 schedules in .* 0 failed' \
+		$M hunt --workload migration --strategy $st --budget 200 --jobs 2 --out "$OUTDIR/faults"
+done
 
 # -- regressed cores found, a trace replayed and minimized -------------------
 # (the table of every scenario against both workloads: see the report of
