@@ -91,7 +91,7 @@ static bool terminal(MigrationStatus st)
 	       st == MIGRATION_STATUS_CANCELLED;
 }
 
-static void check_end(struct vm *src, struct guest_ram *ram, MigrationStatus st, uint64_t starts,
+static void check_end(struct vm *src, struct guest_ram *ram, MigrationStatus st, bool unknown, uint64_t starts,
 		      uint64_t stops)
 {
 	uint64_t dst_starts = vm_start_count(&dst_vm);
@@ -108,6 +108,17 @@ static void check_end(struct vm *src, struct guest_ram *ram, MigrationStatus st,
 					  (unsigned long)starts);
 		if (mig_incoming_loaded_hash(&inc) != ram_hash(ram))
 			MIGRACE_INVARIANT("memory-migrated", "the destination loaded other memory than the source's");
+		return;
+	}
+	if (unknown) {
+		/* failed after the end of the stream went out, with no answer:
+		 * the destination may run the guest, so the source must not */
+		if (runstate_is_running(src) || starts != stops - 1 || dst_starts > 1)
+			MIGRACE_INVARIANT("guest-on-one-side",
+					  "migration %s, outcome unknown: the source %s (stopped %lu, started %lu times), "
+					  "the destination started %lu times",
+					  migration_status_name(st), runstate_is_running(src) ? "runs" : "does not run",
+					  (unsigned long)stops, (unsigned long)starts, (unsigned long)dst_starts);
 		return;
 	}
 	if (dst_starts != 0)
@@ -174,7 +185,7 @@ int main(int argc, char **argv)
 	close_listener();
 	if (ret)   /* refused before it started: the source never stopped */
 		info.status = info.status == MIGRATION_STATUS_NONE ? MIGRATION_STATUS_FAILED : info.status;
-	check_end(&vm, &ram, info.status, vm_start_count(&vm) - starts0, vm_stop_count(&vm) - stops0);
+	check_end(&vm, &ram, info.status, info.outcome_unknown, vm_start_count(&vm) - starts0, vm_stop_count(&vm) - stops0);
 
 	if (!dst_cleaned)
 		mig_incoming_cleanup(&inc);

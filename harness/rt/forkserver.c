@@ -1553,11 +1553,11 @@ static int guided_main(struct server *s)
 	uint64_t failures = 0, done = 0;
 	char why[PATH_MAX + 128];
 
-	learn_mem_points(s);
-	estimate_k(s);                /* its fresh runs are PCT runs */
 	if (guided_init(s->out_dir, s->first, s->stride, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why,
 			sizeof(why)))
 		usage_error("%s", why);
+	learn_mem_points(s);
+	estimate_k(s);                /* its fresh runs are PCT runs */
 	if (guided_corpus_size())
 		note(s, "guided: resumed with %u corpus entries", guided_corpus_size());
 	for (uint64_t i = s->first; i < s->runs && !interrupted; i += s->stride) {

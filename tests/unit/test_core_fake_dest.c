@@ -165,6 +165,17 @@ static void expect_guest_back(void)
 			 (unsigned long long)stops, (unsigned long long)starts);
 }
 
+/* A failure after the end of the stream went out with no answer: the
+ * destination may run the guest, so the source keeps it stopped (stopped
+ * once, never started) and says the outcome is unknown. */
+static void expect_guest_held(const struct mig_info *info)
+{
+	assert_true(info->outcome_unknown);
+	assert_false(runstate_is_running(&fx.vm));
+	assert_int_equal(vm_stop_count(&fx.vm) - fx.stops, 1);
+	assert_int_equal(vm_start_count(&fx.vm) - fx.starts, 0);
+}
+
 static const struct mig_params with_rp = { .return_path = true };
 
 /* ---- whole migrations ------------------------------------------------------ */
@@ -262,7 +273,12 @@ static void test_bad_message_at_iter_end(void **state)
 	run_until_done(&info);
 	assert_int_equal(info.status, MIGRATION_STATUS_FAILED);
 	assert_int_equal(info.error, -EPROTO);
-	expect_guest_back();
+	/* the bad message reaches the return path before the end of the stream
+	 * goes out (the guest comes back), or after it (held: unknown) */
+	if (info.outcome_unknown)
+		expect_guest_held(&info);
+	else
+		expect_guest_back();
 	/* the fake goes on after the message: it reads the rest of the stream,
 	 * or sees it cut short if the source gave up early */
 	ret = fake_dest_wait(fx.fake);
@@ -304,7 +320,8 @@ static void test_stall_then_cancel(void **state)
 }
 
 /* The source waits for RP_SHUT in state device (cancel refused); a release
- * makes the fake hang up, and the source fails and resumes its guest once. */
+ * makes the fake hang up after it took the end of the stream: the source
+ * fails, and keeps its guest stopped, since the destination may run it. */
 static void test_no_shut_then_release(void **state)
 {
 	const struct fake_dest_rule rules[] = { { FDA_EOF, 1, FDD_NO_SHUT, 0 } };
@@ -324,9 +341,7 @@ static void test_no_shut_then_release(void **state)
 	fake_dest_release(fx.fake);
 	run_until_done(&info);
 	assert_int_equal(info.status, MIGRATION_STATUS_FAILED);
-	assert_int_equal(vm_stop_count(&fx.vm) - fx.stops, 1);
-	assert_int_equal(vm_start_count(&fx.vm) - fx.starts, 1);
-	assert_true(runstate_is_running(&fx.vm));
+	expect_guest_held(&info);
 	assert_int_equal(fake_dest_wait(fx.fake), 0);
 	assert_int_equal(fake_dest_record(fx.fake)->shuts, 0);
 }
