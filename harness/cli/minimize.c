@@ -104,7 +104,7 @@ struct mctx {
 
 /*
  * The switches of a trace's steps: every step whose chosen thread is not
- * strategy_default(enabled, from), keyed by from's decision count (the
+ * strategy_default_set(enabled, from), keyed by from's decision count (the
  * step's d= field; traces written before it existed have no memory steps, so
  * the count of from's non-fault steps is the key). A fault decision is never
  * a switch: its thread runs on.
@@ -140,8 +140,10 @@ static int extract(const struct trace *t, bool spell_out, struct cand *c, char *
 			return -1;
 		}
 		uint32_t key = keyed ? r->key : ++count[r->cur];
-		bool cur_on = r->enabled >> r->cur & 1;
-		bool sw = r->chosen != strategy_default(r->enabled, r->cur);
+		struct tset en;
+		step_get_enabled(r, &en);   /* T64 and above too */
+		bool cur_on = tset_has(&en, r->cur);
+		bool sw = r->chosen != strategy_default_set(&en, r->cur);
 		if (!sw && !(spell_out && r->chosen != r->cur))
 			continue;
 		c->sw[c->n++] = (struct sw){ .key = key, .step = i, .from = r->cur, .to = r->chosen, .mem = r->key_mem,

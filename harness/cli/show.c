@@ -195,8 +195,11 @@ static void show_classify(struct show_view *v, bool fold)
 		uint8_t f = 0;
 		if (r->objk == 'f')
 			f |= SF_FAULT | (r->op == OP_FAULT_FAIL ? SF_FAULT_FAIL : 0);
-		else if (r->chosen != r->cur)
-			f |= SF_SWITCH | ((r->enabled >> r->cur & 1) ? SF_PREEMPT : 0);
+		else if (r->chosen != r->cur) {
+			struct tset en;
+			step_get_enabled(r, &en);
+			f |= SF_SWITCH | (tset_has(&en, r->cur) ? SF_PREEMPT : 0);
+		}
 		if (r->objk == 'p')
 			f |= SF_SYNC;
 		v->flags[i] = f;

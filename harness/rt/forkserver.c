@@ -76,7 +76,7 @@ struct server {
 	/* shared with the children */
 	struct rt_shared *shm;
 	struct step_rec *log, *expect;
-	uint8_t *prefix;
+	uint16_t *prefix;
 	int out_fd, err_fd;          /* memfds for the child's stdout and stderr */
 	char *output;
 	struct trace replay;         /* MIGRACE_REPLAY: its header */
@@ -535,7 +535,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->shm = shared_map(sizeof(*s->shm));
 	s->log = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->expect_buf = shared_map((size_t)s->max_steps * sizeof(*s->log));
-	s->prefix = shared_map(s->max_steps);
+	s->prefix = shared_map((size_t)s->max_steps * sizeof(*s->prefix));
 	s->out_fd = memfd_create("migrace-stdout", 0);
 	s->err_fd = memfd_create("migrace-stderr", 0);
 	s->output = mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -1394,7 +1394,7 @@ static int dfs_main(struct server *s)
 		usage_error("out of memory");
 	learn_mem_points(s);
 	for (uint64_t i = 0; i < s->runs && !interrupted; i++) {
-		memcpy(s->prefix, d.prefix, d.prefix_len);
+		memcpy(s->prefix, d.prefix, d.prefix_len * sizeof(*s->prefix));
 		s->shm->prefix_len = d.prefix_len;
 		run_once(s, i, s->seed, &s->cfg, &r, false);
 		if (interrupted)

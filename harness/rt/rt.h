@@ -85,7 +85,7 @@ struct rt_buffers {
 	struct rt_shared *shm;
 	struct step_rec *log;       /* max_steps records */
 	const struct step_rec *expect;
-	const uint8_t *prefix;
+	const uint16_t *prefix;
 };
 
 /* Records the calling thread's stack, which memory-access points skip (the

@@ -42,10 +42,11 @@ struct step_rec {
 #define STEP_CHOICE_N(obj) ((uint32_t)(obj) >> 16)
 #define STEP_CHOICE_V(obj) ((uint32_t)(obj) & 0xffffu)
 
-/* A forced prefix (dfs, --schedule) holds a thread per step; at a fault
- * decision, these two values say pass or fail (dfs writes them). */
-#define PREFIX_FAULT_PASS 0xfe
-#define PREFIX_FAULT_FAIL 0xff
+/* A forced prefix (dfs, --schedule) holds a thread per step (T0..T1023, 16
+ * bits); at a fault decision, these two values say pass or fail (dfs writes
+ * them). */
+#define PREFIX_FAULT_PASS 0xfffe
+#define PREFIX_FAULT_FAIL 0xffff
 
 static inline void step_get_enabled(const struct step_rec *r, struct tset *out)
 {

@@ -159,7 +159,7 @@ void strat_format(const struct strat_spec *spec, char *buf, int len)
 }
 
 void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t seed,
-		    uint64_t k, const uint8_t *prefix, uint32_t prefix_len)
+		    uint64_t k, const uint16_t *prefix, uint32_t prefix_len)
 {
 	memset(s, 0, offsetof(struct strategy, prio));  /* prio: set per thread created */
 	s->spec = *spec;
@@ -211,13 +211,6 @@ int strategy_default_set(const struct tset *enabled, int cur)
 	if (tset_has(enabled, cur))
 		return cur;
 	return tset_first(enabled);
-}
-
-int strategy_default(uint64_t enabled, int cur)
-{
-	if (cur >= 0 && cur < 64 && (enabled >> cur & 1))
-		return cur;
-	return __builtin_ctzll(enabled);
 }
 
 static int pick_random(struct strategy *s, const struct tset *enabled)
@@ -392,11 +385,11 @@ static bool is_preemption(const struct dfs_node *n, int choice)
 	return choice != n->cur && tset_has(&n->enabled, n->cur);
 }
 
-static uint8_t prefix_byte(const struct dfs_node *n)
+static uint16_t prefix_choice(const struct dfs_node *n)
 {
 	if (n->fault)
 		return n->chosen ? PREFIX_FAULT_FAIL : PREFIX_FAULT_PASS;
-	return (uint8_t)n->chosen;
+	return n->chosen;
 }
 
 /* The decisions past the prefix become new nodes; false when the run did
@@ -433,7 +426,7 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 	if (nsteps > d->cap) {
 		uint32_t cap = nsteps * 2;
 		struct dfs_node *nodes = realloc(d->nodes, cap * sizeof(*nodes));
-		uint8_t *prefix = nodes ? realloc(d->prefix, cap) : NULL;
+		uint16_t *prefix = nodes ? realloc(d->prefix, cap * sizeof(*prefix)) : NULL;
 		if (nodes)
 			d->nodes = nodes;
 		if (!nodes || !prefix)
@@ -452,15 +445,7 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 	for (uint32_t i = 0; i < nsteps; i++)
 		pre[i + 1] = pre[i] + is_preemption(&d->nodes[i], d->nodes[i].chosen);
 
-	/* a prefix cannot name a thread above T253: backtrack before the first
-	 * step that chose one */
-	uint32_t top = nsteps;
-	for (uint32_t i = 0; i < nsteps; i++)
-		if (!d->nodes[i].fault && d->nodes[i].chosen >= PREFIX_FAULT_PASS) {
-			top = i + 1;
-			break;
-		}
-	for (uint32_t i = top; i-- > 0;) {
+	for (uint32_t i = nsteps; i-- > 0;) {
 		struct dfs_node *n = &d->nodes[i];
 		int next = -1;
 		if (n->fault) {
@@ -472,8 +457,7 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 			}
 		} else
 			TSET_FOR(t, &n->enabled) {
-				if (tset_has(&n->tried, t) || t >= PREFIX_FAULT_PASS ||
-				    pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
+				if (tset_has(&n->tried, t) || pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
 					continue;
 				tset_add(&n->tried, t);
 				next = t;
@@ -483,7 +467,7 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 			continue;
 		n->chosen = (uint16_t)next;
 		for (uint32_t j = 0; j <= i; j++)
-			d->prefix[j] = prefix_byte(&d->nodes[j]);
+			d->prefix[j] = prefix_choice(&d->nodes[j]);
 		d->prefix_len = i + 1;
 		d->n = i + 1;
 		free(pre);

@@ -50,7 +50,7 @@ struct strategy {
 	struct prng rng;
 	/* Prefix of forced choices (dfs backtracking, --schedule), one byte
 	 * per step (so threads T0..T255); then the strategy's own choices. */
-	const uint8_t *prefix;
+	const uint16_t *prefix;
 	uint32_t prefix_len;
 	/* pct */
 	uint64_t k;                        /* estimated run length in steps */
@@ -95,7 +95,7 @@ uint64_t prng_next(struct prng *r);
 uint64_t prng_below(struct prng *r, uint64_t n);   /* uniform in [0, n) */
 
 void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t seed,
-		    uint64_t k, const uint8_t *prefix, uint32_t prefix_len);
+		    uint64_t k, const uint16_t *prefix, uint32_t prefix_len);
 void strategy_thread_created(struct strategy *s, int tid);
 /* Picks among `enabled` (nonzero) at decision `step`. `cur` is the thread that
  * reached the decision (possibly no longer enabled), `cur_op` its pending op.
@@ -111,7 +111,6 @@ int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 bool strategy_fault(struct strategy *s, uint64_t step, bool want);
 /* The non-preemptive default: cur while enabled, else the lowest id. */
 int strategy_default_set(const struct tset *enabled, int cur);
-int strategy_default(uint64_t enabled, int cur);
 
 /* Exhaustive search state, kept by the fork server across runs. */
 struct dfs_node {
@@ -126,7 +125,7 @@ struct dfs {
 	int bound;
 	struct dfs_node *nodes;
 	uint32_t n, cap;
-	uint8_t *prefix;                   /* choices to force in the next run */
+	uint16_t *prefix;                  /* choices to force in the next run */
 	uint32_t prefix_len;
 	uint64_t schedules;
 };
@@ -136,10 +135,8 @@ int dfs_init(struct dfs *d, int bound);
 void dfs_free(struct dfs *d);
 /* Feeds the decisions of the run that just ended. Returns 1 when a next
  * prefix is ready, 0 when the space within the bound is exhausted, -1 when the
- * run did not follow its prefix (the program is not deterministic). The
- * prefix holds a byte per step: choices of threads above T253 are not
- * explored as alternatives (their default order still runs). An open fault
- * decision branches too: failing the hit costs one of the bound, like a
+ * run did not follow its prefix (the program is not deterministic). An open
+ * fault decision branches too: failing the hit costs one of the bound, like a
  * preemption. */
 int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps);
 

@@ -97,7 +97,7 @@ int schedule_format(const struct step_rec *steps, uint32_t n, char *buf, size_t 
 	return 0;
 }
 
-int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, char *err, size_t errlen)
+int schedule_parse(const char *text, uint16_t *out, uint32_t max, uint32_t *n, char *err, size_t errlen)
 {
 	const char *p = text;
 	*n = 0;
@@ -111,9 +111,9 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 		errno = 0;
 		if (*p >= '0' && *p <= '9')      /* strtoul alone would take "-1" */
 			t = strtoul(p, &e, 10);
-		if (e == p || errno || t > UINT8_MAX) {
+		if (e == p || errno || t >= MODEL_MAX_THREADS) {
 			snprintf(err, errlen, "schedule: bad thread number at \"%.20s\" (expected 0..%d)", p,
-				 UINT8_MAX);
+				 MODEL_MAX_THREADS - 1);
 			return -1;
 		}
 		p = e;
@@ -135,7 +135,7 @@ int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, ch
 			return -1;
 		}
 		for (unsigned long i = 0; i < count; i++)
-			out[(*n)++] = (uint8_t)t;
+			out[(*n)++] = (uint16_t)t;
 	}
 	return 0;
 }

@@ -56,6 +56,6 @@ int trace_make_dirs(const char *path);
  * run-length encoded: "0*5 1*3 0". */
 int schedule_format(const struct step_rec *steps, uint32_t n, char *buf, size_t len);
 /* Parses it back into choices; -1 with a reason in err. */
-int schedule_parse(const char *text, uint8_t *out, uint32_t max, uint32_t *n, char *err, size_t errlen);
+int schedule_parse(const char *text, uint16_t *out, uint32_t max, uint32_t *n, char *err, size_t errlen);
 
 #endif

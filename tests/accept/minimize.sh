@@ -89,6 +89,11 @@ expect "the default output: TRACE with .trace replaced by .min.trace" 0 "trace: 
 	$M minimize "$T1" --budget 3 --runs-check 1
 check "... which exists" test -f "${T1%.trace}.min.trace"
 
+# -- threads above T63: their enabled bits are in the trace's wide mask ---------
+$M exec --switches '70.s3>80' --out "$OUTDIR/wide" -- build/tsan/testprogs/many_threads 100 >/dev/null 2>&1
+expect "a preemption of T70 by T80 (100 threads): one switch, one preemption, not 38" 0 \
+	'1 -> 1 switches, 1 -> 1 preemptions' $M minimize "$(ls "$OUTDIR"/wide/*.trace | head -1)"
+
 # -- what cannot be kept, and bad input ------------------------------------------
 # random:1 fails both fault points of fault_race (scripted: both are reached):
 # no single fault plan (POINT@N, POINT@N+) repeats that under another strategy

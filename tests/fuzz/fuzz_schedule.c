@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t out[MAX_CHOICES], again[MAX_CHOICES];
+	static uint16_t out[MAX_CHOICES], again[MAX_CHOICES];
 	static struct step_rec steps[MAX_CHOICES];
 	static char text[MAX_CHOICES * 8 + 64];
 	char err[256];
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			steps[i] = (struct step_rec){ .chosen = out[i] };
 		if (schedule_format(steps, n, text, sizeof(text)) ||
 		    schedule_parse(text, again, MAX_CHOICES, &m, err, sizeof(err)) || m != n ||
-		    memcmp(out, again, n))
+		    memcmp(out, again, n * sizeof(*out)))
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err)) || strncmp(err, "schedule: ", 10) != 0) {
 		abort();

@@ -133,7 +133,7 @@ static void test_prng_below(void **state)
 /* ---- script, random, prefixes ------------------------------------------- */
 
 static void begin(struct strategy *s, enum strat_kind kind, int param, uint64_t seed, uint64_t k,
-		  const uint8_t *prefix, uint32_t prefix_len, int nthreads)
+		  const uint16_t *prefix, uint32_t prefix_len, int nthreads)
 {
 	struct strat_spec spec = { kind, param };
 	strategy_begin(s, &spec, seed, k, prefix, prefix_len);
@@ -143,13 +143,21 @@ static void begin(struct strategy *s, enum strat_kind kind, int param, uint64_t 
 
 static void test_default_choice(void **state)
 {
-	assert_int_equal(strategy_default(0x6, 1), 1);
-	assert_int_equal(strategy_default(0x6, 2), 2);
-	assert_int_equal(strategy_default(0x6, 0), 1);   /* cur blocked: lowest id */
-	assert_int_equal(strategy_default(0x6, 3), 1);
-	assert_int_equal(strategy_default(0x8, -1), 3);
-	assert_int_equal(strategy_default(1ull << 63, 0), 63);
-	assert_int_equal(strategy_default(1ull << 63 | 1, 63), 63);
+	struct tset e = { { 0x6 } };
+	assert_int_equal(strategy_default_set(&e, 1), 1);
+	assert_int_equal(strategy_default_set(&e, 2), 2);
+	assert_int_equal(strategy_default_set(&e, 0), 1);   /* cur blocked: lowest id */
+	assert_int_equal(strategy_default_set(&e, 3), 1);
+	e = (struct tset){ { 0x8 } };
+	assert_int_equal(strategy_default_set(&e, -1), 3);
+	e = (struct tset){ { 1ull << 63 } };
+	assert_int_equal(strategy_default_set(&e, 0), 63);
+	e = (struct tset){ { 1ull << 63 | 1 } };
+	assert_int_equal(strategy_default_set(&e, 63), 63);
+	e = (struct tset){ { 0, 0, 1ull << 4 } };       /* T132 only */
+	assert_int_equal(strategy_default_set(&e, 0), 132);
+	e.w[0] = 1;                                     /* T0 and T132: T132 runs on */
+	assert_int_equal(strategy_default_set(&e, 132), 132);
 
 	static const enum strat_kind kinds[] = { STRAT_SCRIPT, STRAT_DFS };
 	for (size_t i = 0; i < 2; i++) {
@@ -214,7 +222,7 @@ static void test_random_reproducible(void **state)
 
 static void test_prefix_forced(void **state)
 {
-	static const uint8_t prefix[] = { 1, 0, 1, 2 };
+	static const uint16_t prefix[] = { 1, 0, 1, 2 };
 	static const enum strat_kind kinds[] = { STRAT_SCRIPT, STRAT_RANDOM, STRAT_PCT, STRAT_DFS };
 
 	for (size_t i = 0; i < 4; i++) {
@@ -584,6 +592,16 @@ static void test_dfs_handwritten_logs(void **state)
 	assert_int_equal(d.prefix[0], 0);
 	assert_int_equal(d.prefix[1], 0);
 	assert_int_equal(d.prefix[2], 1);
+	dfs_free(&d);
+
+	/* threads above T253 are alternatives too (a prefix choice is 16 bits):
+	 * T0 and T300 enabled, T0 ran on; the alternative is T300 */
+	static const uint64_t hi[] = { 4, 0, 0, 0, 1ull << (300 - 256) };
+	assert_int_equal(dfs_init(&d, 1), 0);
+	log[0] = (struct step_rec){ .chosen = 0, .cur = 0, .enabled = 0x1, .enabled_hi = hi };
+	assert_int_equal(dfs_next(&d, log, 1), 1);
+	assert_int_equal(d.prefix_len, 1);
+	assert_int_equal(d.prefix[0], 300);
 	dfs_free(&d);
 }
 

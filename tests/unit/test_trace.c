@@ -519,30 +519,34 @@ static void test_schedule_roundtrip(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct step_rec steps[12];
-		uint8_t back[16];
+		uint16_t back[16];
 		uint32_t n = 99;
 		char buf[64], err[128] = "";
 
 		choices(steps, cases[i].c, cases[i].n);
 		assert_int_equal(schedule_format(steps, cases[i].n, buf, sizeof(buf)), 0);
 		assert_string_equal(buf, cases[i].text);
-		if (schedule_parse(buf, back, sizeof(back), &n, err, sizeof(err)))
+		if (schedule_parse(buf, back, 16, &n, err, sizeof(err)))
 			fail_msg("\"%s\": %s", buf, err);
 		assert_int_equal(n, cases[i].n);
-		assert_memory_equal(back, cases[i].c, n);
+		for (uint32_t j = 0; j < n; j++)
+			assert_int_equal(back[j], cases[i].c[j]);
 	}
 }
 
 static void test_schedule_parse_forms(void **state)
 {
-	uint8_t c[16];
+	uint16_t c[16];
 	uint32_t n;
 	char err[128];
-	static const uint8_t want[] = { 0, 1, 1, 2, 0 };
+	static const uint16_t want[] = { 0, 1, 1, 2, 0 };
 
-	assert_int_equal(schedule_parse("  0, 1*2 ,2  0 ", c, sizeof(c), &n, err, sizeof(err)), 0);
+	assert_int_equal(schedule_parse("  0, 1*2 ,2  0 ", c, 16, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 5);
-	assert_memory_equal(c, want, 5);
+	assert_memory_equal(c, want, sizeof(want));
+	assert_int_equal(schedule_parse("1023 300*2", c, 16, &n, err, sizeof(err)), 0);   /* 16 bits a step */
+	assert_int_equal(n, 3);
+	assert_true(c[0] == 1023 && c[1] == 300 && c[2] == 300);
 	assert_int_equal(schedule_parse("1*4", c, 4, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 4);
 }
@@ -566,7 +570,7 @@ static void test_schedule_parse_errors(void **state)
 		uint32_t max;
 		const char *reason;
 	} cases[] = {
-		{ "256", 16, "bad thread number" },  { "x", 16, "bad thread number" },
+		{ "1024", 16, "bad thread number" }, { "x", 16, "bad thread number" },
 		{ "-1", 16, "bad thread number" },  { "*3", 16, "bad thread number" },
 		{ "0*0", 16, "bad repeat count" },  { "0*", 16, "bad repeat count" },
 		{ "0*x", 16, "bad repeat count" },  { "0x", 16, "unexpected" },
@@ -574,7 +578,7 @@ static void test_schedule_parse_errors(void **state)
 		{ "0 1 2 3 4", 4, "longer than 4" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		uint8_t c[16];
+		uint16_t c[16];
 		uint32_t n;
 		char err[128] = "";
 
@@ -585,7 +589,7 @@ static void test_schedule_parse_errors(void **state)
 	}
 }
 
-/* Runs schedule_parse(text, max) with an output buffer of `size` bytes right
+/* Runs schedule_parse(text, max) with an output buffer of `size` choices right
  * before an unmapped page, in a child; returns the child's wait status. The
  * child exits with the call's return value + 1 (0 for -1, 1 for 0), or dies
  * of SIGSEGV when it wrote past the buffer. */
@@ -605,7 +609,7 @@ static int parse_in_child(const char *text, uint32_t size, uint32_t max)
 			_exit(99);
 		uint32_t n;
 		char err[128];
-		_exit(schedule_parse(text, mem + page - size, max, &n, err, sizeof(err)) + 1);
+		_exit(schedule_parse(text, (uint16_t *)(mem + page) - size, max, &n, err, sizeof(err)) + 1);
 	}
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
