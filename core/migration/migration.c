@@ -655,22 +655,32 @@ static int postcopy_connect(MigrationState *s)
 }
 
 /*
- * The switch (migration thread): stop the guest, send the device state and
- * SEC_POSTCOPY_RUN with every page still to send (the destination's missing
- * pages). From postcopy-active on the guest belongs to the destination: the
- * source never resumes it, whatever happens.
+ * The switch (migration thread): connect the postcopy channel, stop the
+ * guest, send the device state and SEC_POSTCOPY_RUN with every page still to
+ * send (the destination's missing pages). From postcopy-active on the guest
+ * belongs to the destination: the source never resumes it, whatever happens.
+ *
+ * The postcopy channel is connected before the switch, while the migration
+ * is still active (as QEMU sets its preempt channel up before the package
+ * goes): a connect that fails then fails the migration and resumes the
+ * guest here. Connected after the switch, its failure left the source
+ * postcopy-active with neither the device state nor SEC_POSTCOPY_RUN sent;
+ * postcopy_complete then sent the rest on the main stream and SEC_EOF, which
+ * the destination took for the end of a precopy stream: it ran the guest
+ * without the pages dirtied since the last pass (found by the migration
+ * workload, pct:3: invariant:memory-migrated).
  */
 static int postcopy_start(MigrationState *s, QEMUFile *f)
 {
 	static const char device_state[] = "migrace-device-state-v1";
 	struct guest_ram *ram = s->ram;
 
-	migration_stop_vm(s);
-	if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_POSTCOPY_ACTIVE))
-		return -ECANCELED;
 	int ret = postcopy_connect(s);
 	if (ret)
 		return ret;
+	migration_stop_vm(s);
+	if (!migrate_set_state(s, MIGRATION_STATUS_ACTIVE, MIGRATION_STATUS_POSTCOPY_ACTIVE))
+		return -ECANCELED;
 	qemu_put_byte(f, SEC_DEVICE_STATE);
 	qemu_put_be32(f, sizeof(device_state));
 	qemu_put_buffer(f, (const uint8_t *)device_state, sizeof(device_state));

@@ -76,12 +76,15 @@ void postcopy_ram_fault(struct postcopy_ram *pc, size_t page)
 	if (!bitmap_test(pc->requested, page)) {
 		bitmap_set(pc->requested, page);
 		pc->requested_count++;
+		pc->requesting++;	/* end waits until request() returned */
 		ask = true;
 	}
 	qemu_mutex_unlock(&pc->lock);
 	if (ask)
 		pc->request(pc->opaque, page);
 	qemu_mutex_lock(&pc->lock);
+	if (ask && --pc->requesting == 0)
+		qemu_cond_broadcast(&pc->placed);
 	while (pc->active && bitmap_test(pc->missing, page))
 		qemu_cond_wait(&pc->placed, &pc->lock);
 	qemu_mutex_unlock(&pc->lock);
@@ -158,6 +161,10 @@ uint64_t postcopy_ram_end(struct postcopy_ram *pc)
 	QEMU_LOCK_GUARD(&pc->lock);
 	pc->active = false;
 	qemu_cond_broadcast(&pc->placed);
+	/* a vCPU that asked before the end may still be in request(), on the
+	 * owner's return path: once end returns, the owner frees it */
+	while (pc->requesting)
+		qemu_cond_wait(&pc->placed, &pc->lock);
 	for (size_t p = 0; p < pc->ram->npages; p++)
 		h = digest_add(h, pc->page_hash[p]);
 	return h;

@@ -34,6 +34,8 @@ struct postcopy_ram {
 	size_t requested_count;		/* lock: requested and not yet placed */
 	uint64_t *page_hash;		/* lock: each page's hash as it arrived (or as
 					 * it was when postcopy began, if already here) */
+	size_t requesting;		/* lock: vCPUs inside request() (end waits for
+					 * them: request() uses the owner's state) */
 	bool active;			/* lock: false after end: nothing is missing any more */
 	bool channel_broken;		/* lock: the channel that brings the requested
 					 * pages failed (until a recovery's new one) */
@@ -78,7 +80,9 @@ void postcopy_ram_resend_requests(struct postcopy_ram *pc);
 
 /*
  * Postcopy ends: nothing is missing any more from the vCPUs' point of view
- * (a page still missing keeps whatever bytes it has), waiters are woken.
+ * (a page still missing keeps whatever bytes it has), waiters are woken, and
+ * a vCPU still inside request() has returned from it (so the owner may then
+ * free what request() uses: its return path; QEMU joins its fault thread).
  * Returns the digest of the pages as they arrived (FNV-1a over page_hash;
  * ram_pages_digest of the source's memory when every page came).
  */

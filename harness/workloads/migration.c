@@ -4,13 +4,16 @@
  * Every choice is a migrace_choose, so a run replays and minimizes.
  *
  * What it drives:
- *   - the destination, chosen once: the real incoming side (mig_incoming), a
- *     cpr-transfer target (cpr_transfer_load, then the stream), or the fake
- *     destination (fakes/fake_dest.h) with up to two random rules: stall,
- *     close, shutdown, RP_SHUT with an error, a bad return-path message;
- *   - CLIENTS client threads, each issuing 1..3 operations at random moments,
- *     under the BQL as QMP does: migrate (multifd 0..2 channels, return path
- *     on/off, bandwidth, downtime, iterations, the postcopy capability;
+ *   - the destination, chosen once: the real incoming side (mig_incoming,
+ *     half of the runs: postcopy needs it), a cpr-transfer target
+ *     (cpr_transfer_load, then the stream), or the fake destination
+ *     (fakes/fake_dest.h) with up to two random rules: stall, close,
+ *     shutdown, RP_SHUT with an error, a bad return-path message;
+ *   - CLIENTS client threads, each issuing 1..3 operations at random moments
+ *     (the first client's first one mostly a migrate, as a management layer
+ *     starts with it), under the BQL as QMP does: migrate (multifd 0..2
+ *     channels, return path on/off, bandwidth, downtime, iterations, the
+ *     postcopy capability, two times in three with the real destination;
  *     cpr-transfer with the cpr target, precopy otherwise; a new one only
  *     while none has started or one runs, as the destination takes one
  *     stream), migrate-start-postcopy, migrate-pause (the source's, or the
@@ -32,7 +35,9 @@
  *     one waits for a recovery that will not come);
  *   - the core's fault points on the channels fail at random (the hunt runs
  *     it with MIGRACE_FAULTS=random:P, workloads.def); the destination's
- *     vCPU runs, so in postcopy it faults on missing pages and requests them.
+ *     guest touches its pages from the last one down once it starts there,
+ *     so in postcopy it faults on missing pages and requests them (see
+ *     dst_guest).
  *
  * What it checks (MIGRACE_INVARIANT: a broken one is the signature):
  *   - after every operation: the guest runs on at most one side, never on
@@ -58,6 +63,9 @@
  *     never resumes the source (stopped once, started never), completed means
  *     the pages as they arrived are the source's (ram_pages_digest) and the
  *     guest started once there, failed that it started there at most once;
+ *     a destination that completed postcopy has every page as the source had
+ *     it at its stop (postcopy-page-lost: one never arrived; memory-migrated),
+ *     whatever the source heard (its return path may break after that end);
  *     every thread joined; in the asan build LSan finds nothing left.
  * MIGRATION_WORKLOAD_DEBUG=1 prints each migrate's parameters and result
  * on stderr.
@@ -65,6 +73,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +95,7 @@
 #define MIG_URI "mem:migration"
 #define CPR_URI "mem:cpr"
 
-enum dest_kind { DEST_REAL, DEST_CPR, DEST_FAKE, DEST_KINDS };
+enum dest_kind { DEST_REAL, DEST_CPR, DEST_FAKE };
 
 static struct guest_ram ram, dst_ram;
 static struct vm vm, dst_vm;
@@ -103,6 +112,7 @@ static bool dst_postcopy;            /* idem: its load went into postcopy */
 static pthread_mutex_t inc_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool inc_live;                /* inc_lock: between mig_incoming_init and a cleanup (the
                                         clients' pause and recover, the end's cancel use inc) */
+static bool inc_ended;               /* inc_lock: its load ended and it was released */
 static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool listener_closed;         /* listener_lock */
 static bool cpr_closed;              /* listener_lock */
@@ -202,6 +212,48 @@ static void shutdown_listener(void)
 	pthread_mutex_unlock(&listener_lock);
 }
 
+/*
+ * The destination's guest: no vCPU thread there (one spins through every
+ * virtual millisecond of the run, steps that make PCT's k, a run's length,
+ * large and its change points rare where the migration happens), but a
+ * thread that, once the guest starts there (in postcopy before all of its
+ * memory came), touches dst_guest_touches pages from the last one down, the
+ * ones postcopy's background sends last: each one still missing is a page
+ * request, one after the other, kept in flight while the background goes on
+ * (QEMU cf02f29e1e38's race needs one at the end of the main stream). It
+ * waits on the start (a state notifier), not in a poll: a sleeping thread
+ * would only wake once the background is done.
+ */
+static pthread_mutex_t guest_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t guest_cond = PTHREAD_COND_INITIALIZER;
+static bool guest_started, guest_quit;   /* guest_lock */
+static unsigned dst_guest_touches;       /* chosen in main: 1..PAGES */
+
+static void dst_guest_started(void *opaque, bool running, RunState state)
+{
+	(void)opaque;
+	(void)state;
+	if (!running)
+		return;
+	pthread_mutex_lock(&guest_lock);
+	guest_started = true;
+	pthread_cond_broadcast(&guest_cond);
+	pthread_mutex_unlock(&guest_lock);
+}
+
+static void *dst_guest(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&guest_lock);
+	while (!guest_started && !guest_quit)
+		pthread_cond_wait(&guest_cond, &guest_lock);
+	bool go = guest_started;
+	pthread_mutex_unlock(&guest_lock);
+	for (unsigned i = 0; go && i < dst_guest_touches; i++)
+		ram_guest_touch(&dst_ram, PAGES - 1 - i);
+	return NULL;
+}
+
 /* The destination process: the handles first for cpr-transfer, then the
  * stream. A destination that fails releases its channels and its listener
  * at once, as its exit would, so that the source sees the end of the stream. */
@@ -224,7 +276,7 @@ static void *destination(void *arg)
 		return NULL;
 	}
 	dst_ram_ok = true;
-	if (vm_init(&dst_vm, &dst_ram, 1, 2, RUN_STATE_INMIGRATE)) {
+	if (vm_init(&dst_vm, &dst_ram, 0, 2, RUN_STATE_INMIGRATE)) {
 		dst_result = -ENOMEM;
 		close_listener();
 		return NULL;
@@ -245,15 +297,29 @@ static void *destination(void *arg)
 		return NULL;
 	}
 	mig_incoming_set_listener(&inc, listener);
+	struct vm_notifier *vn = vm_state_add_notifier(&dst_vm, dst_guest_started, NULL);
+	pthread_t guest;
+	bool guest_thread = vn && pthread_create(&guest, NULL, dst_guest, NULL) == 0;
 	mig_incoming_start(&inc, ch);
 	dst_result = mig_incoming_wait(&inc);
 	channel_unref(ch);
+	if (guest_thread) {
+		/* its touches end with postcopy at the latest (the load ended it) */
+		pthread_mutex_lock(&guest_lock);
+		guest_quit = true;
+		pthread_cond_broadcast(&guest_cond);
+		pthread_mutex_unlock(&guest_lock);
+		pthread_join(guest, NULL);
+	}
+	if (vn)
+		vm_state_remove_notifier(&dst_vm, vn);
 	/* done with the stream either way, as QEMU's incoming side is once
 	 * the load ends: its channels close (a source still reading the
 	 * return path sees EOF) */
 	dst_postcopy = inc.postcopy != NULL;
 	pthread_mutex_lock(&inc_lock);
 	inc_live = false;
+	inc_ended = true;
 	pthread_mutex_unlock(&inc_lock);
 	mig_incoming_cleanup(&inc);
 	dst_cleaned = true;
@@ -294,7 +360,9 @@ static void op_migrate(void)
 		.downtime_limit_ms = downtimes[migrace_choose(3)],
 		.max_iterations = 1 + migrace_choose(4),
 		.cpr_uri = dest == DEST_CPR ? CPR_URI : NULL,   /* the mode goes with the destination */
-		.postcopy = migrace_choose(2),
+		/* postcopy, its pause and recovery need the real destination:
+		 * with it, mostly postcopy */
+		.postcopy = dest == DEST_REAL ? migrace_choose(3) != 0 : migrace_choose(2) != 0,
 	};
 	struct mig_info info = { 0 };
 
@@ -455,10 +523,11 @@ static const struct {
 static void *client(void *arg)
 {
 	unsigned n = 1 + migrace_choose(3);
+	/* the first client mostly migrates first, as a management layer does */
+	bool migrate_first = (intptr_t)arg == 0 && migrace_choose(4);
 
-	(void)arg;
 	for (unsigned i = 0; i < n; i++) {
-		unsigned k = migrace_choose(NOPS);
+		unsigned k = i == 0 && migrate_first ? 0 : migrace_choose(NOPS);
 		bool helper = OPS[k].fn == op_device_error || OPS[k].fn == op_helpers || OPS[k].fn == op_pause;
 		if (!helper)        /* the exported helpers are for any thread, without the BQL */
 			bql_lock();
@@ -557,7 +626,10 @@ static MigrationStatus main_loop(void)
 		/* paused for good (nothing to cancel back to): nobody recovers it
 		 * once the destination ended, or after a while */
 		enum mig_incoming_state d = dest == DEST_REAL ? dst_state() : MIG_INCOMING_NONE;
-		bool dst_ended = d == MIG_INCOMING_COMPLETED || d == MIG_INCOMING_FAILED;
+		pthread_mutex_lock(&inc_lock);
+		bool dst_ended = d == MIG_INCOMING_COMPLETED || d == MIG_INCOMING_FAILED || inc_ended ||
+				 (dest == DEST_FAKE && !fdest);   /* (the fake ended: freed above) */
+		pthread_mutex_unlock(&inc_lock);
 		if (info.status == MIGRATION_STATUS_POSTCOPY_PAUSED && (idle >= 60 || (dst_ended && idle >= 5)))
 			do_shutdown();
 		if (idle == 90)
@@ -604,6 +676,21 @@ static void check_end(MigrationStatus st, uint64_t starts, uint64_t stops)
 		if (dst_starts > 1)
 			MIGRACE_INVARIANT("started-once", "postcopy %s: the guest started %lu times on the destination",
 					  migration_status_name(st), (unsigned long)dst_starts);
+		/* the destination completed postcopy: whatever the source heard
+		 * (its return path may break after the destination's end, and it
+		 * pauses or fails), every page is there as the source had it at
+		 * its stop (stopped since) */
+		if (dest == DEST_REAL && dst_postcopy && dst_result == 0) {
+			size_t lost = postcopy_ram_missing(inc.postcopy);
+			if (lost)
+				MIGRACE_INVARIANT("postcopy-page-lost", "the destination completed postcopy with %zu "
+						  "pages that never arrived (the source %s)", lost,
+						  migration_status_name(st));
+			if (mig_incoming_loaded_hash(&inc) != ram_pages_digest(&ram))
+				MIGRACE_INVARIANT("memory-migrated", "the destination completed postcopy, but the pages "
+						  "as they arrived are not the source's (the source %s)",
+						  migration_status_name(st));
+		}
 		if (st != MIGRATION_STATUS_COMPLETED || dest == DEST_FAKE)
 			return;
 		if (dst_result != 0 || dst_starts != 1)
@@ -714,7 +801,11 @@ int main(void)
 		ram_destroy(&ram);
 		return 0;
 	}
-	dest = (enum dest_kind)migrace_choose(DEST_KINDS);
+	/* the real destination twice as often as each other kind: postcopy,
+	 * its pause and recovery need it */
+	static const enum dest_kind kinds[] = { DEST_REAL, DEST_REAL, DEST_CPR, DEST_FAKE };
+	dest = kinds[migrace_choose(sizeof(kinds) / sizeof(kinds[0]))];
+	dst_guest_touches = 1 + (unsigned)migrace_choose(PAGES);
 	if (getenv("MIGRATION_WORKLOAD_DEBUG"))
 		fprintf(stderr, "destination: %s\n", dest == DEST_REAL ? "real" : dest == DEST_CPR ? "cpr" : "fake");
 	if (channel_listen(MIG_URI, &listener) || (dest == DEST_CPR && channel_listen(CPR_URI, &cpr_listener))) {
@@ -732,7 +823,7 @@ int main(void)
 		fprintf(stderr, "migration workload: the fake destination did not start\n");
 	bql_unlock();
 	for (int i = 0; i < CLIENTS; i++)
-		pthread_create(&clients[i], NULL, client, NULL);
+		pthread_create(&clients[i], NULL, client, (void *)(intptr_t)i);
 	bql_lock();
 	MigrationStatus st = main_loop();
 	uint64_t starts = vm_start_count(&vm) - starts0, stops = vm_stop_count(&vm) - stops0;

@@ -658,6 +658,36 @@ static void test_postcopy_pause_given_up(void **state)
 	assert_false(runstate_is_running(&fx.vm));		/* never on both sides */
 }
 
+/*
+ * The postcopy channel cannot be connected at the switch (the destination's
+ * socket is gone; in the workload a fault at core/channel/connect): the
+ * migration fails before postcopy-active and the guest stays on the source.
+ * The core once switched first, then connected: the failure left it
+ * postcopy-active without SEC_POSTCOPY_RUN sent, it sent the rest and
+ * SEC_EOF on the main stream, and the destination completed a precopy
+ * without the last dirty pages and ran the guest (completed on both sides,
+ * other memory there).
+ */
+static void test_postcopy_channel_connect_fails(void **state)
+{
+	struct dest *d = &fx.dst[0];
+	struct mig_info info;
+
+	dest_open(d, false);
+	assert_int_equal(qmp_migrate(d->uri, &postcopy), 0);
+	run_until_status(MIGRATION_STATUS_ACTIVE, 1);
+	unlink(d->path);		/* the main channel is connected: only postcopy's fails */
+	assert_int_equal(qmp_migrate_start_postcopy(), 0);
+	run_until_done(&info);
+	if (info.status != MIGRATION_STATUS_FAILED)
+		fail_msg("status %s (the destination %s, started %lu times)", migration_status_name(info.status),
+			 mig_incoming_state_name(mig_incoming_get_state(&d->inc)),
+			 (unsigned long)vm_start_count(&d->vm));
+	assert_int_equal(info.postcopy_pauses, 0);
+	expect_source_kept_guest(d);
+	expect_cleaned_up();
+}
+
 /* completed -> setup: the same object migrates again, after the cleanup ran. */
 static void test_second_migration(void **state)
 {
@@ -1063,6 +1093,7 @@ int main(void)
 		T(test_postcopy_refused),
 		T(test_postcopy_pause_recover),
 		T(test_postcopy_pause_given_up),
+		T(test_postcopy_channel_connect_fails),
 		T(test_complete_without_return_path),
 		T(test_second_migration),
 		T(test_migrate_while_running_busy),
