@@ -140,8 +140,8 @@ static int extract(const struct trace *t, bool spell_out, struct cand *c, char *
 			return -1;
 		}
 		uint32_t key = keyed ? r->key : ++count[r->cur];
-		bool cur_on = r->enabled >> r->cur & 1;
-		bool sw = r->chosen != strategy_default(r->enabled, r->cur);
+		bool cur_on = (r->enabled >> r->cur & 1) && !r->fair;   /* a spin's yield is no preemption */
+		bool sw = r->chosen != strategy_step_default(r);
 		if (!sw && !(spell_out && r->chosen != r->cur))
 			continue;
 		c->sw[c->n++] = (struct sw){ .key = key, .step = i, .from = r->cur, .to = r->chosen, .mem = r->key_mem,
