@@ -499,7 +499,10 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 			}
 		} else
 			TSET_FOR(t, &n->enabled) {
-				if (tset_has(&n->tried, t) || t >= PREFIX_FAULT_PASS ||
+				/* at a fair step, the spinning thread going on is
+				 * no alternative: every schedule would have one
+				 * more such step than the last (bounded fairness) */
+				if (tset_has(&n->tried, t) || t >= PREFIX_FAULT_PASS || (n->fair && t == n->cur) ||
 				    pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
 					continue;
 				tset_add(&n->tried, t);

@@ -147,7 +147,8 @@ void dfs_free(struct dfs *d);
  * prefix holds a byte per step: choices of threads above T253 are not
  * explored as alternatives (their default order still runs). An open fault
  * decision branches too: failing the hit costs one of the bound, like a
- * preemption. */
+ * preemption. At a fair step (step_rec's fair) the spinning thread does not
+ * go on, and a switch to another costs nothing. */
 int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps);
 
 #endif
