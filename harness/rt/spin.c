@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -272,8 +273,10 @@ bool spin_watch_tick(struct spin_watch *w, pid_t pid, struct rt_shared *shm)
 	if (c == UINT64_MAX || c - w->cpu0 < spin_ns || thread_state(pid, w->ktid) != 'R')
 		return false;
 	sample(pid, w->ktid, shm);
-	if (__atomic_load_n(&shm->nsteps, __ATOMIC_ACQUIRE) != n)
-		return false;        /* it made a decision after all */
+	siginfo_t si = { 0 };
+	if (__atomic_load_n(&shm->nsteps, __ATOMIC_ACQUIRE) != n ||
+	    (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid))
+		return false;        /* it made a decision, or ended, after all */
 	shm->snap = w->snap;
 	shm->has_snap = true;
 	return true;
