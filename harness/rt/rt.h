@@ -15,7 +15,7 @@
 
 #define RT_EXIT_FAIL 86           /* a run stopped by the runtime (outcome in shared memory) */
 #define RT_MAX_SCRIPT 64
-#define SPIN_SAMPLES 16
+#define SPIN_SAMPLES 32
 #define SPIN_DEPTH 8
 
 /* Fixed bases of the virtual clocks, so that runs and replays see the same time. */

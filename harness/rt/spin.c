@@ -24,8 +24,9 @@
  * - the run is killed, and a child of the server symbolizes the samples:
  *   each one's place is its first frame with a source line (a pc in a
  *   sanitizer's runtime or a library has none: the loop that called it
- *   has), and the spin's the smallest file:line among them:
- *   `spin@file:line`, the same for every run and replay of the schedule.
+ *   has), and the spin's the smallest file:line of those that a quarter of
+ *   the samples or more have (else the most frequent): `spin@file:line`,
+ *   the same for every run and replay of the schedule.
  *
  * Under memory points a spin loop's loads are decisions, and a thread that
  * re-reads an unchanged word yields (rt.c, fairness): it does not hold the
@@ -324,7 +325,9 @@ void spin_verdict(const char *exe, struct rt_shared *shm)
 	offs[n] = (uint64_t)((uintptr_t)&spin_verdict - rt_exe_base()) + 1;
 	/* each sample's place: its first frame with a source line outside the
 	 * runtime (a sanitizer's runtime and a library have none; the memory
-	 * hooks are the runtime's), then the smallest of them */
+	 * hooks are the runtime's) */
+	const char *place[SPIN_SAMPLES];
+	uint32_t np = 0;
 	if (n && symbolize_paths(exe, offs, n + 1, names, true) == 0) {
 		const char *rt_src = names[n];
 		size_t rt_dir = rt_src ? dir_len(rt_src) : 0;
@@ -333,12 +336,26 @@ void spin_verdict(const char *exe, struct rt_shared *shm)
 				const char *nm = names[i * SPIN_DEPTH + d];
 				if (!has_line(nm) || (rt_dir && dir_len(nm) == rt_dir && !strncmp(nm, rt_src, rt_dir)))
 					continue;
-				nm += dir_len(nm);
-				if (!best || loc_cmp(nm, best) < 0)
-					best = nm;
+				place[np++] = nm + dir_len(nm);
 				break;
 			}
 	}
+	/* the spin's: the smallest of the places that have a quarter of the
+	 * samples or more (a loop over several lines gives its first), else
+	 * the most frequent; stable for a loop whatever the samples hit */
+	uint32_t best_n = 0;
+	for (int pass = 0; pass < 2 && !best; pass++)
+		for (uint32_t i = 0; i < np; i++) {
+			uint32_t c = 0;
+			for (uint32_t j = 0; j < np; j++)
+				c += loc_cmp(place[i], place[j]) == 0;
+			bool take = pass == 0 ? c * 4 >= np && (!best || loc_cmp(place[i], best) < 0)
+					      : c > best_n || (c == best_n && loc_cmp(place[i], best) < 0);
+			if (take) {
+				best = place[i];
+				best_n = c;
+			}
+		}
 	const struct snap *sn = &shm->snap;
 	int r = sn->running, o = other_thread(sn, r);
 	snprintf(shm->outcome, sizeof(shm->outcome), "spin@%.*s", best ? (int)strcspn(best, " ") : 7,

@@ -15,18 +15,20 @@
 #   wall-clock hang.
 . tests/accept/lib.bash
 
-LOOP='spin_flag\.c:27'          # while (!atomic_load_explicit(&ready, ...))
+LOOP='spin_flag\.c:30'          # while (!atomic_load_explicit(&ready, ...))
 for b in tsan asan; do
 	P=build/$b/testprogs/spin_flag
 	t0=$(date +%s)
-	expect "$b: sync points only: the waiter's spin is spin@spin_flag.c:27, not a hang" 1 \
+	expect "$b: sync points only: the waiter's spin is spin@spin_flag.c:30, not a hang" 1 \
 		"first failure: .*: spin@$LOOP\$" $M exec --strategy script --out "$OUTDIR/$b-sync" -- $P
 	secs=$(($(date +%s) - t0))
 	check "... before the 10 s wall clock ($secs s), with no run again at 4x" \
 		bash -c "[ $secs -lt 10 ] && ! grep -q 'did not finish within' <<< \"\$1\"" _ "$OUT"
 	L=$(ls "$OUTDIR/$b-sync"/*.trace.log 2>/dev/null | head -1)
 	check "... its report names the threads and advises --preempt mem" \
-		grep -q 'no scheduling point while T2 could run, at spin_flag.c:27 waiter.*--preempt mem' "$L"
+		grep -q 'no scheduling point while T2 could run, at spin_flag.c:30 waiter.*--preempt mem' "$L"
+	expect "$b: a call into the C library in the loop: the spin is at the call, spin@spin_flag.c:32" 1 \
+		'first failure: .*: spin@spin_flag\.c:32$' $M exec --strategy script -- $P call
 	XOPT="--preempt mem" found $b "memory points (the bug)" 'assert:v == 42' $P
 	T=$(ls "$OUTDIR/$b-spin_flag-"*/*.trace | head -1)
 	ok=0
@@ -35,7 +37,7 @@ for b in tsan asan; do
 	XOPT="--preempt mem" clean $b "memory points (the twin)" dfs:2 1000 $P ok
 done
 T=$(ls "$OUTDIR/tsan-sync"/*.trace | head -1)
-expect "tsan: the spin's trace replays to spin@spin_flag.c:27" 0 "replay reproduced spin@$LOOP in" $M replay "$T"
+expect "tsan: the spin's trace replays to spin@spin_flag.c:30" 0 "replay reproduced spin@$LOOP in" $M replay "$T"
 XOPT="--preempt mem" clean tsan "memory points (the twin)" random 1000 build/tsan/testprogs/spin_flag ok
 XOPT="--preempt mem" clean asan "memory points (the twin)" random 200 build/asan/testprogs/spin_flag ok
 

@@ -10,22 +10,26 @@
  *
  * With sync points only, the waiter spins with the baton while the
  * publisher could run: the run is a spin (`spin@spin_flag.c:<line of the
- * loop>`), not a wall-clock hang.
+ * loop>`), not a wall-clock hang. "call": the bug, with a call into the C
+ * library in the loop (getppid, a system call the runtime does not see):
+ * the spin is at the call's line.
  */
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static atomic_int ready, value;
-static int ok;
+static int ok, call;
 
 static void *waiter(void *arg)
 {
 	(void)arg;
 	while (!atomic_load_explicit(&ready, memory_order_acquire))
-		;
+		if (call)
+			getppid();
 	int v = atomic_load_explicit(&value, memory_order_relaxed);
 	assert(v == 42);
 	return NULL;
@@ -48,6 +52,7 @@ int main(int argc, char **argv)
 {
 	pthread_t w, p;
 	ok = argc > 1 && strcmp(argv[1], "ok") == 0;
+	call = argc > 1 && strcmp(argv[1], "call") == 0;
 	pthread_create(&w, NULL, waiter, NULL);
 	pthread_create(&p, NULL, publisher, NULL);
 	pthread_join(w, NULL);
