@@ -328,11 +328,13 @@ bisect-vars:
 	@echo "BV_FAKE_SRC='$(filter fakes/%,$(CORE_SRC))'"
 	@$(foreach f,tsan asan,echo "BV_HCORE_$(f)='$(HCORE_$(f))' BV_CORE_CFLAGS_$(f)='$(CORE_CFLAGS) $(CORE_FLAV_$(HCORE_$(f)))'";)
 
+# The core programs end a migration as the scenarios do (scenarios/common/mig_run.c).
+PROG_COMMON := scenarios/common/mig_run.c
 define core_prog_rules
-$(B)/$(1)/core-progs/%: harness/core-progs/%.c $(CORE_LIB_$(HCORE_$(1))) $(MCC) $(RT_LIB)
+$(B)/$(1)/core-progs/%: harness/core-progs/%.c $(PROG_COMMON) $(CORE_LIB_$(HCORE_$(1))) $(MCC) $(RT_LIB)
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  MCC     $$@")
-	$(Q)$(MCC) --$(1) $(CORE_CFLAGS) $$< $(CORE_LIB_$(HCORE_$(1))) -o $$@
+	$(Q)$(MCC) --$(1) $(CORE_CFLAGS) -Iscenarios/common $$< $(PROG_COMMON) $(CORE_LIB_$(HCORE_$(1))) -o $$@
 endef
 $(foreach f,tsan asan,$(eval $(call core_prog_rules,$(f))))
 

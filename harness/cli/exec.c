@@ -114,21 +114,6 @@ static const char *save_stdin(const char *dir)
 	return path;
 }
 
-/* Ctrl-C or SIGTERM: the pool stops its workers (each ends its current run
- * unreported) and exec reports what the finished runs gave. */
-static volatile sig_atomic_t exec_signal;
-
-static void on_exec_signal(int sig)
-{
-	exec_signal = sig;
-}
-
-static bool exec_interrupted(void *ctx)
-{
-	(void)ctx;
-	return exec_signal != 0;
-}
-
 static int exec_main(int argc, char **argv)
 {
 	struct exec_opts o;
@@ -150,7 +135,7 @@ static int exec_main(int argc, char **argv)
 			if (switches_parse(optarg, &sw, &n, err, sizeof(err)))
 				die_usage("exec", "--switches: %s", err + strlen("switches: "));
 			free(sw);
-			setenv("MIGRACE_SWITCHES", optarg, 1);
+			o.switches = optarg;
 			switches = true;
 			break;
 		}
@@ -166,7 +151,7 @@ static int exec_main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		die_usage("exec", "no program given: migrace exec [OPTIONS] -- PROGRAM [ARGS]");
-	check_program("exec", argv[optind]);
+	check_program("exec", argv[optind], NULL);
 	o.out = out_dir_ready("exec", o.out);
 	o.stdin_file = save_stdin(o.out);
 	if (o.script && access(o.script, R_OK))
@@ -177,29 +162,23 @@ static int exec_main(int argc, char **argv)
 		die_usage("exec", "--switches needs the switches strategy, not %s", o.strategy);
 	if (switches)
 		o.strategy = "switches";
-	else if (strcmp(o.strategy, "switches") == 0)
-		unsetenv("MIGRACE_SWITCHES");   /* no list: the non-preemptive schedule */
 	check_dfs_jobs("exec", &o);
 
 	struct outcome out;
-	struct pool_hooks hooks = { .tick = exec_interrupted, .tick_ms = 250 };
-	struct sigaction sa = { .sa_handler = on_exec_signal }, old_int, old_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	/* Ctrl-C or SIGTERM: the pool stops its workers (each ends its current
+	 * run unreported) and exec reports what the finished runs gave */
+	struct pool_hooks hooks = { .interrupts = true };
 	o.hooks = &hooks;
 	double t0 = now_s();
 	int rc = pool_run(&o, argv + optind, &out);
 	double secs = now_s() - t0;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	if (rc)
 		return 2;
 	if (out.config_error)
 		return 2;
-	if (exec_signal)      /* what ran before the interrupt is kept and said */
+	if (out.interrupted)      /* what ran before the interrupt is kept and said */
 		fprintf(stderr, "migrace: exec: interrupted (%s) after %" PRIu64 " run%s, %" PRIu64 " failed, %.2f s\n",
-			strsignal(exec_signal), out.runs, out.runs == 1 ? "" : "s", out.failures, secs);
+			strsignal(out.interrupted), out.runs, out.runs == 1 ? "" : "s", out.failures, secs);
 	if (out.have_first) {
 		char log[PATH_MAX + 8];
 		snprintf(log, sizeof(log), "%s.log", out.first_trace);
@@ -221,8 +200,8 @@ static int exec_main(int argc, char **argv)
 		}
 		return 1;
 	}
-	if (exec_signal)
-		return 128 + exec_signal;
+	if (out.interrupted)
+		return 128 + out.interrupted;
 	if (out.lost_worker)
 		return 2;
 	fprintf(stderr, "migrace: exec: %" PRIu64 " run%s (strategy %s), no failure, %.2f s\n", out.runs,

@@ -148,13 +148,6 @@ struct hunt {
 	char summary[PATH_MAX];
 };
 
-static volatile sig_atomic_t hunt_signal;
-
-static void on_hunt_signal(int sig)
-{
-	hunt_signal = sig;
-}
-
 /* A trace the hunt does not keep (a worker's own first of a signature whose
  * lowest index another worker ran): it goes, with its report. */
 static void discard_trace(const char *trace)
@@ -270,7 +263,7 @@ static bool hunt_tick(void *ctx)
 	struct hunt *h = ctx;
 
 	progress(h, false);
-	if (!h->stop && hunt_signal)
+	if (!h->stop && pool_interrupt())
 		h->stop = "interrupted";
 	if (!h->stop && h->time_s && now_s() - h->t0 >= h->time_s)
 		h->stop = "time";
@@ -724,9 +717,7 @@ static int hunt_main(int argc, char **argv)
 			die_usage("hunt", "--regressed is for a scenario, not a program");
 		if (h.until_expected)
 			die_usage("hunt", "--until-expected is for a scenario (a program has no expected signature)");
-		check_program("hunt", argv[dd + 1]);
-		if (!realpath(argv[dd + 1], prog))
-			die_usage("hunt", "cannot run '%s': %s", argv[dd + 1], strerror(errno));
+		check_program("hunt", argv[dd + 1], prog);
 		argv[dd + 1] = prog;
 		h.argv = argv + dd + 1;
 		const char *b = strrchr(prog, '/');
@@ -769,7 +760,8 @@ static int hunt_main(int argc, char **argv)
 	if (write_summary(&h, "running"))
 		die_usage("hunt", "cannot write into the --out directory '%s': %s", out_abs, strerror(errno));
 
-	struct pool_hooks hooks = { .ctx = &h, .run = hunt_run, .note = hunt_note, .tick = hunt_tick, .tick_ms = 250 };
+	struct pool_hooks hooks = { .ctx = &h, .run = hunt_run, .note = hunt_note, .tick = hunt_tick, .tick_ms = 250,
+				   .interrupts = true };
 	h.o.runs = h.budget ? h.budget : UINT64_MAX / 4;
 	h.o.out = out_abs;
 	h.o.name = name;
@@ -780,23 +772,17 @@ static int hunt_main(int argc, char **argv)
 		h.next[j] = worker_first(&h.o, j);
 	h.tty = isatty(2);
 
-	struct sigaction sa = { .sa_handler = on_hunt_signal }, old_int, old_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 	h.t0 = h.last_progress = now_s();
 	struct outcome out;
 	int rc = h.in_shard ? pool_run(&h.o, h.argv, &out) : (memset(&out, 0, sizeof(out)), 0);
 	h.pct_k = out.pct_k ? out.pct_k : h.o.pct_k;
 	double secs = now_s() - h.t0;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	progress(&h, true);
 	clear_progress(&h);
 	if (rc || out.config_error)
 		return 2;
 	if (!h.stop)     /* dfs may run out of schedules before the budget */
-		h.stop = hunt_signal ? "interrupted" : h.dfs && h.budget && h.runs < h.in_shard ? "exhausted" : "budget";
+		h.stop = out.interrupted ? "interrupted" : h.dfs && h.budget && h.runs < h.in_shard ? "exhausted" : "budget";
 	if (out.lost_worker && !h.nfound && strcmp(h.stop, "interrupted"))
 		return 2;
 

@@ -255,14 +255,16 @@ static bool run_candidate(struct mctx *m, const struct cand *from, unsigned skip
 	char *list = format_switches(from->sw, from->n, skip_b, skip_e);
 	if (!list)
 		return false;
-	setenv("MIGRACE_SWITCHES", list, 1);
-	free(list);
 	snprintf(name, sizeof(name), "cand%" PRIu64, m->runs);
 	m->o.name = name;
+	m->o.switches = list;
 	m->runs++;
 	res->trace[0] = '\0';
 	res->sig[0] = '\0';
-	if (pool_run(&m->o, m->argv, &out) || out.config_error || out.lost_worker)
+	int prc = pool_run(&m->o, m->argv, &out);
+	m->o.switches = NULL;
+	free(list);
+	if (prc || out.config_error || out.lost_worker)
 		return false;
 	/* with trace_all every run leaves a trace: a clean one is not reported, find it by name */
 	snprintf(res->trace, sizeof(res->trace), "%s/%s-switches-seed%" PRIu64 "-run0.trace", m->tmp, name, m->o.seed);
@@ -649,7 +651,6 @@ static int minimize_main(int argc, char **argv)
 	fflush(stdout);
 	struct cand before = { .n = cur.n, .preempt = cur.preempt, .steps = cur.steps };
 	bool fixpoint = ddmin(&m, &cur);
-	unsetenv("MIGRACE_SWITCHES");
 	rc = finish(&m, &before, &cur, fixpoint, out_path, out_show, (unsigned)runs_check);
 out:
 	drop_trace(cur.trace);

@@ -91,6 +91,10 @@ static void worker_env(const struct exec_opts *o, unsigned j, int fd)
 		setenv("MIGRACE_STDIN", o->stdin_file, 1);
 	if (o->spurious)
 		setenv("MIGRACE_SPURIOUS", "1", 1);
+	if (o->switches)
+		setenv("MIGRACE_SWITCHES", o->switches, 1);
+	else
+		unsetenv("MIGRACE_SWITCHES");   /* the switches strategy without a list: no preemption */
 	setenv("MIGRACE_OUT", o->out, 1);
 	setenv("MIGRACE_SELF", self, 1);
 	if (o->name)
@@ -176,7 +180,40 @@ static void handle_line(struct outcome *out, const struct exec_opts *o, unsigned
 }
 
 /* Starts the workers and collects their reports until all exit. */
+static volatile sig_atomic_t pool_signal;
+
+static void on_pool_signal(int sig)
+{
+	pool_signal = sig;
+}
+
+int pool_interrupt(void)
+{
+	return pool_signal;
+}
+
+static int run_workers(const struct exec_opts *o, char *const argv[], struct outcome *out);
+
+/* With hooks->interrupts, Ctrl-C and SIGTERM are caught while the workers
+ * run: each ends its current run unreported, and what ran before is kept. */
 int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
+{
+	const struct pool_hooks *h = o->hooks;
+	if (!h || !h->interrupts)
+		return run_workers(o, argv, out);
+	struct sigaction sa = { .sa_handler = on_pool_signal }, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	pool_signal = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	int rc = run_workers(o, argv, out);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	out->interrupted = pool_signal;
+	return rc;
+}
+
+static int run_workers(const struct exec_opts *o, char *const argv[], struct outcome *out)
 {
 	struct worker ws[MAX_JOBS];
 	unsigned nw = o->jobs;
@@ -220,7 +257,7 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 				pfd[n] = (struct pollfd){ .fd = ws[j].fd, .events = POLLIN };
 				map[n++] = j;
 			}
-		int ready = poll(pfd, n, h && h->tick ? h->tick_ms : -1);
+		int ready = poll(pfd, n, h && (h->tick || h->interrupts) ? (h->tick_ms ? h->tick_ms : 250) : -1);
 		if (ready < 0 && errno != EINTR)
 			break;
 		for (unsigned i = 0; ready > 0 && i < n; i++) {
@@ -257,7 +294,8 @@ int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out)
 		}
 		/* the caller's stop (a time budget, an interrupt): SIGTERM ends a
 		 * fork server's current run unreported, then it says "done" */
-		if (h && h->tick && h->tick(h->ctx) && !stopping) {
+		bool stop = h && ((h->tick && h->tick(h->ctx)) || (h->interrupts && pool_signal));
+		if (stop && !stopping) {
 			stopping = true;
 			for (unsigned j = 0; j < nw; j++)
 				if (ws[j].fd >= 0 && !ws[j].killed) {
@@ -331,9 +369,9 @@ void pool_seed_repro(FILE *f, const struct exec_opts *o, uint64_t seed, uint64_t
 		put_quoted(f, o->schedule);
 		fputc(' ', f);
 	}
-	if (strcmp(o->strategy, "switches") == 0 && getenv("MIGRACE_SWITCHES")) {
+	if (strcmp(o->strategy, "switches") == 0 && o->switches) {
 		fputs("--switches ", f);
-		put_quoted(f, getenv("MIGRACE_SWITCHES"));
+		put_quoted(f, o->switches);
 		fputc(' ', f);
 	}
 	fputs("-- ", f);

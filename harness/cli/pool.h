@@ -24,6 +24,8 @@ struct pool_hooks {
 	void (*note)(void *ctx, const char *text);
 	bool (*tick)(void *ctx);
 	int tick_ms;
+	bool interrupts;             /* Ctrl-C and SIGTERM during pool_run stop the
+				      * workers like a tick; out->interrupted says which */
 };
 
 /* How a program is explored (MIGRACE_* variables for its fork servers). */
@@ -34,6 +36,7 @@ struct exec_opts {
 	double timeout;
 	uint64_t max_steps;
 	const char *script, *schedule, *out, *name;
+	const char *switches;        /* MIGRACE_SWITCHES: the switches strategy's list, or NULL: none */
 	const char *preempt;         /* MIGRACE_PREEMPT, or NULL: the program's default */
 	uint64_t shard, nshards;     /* run indices i with i % nshards == shard */
 	bool check_det, keep_going, trace_all, quiet;
@@ -58,11 +61,15 @@ struct outcome {
 	int nsigs;
 	uint64_t other_sigs;         /* runs whose signature came after the 16th distinct one */
 	uint64_t pct_k;              /* the k a PCT fork server used ("pct-k K"), 0 none */
+	int interrupted;             /* the signal that stopped the runs (hooks->interrupts), 0 none */
 };
 
 /* Runs argv (a migrace-cc program) under o over o->jobs workers and
  * collects every run's outcome. 0, or -1 when workers cannot start. */
 int pool_run(const struct exec_opts *o, char *const argv[], struct outcome *out);
+/* The signal pool_run has caught so far (hooks->interrupts), 0 none: what a
+ * tick reads to say why it stops. */
+int pool_interrupt(void);
 /* Counts sig in out->sigs (a histogram of distinct signatures; beyond 16 of
  * them, in out->other_sigs). */
 void count_signature(struct outcome *out, const char *sig);

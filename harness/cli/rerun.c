@@ -181,7 +181,7 @@ int read_trace_file(const char *path, struct trace *t, char *err, size_t errlen)
 	return rc;
 }
 
-void check_program(const char *cmd, const char *prog)
+void check_program(const char *cmd, const char *prog, char *abs)
 {
 	char path[PATH_MAX];
 	const char *found = prog;
@@ -202,4 +202,6 @@ void check_program(const char *cmd, const char *prog)
 	if (!has_fork_server(found))
 		die_usage(cmd, "'%s' was not built with migrace-cc (it has no fork server): build it with "
 			  "build/bin/migrace-cc --tsan|--asan|--plain", prog);
+	if (abs && !realpath(found, abs))
+		die_usage(cmd, "cannot run '%s': %s", prog, strerror(errno));
 }

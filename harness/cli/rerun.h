@@ -21,8 +21,9 @@ bool replay_ok(const char *trace);
 bool has_fork_server(const char *prog);
 
 /* A usage error (exit 2) unless prog (a path, or a name on PATH) can be run
- * and was built with migrace-cc: checked before anything runs it. */
-void check_program(const char *cmd, const char *prog);
+ * and was built with migrace-cc: checked before anything runs it. With abs
+ * (PATH_MAX bytes), the absolute path of the program found goes there. */
+void check_program(const char *cmd, const char *prog, char *abs);
 
 struct trace;
 /* Reads and parses the trace file path: 0, or -1 with the reason in err (a

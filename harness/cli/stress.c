@@ -96,7 +96,7 @@ static int stress_main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		die_usage("stress", "no program given: migrace stress [OPTIONS] -- PROGRAM [ARGS]");
-	check_program("stress", argv[optind]);
+	check_program("stress", argv[optind], NULL);
 
 	struct stress_slot slots[MAX_JOBS] = { { 0 } };
 	struct outcome out = { 0 };

@@ -28,6 +28,7 @@
 #include "mem_channel.h"
 #include "migrace/migrace.h"
 #include "migration.h"
+#include "mig_run.h"
 
 #define PAGES 8
 
@@ -85,18 +86,12 @@ static void *destination(void *arg)
 	return NULL;
 }
 
-static bool terminal(MigrationStatus st)
-{
-	return st == MIGRATION_STATUS_COMPLETED || st == MIGRATION_STATUS_FAILED ||
-	       st == MIGRATION_STATUS_CANCELLED;
-}
-
 static void check_end(struct vm *src, struct guest_ram *ram, MigrationStatus st, bool unknown, uint64_t starts,
 		      uint64_t stops)
 {
 	uint64_t dst_starts = vm_start_count(&dst_vm);
 
-	if (!terminal(st))
+	if (!mig_status_ended(st))
 		MIGRACE_INVARIANT("migration-ended", "the migration ended in state %s", migration_status_name(st));
 	if (st == MIGRATION_STATUS_COMPLETED) {
 		if (dst_result != 0 || dst_starts != 1)
@@ -167,16 +162,13 @@ int main(int argc, char **argv)
 	pthread_create(&dst, NULL, destination, NULL);
 	int ret = qmp_migrate("mem:migration", &params);
 	qmp_query_migrate(&info);
-	while (ret == 0 && !terminal(info.status)) {
+	while (ret == 0 && !mig_status_ended(info.status)) {
 		main_loop_wait(10);
 		qmp_query_migrate(&info);
 	}
 	while (main_loop_wait(0) > 0)
 		;
-	migration_shutdown();
-	while (main_loop_wait(0) > 0)
-		;
-	bql_unlock();
+	mig_shutdown_unlock();
 	/* what a management layer does after a failed migration: stop the
 	 * destination waiting for a stream that will not come */
 	if (info.status != MIGRATION_STATUS_COMPLETED)

@@ -22,6 +22,7 @@
 #include "main_loop.h"
 #include "mem_channel.h"
 #include "migration.h"
+#include "mig_run.h"
 
 #define PAGES 8
 
@@ -93,10 +94,7 @@ int main(int argc, char **argv)
 		assert(runstate_is_running(&vm));
 		assert(vm_start_count(&vm) == starts + 1);
 		assert(vdev_is_owner(&dev));
-		migration_shutdown();
-		while (main_loop_wait(0) > 0)
-			;
-		bql_unlock();
+		mig_shutdown_unlock();
 		channel_listener_close(listener);
 		vm_destroy(&vm);
 		ram_destroy(&ram);     /* the program's, not the core's: the core never frees a guest's RAM */
@@ -108,17 +106,8 @@ int main(int argc, char **argv)
 	assert(qmp_migrate("mem:migration", &params) == 0);
 	if (cancel)
 		assert(qmp_migrate_cancel() == 0);
-	do {
-		main_loop_wait(10);
-		qmp_query_migrate(&info);
-	} while (info.status != MIGRATION_STATUS_COMPLETED && info.status != MIGRATION_STATUS_FAILED &&
-		 info.status != MIGRATION_STATUS_CANCELLED);
-	while (main_loop_wait(0) > 0)
-		;
-	migration_shutdown();
-	while (main_loop_wait(0) > 0)
-		;
-	bql_unlock();
+	mig_run_to_end(&info);
+	mig_shutdown_unlock();
 	pthread_join(dst, NULL);
 	channel_listener_close(listener);
 	if (cpr_listener)

@@ -18,6 +18,7 @@
 #include "incoming.h"
 #include "main_loop.h"
 #include "migration.h"
+#include "mig_run.h"
 
 #define PAGES 8
 
@@ -69,17 +70,8 @@ int main(int argc, char **argv)
 	assert(qmp_migrate(uri, &params) == 0);
 	if (cancel)
 		assert(qmp_migrate_cancel() == 0);
-	do {
-		main_loop_wait(10);
-		qmp_query_migrate(&info);
-	} while (info.status != MIGRATION_STATUS_COMPLETED && info.status != MIGRATION_STATUS_FAILED &&
-		 info.status != MIGRATION_STATUS_CANCELLED);
-	while (main_loop_wait(0) > 0)
-		;
-	migration_shutdown();
-	while (main_loop_wait(0) > 0)
-		;
-	bql_unlock();
+	mig_run_to_end(&info);
+	mig_shutdown_unlock();
 	if (cancel)
 		channel_listener_shutdown(listener);   /* a destination still in accept gives up */
 	pthread_join(dst, NULL);

@@ -987,7 +987,11 @@ static int write_trace(const struct server *s, struct run_result *r)
 	fill_trace(s, &t, r);
 	trace_make_dirs(s->out_dir);
 	trace_path(s, r);
-	FILE *f = fopen(r->trace, "w");
+	/* written under a temporary name and renamed: an interrupted save leaves
+	 * no trace rather than an empty or cut one */
+	char tmp[sizeof(r->trace) + 8];
+	snprintf(tmp, sizeof(tmp), "%s.part", r->trace);
+	FILE *f = fopen(tmp, "w");
 	if (!f) {
 		note(s, "cannot write trace %s: %s", r->trace, strerror(errno));
 		r->trace[0] = '\0';
@@ -1007,7 +1011,12 @@ static int write_trace(const struct server *s, struct run_result *r)
 	trace_write(f, &t, (const char *const *)locs);
 	free_locations(locs, r->nsteps);
 	free(offs);
-	fclose(f);
+	if (ferror(f) | fclose(f) || rename(tmp, r->trace)) {
+		note(s, "cannot write trace %s: %s", r->trace, strerror(errno));
+		unlink(tmp);
+		r->trace[0] = '\0';
+		return -1;
+	}
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <migrace/migrace.h>
 
 #include "mem_channel.h"
+#include "mig_run.h"
 
 static void *destination(void *arg)
 {
@@ -60,21 +61,10 @@ void scen_mig_setup(struct scen_mig *m, const struct scen_mig_opts *o)
 	}
 }
 
-static bool ended(MigrationStatus st)
-{
-	return st == MIGRATION_STATUS_COMPLETED || st == MIGRATION_STATUS_FAILED ||
-	       st == MIGRATION_STATUS_CANCELLED;
-}
-
 MigrationStatus scen_mig_wait_end(struct scen_mig *m)
 {
 	atomic_store(&m->in_main_loop, true);
-	do {
-		main_loop_wait(10);
-		qmp_query_migrate(&m->info);
-	} while (!ended(m->info.status));
-	while (main_loop_wait(0) > 0)
-		;
+	mig_run_to_end(&m->info);
 	atomic_store(&m->in_main_loop, false);
 	qmp_query_migrate(&m->info);
 	return m->info.status;
@@ -128,10 +118,7 @@ void scen_mig_unwatch(struct scen_mig *m)
 
 void scen_mig_shutdown(struct scen_mig *m)
 {
-	migration_shutdown();
-	while (main_loop_wait(0) > 0)
-		;
-	bql_unlock();
+	mig_shutdown_unlock();
 	if (m->dst_started)
 		pthread_join(m->dst, NULL);
 	m->dst_started = false;

@@ -62,6 +62,7 @@
 #include "main_loop.h"
 #include "mem_channel.h"
 #include "migration.h"
+#include "mig_run.h"
 
 #define PAGES 8
 #define CPR_URI "mem:cpr"
@@ -134,17 +135,8 @@ int main(void)
 	/* cpr-transfer */
 	struct mig_params params = { .downtime_limit_ms = 300, .cpr_uri = CPR_URI };
 	assert(qmp_migrate(MIG_URI, &params) == 0);
-	do {
-		main_loop_wait(10);
-		qmp_query_migrate(&info);
-	} while (info.status != MIGRATION_STATUS_COMPLETED && info.status != MIGRATION_STATUS_FAILED &&
-		 info.status != MIGRATION_STATUS_CANCELLED);
-	while (main_loop_wait(0) > 0)
-		;
-	migration_shutdown();
-	while (main_loop_wait(0) > 0)
-		;
-	bql_unlock();
+	mig_run_to_end(&info);
+	mig_shutdown_unlock();
 	assert(pthread_join(dst, NULL) == 0);
 
 	/* the device changed hands once: the target owns it, the source not */

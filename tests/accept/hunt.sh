@@ -47,6 +47,8 @@ check "--until-expected: stopped for it, well before the default budget of 1000"
 	test "$(header "$OUTDIR/ue/hunt.txt" stopped)" = expected -a "$(header "$OUTDIR/ue/hunt.txt" schedules)" -lt 1000
 expect "--until-expected --seed 2 --jobs 1: one schedule earlier (index i has seed SEED+i)" 1 \
 	"^first expected at schedule ${first% *}\$" $M hunt $S --regressed --until-expected --seed 2 --jobs 1 --out "$OUTDIR/ue2"
+expect "a program named without a directory is found on PATH, as exec finds it" 1 'deadlock' \
+	env PATH="$(dirname "$P"):$PATH" $M hunt --strategy pct:2 --budget 300 --jobs 1 --out "$OUTDIR/bare" -- "$(basename "$P")"
 
 # -- sharding: the union of 1/2 and 2/2 is the unsharded hunt ---------------
 expect "a program: unsharded, 300 pct:2 schedules, several signatures" 1 'deadlock' \

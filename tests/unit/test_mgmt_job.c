@@ -128,6 +128,14 @@ static void start_vm(struct fx *fx)
 	assert_int_equal(fmon_expect(fx->fm, "qmp_capabilities", NULL, NULL), 0);
 }
 
+/* "vm" created and running, looked up: returned locked, in an API call. */
+static struct mgmt_domain *running_vm(struct fx *fx)
+{
+	start_vm(fx);
+	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
+	return mgmt_domain_lookup(&fx->drv, "vm");
+}
+
 /* ---- jobs ---------------------------------------------------------------------- */
 
 struct waiter {
@@ -377,9 +385,7 @@ static void test_inv_lock_rank(void **state)
 	struct mgmt_domain *dom;
 	struct holder h;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	/* correct: domain, then monitor (EnterMonitor's order) */
 	mgmt_monitor_lock(dom->mon);
 	mgmt_monitor_unlock(dom->mon);
@@ -447,9 +453,7 @@ static void test_inv_monitor_without_job(void **state)
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	/* correct: a sync job first */
 	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "ok"), 0);
 	assert_int_equal(mgmt_enter_monitor(dom), 0);
@@ -500,9 +504,7 @@ static void test_inv_stop_without_job(void **state)
 	struct mgmt_domain *dom;
 	struct holder h;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	mgmt_domain_unlock(dom);
 	hold(&h, query_job_begin, query_job_end, dom);
 	mgmt_domain_lock(dom);
@@ -521,9 +523,7 @@ static void test_inv_stop_without_job_alone_silent(void **state)
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	mgmt_process_kill_locked(dom);
 	mgmt_process_stop_locked(dom, "no job, nobody else's");
 	assert_int_equal(violations(NULL, 0), 0);
@@ -661,9 +661,7 @@ static void test_inv_monitor_without_domain_lock(void **state)
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	assert_int_equal(mgmt_job_begin_locked(dom, MGMT_JOB_QUERY, "unlocked"), 0);
 	mgmt_domain_unlock(dom);
 	assert_int_equal(mgmt_enter_monitor(dom), 0);	/* wrong: domain unlocked */
@@ -700,9 +698,7 @@ static void test_inv_stop_async_without_nested(void **state)
 	struct mgmt_domain *dom;
 	struct holder h;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
 	mgmt_domain_unlock(dom);
 	hold(&h, query_job_begin, query_job_end, dom);	/* a query the async mask allows */
@@ -720,9 +716,7 @@ static void test_inv_stop_async_nested_silent(void **state)
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	assert_int_equal(mgmt_job_begin_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "mig"), 0);
 	mgmt_process_kill_locked(dom);
 	mgmt_process_stop_async_locked(dom, MGMT_ASYNC_MIGRATION_OUT, "nested");
@@ -805,9 +799,7 @@ static void test_inv_stale_event(void **state)
 	struct fx *fx = *state;
 	struct mgmt_domain *dom;
 
-	start_vm(fx);
-	assert_int_equal(mgmt_domain_create(&fx->drv, "vm", true), 0);
-	dom = mgmt_domain_lookup(&fx->drv, "vm");
+	dom = running_vm(fx);
 	mgmt_inv_event_begin(dom->id);		/* correct: its own instance */
 	mgmt_process_kill_locked(dom);
 	mgmt_inv_event_end();
