@@ -189,23 +189,40 @@ static int read_proc(pid_t pid, pid_t tid, const char *what, char *buf, size_t l
 	return (int)n;
 }
 
-/* The thread's CPU time in ns (schedstat's first field), UINT64_MAX unknown. */
+/* The thread's stat line after its name: "S ppid ...", or NULL. */
+static const char *thread_stat(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	if (read_proc(pid, tid, "stat", buf, len) <= 0)
+		return NULL;
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* The thread's CPU time in ns: schedstat's first field, else stat's user
+ * and system time (in clock ticks); UINT64_MAX unknown. */
 static uint64_t cpu_ns(pid_t pid, pid_t tid)
 {
-	char buf[128];
-	if (read_proc(pid, tid, "schedstat", buf, sizeof(buf)) <= 0)
+	char buf[512];
+	if (read_proc(pid, tid, "schedstat", buf, sizeof(buf)) > 0)
+		return strtoull(buf, NULL, 10);
+	const char *p = thread_stat(pid, tid, buf, sizeof(buf));
+	for (int field = 3; p && field < 14; field++)    /* to utime, the 14th */
+		if ((p = strchr(p, ' ')))
+			p++;
+	if (!p)
 		return UINT64_MAX;
-	return strtoull(buf, NULL, 10);
+	char *e;
+	unsigned long long ut = strtoull(p, &e, 10), st = strtoull(e, NULL, 10);
+	long hz = sysconf(_SC_CLK_TCK);
+	return (ut + st) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
 }
 
 /* The thread's state letter (R running, S sleeping, ...), or 0. */
 static char thread_state(pid_t pid, pid_t tid)
 {
 	char buf[512];
-	if (read_proc(pid, tid, "stat", buf, sizeof(buf)) <= 0)
-		return 0;
-	const char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
+	const char *p = thread_stat(pid, tid, buf, sizeof(buf));
+	return p ? p[0] : 0;
 }
 
 /* Whether a thread besides r could run, now or when virtual time moves. */
