@@ -142,8 +142,8 @@ static int extract(const struct trace *t, bool spell_out, struct cand *c, char *
 		uint32_t key = keyed ? r->key : ++count[r->cur];
 		struct tset en;
 		step_get_enabled(r, &en);   /* T64 and above too */
-		bool cur_on = tset_has(&en, r->cur);
-		bool sw = r->chosen != strategy_default_set(&en, r->cur);
+		bool cur_on = tset_has(&en, r->cur) && !r->fair;   /* a spin's yield is no preemption */
+		bool sw = r->chosen != strategy_step_default(r);
 		if (!sw && !(spell_out && r->chosen != r->cur))
 			continue;
 		c->sw[c->n++] = (struct sw){ .key = key, .step = i, .from = r->cur, .to = r->chosen, .mem = r->key_mem,

@@ -34,12 +34,13 @@ static const char show_help[] =
 	"settings, the outcome, the counts, and each thread: who created it, its\n"
 	"steps, the function it first appears in.\n"
 	"The gutter holds the step number and a mark: `>` a switch (the previous\n"
-	"thread blocked or finished), `*` a preemption (the previous thread could\n"
-	"have gone on), `!` a fault point that failed, and the failure. Sync points\n"
-	"show as [name], fault decisions as FAULT pass|fail POINT#HIT. The last line\n"
-	"is the trace's outcome, in the lane of the thread that ran last; across the\n"
-	"lanes for a deadlock or a clean run, followed by each thread's wait and the\n"
-	"wait-for cycle when the run's log (TRACE.log) lists them.\n"
+	"thread blocked or finished, or spun and yielded), `*` a preemption (the\n"
+	"previous thread could have gone on), `!` a fault point that failed, and the\n"
+	"failure. Sync points show as [name], fault decisions as FAULT pass|fail\n"
+	"POINT#HIT. The last line is the trace's outcome, in the lane of the thread\n"
+	"that ran last; across the lanes for a deadlock or a clean run, followed by\n"
+	"each thread's wait and the wait-for cycle when the run's log (TRACE.log)\n"
+	"lists them.\n"
 	"A stretch of more than 8 steps of one thread with no switch, sync point,\n"
 	"fault decision, create, start or exit in it is folded to its first and last\n"
 	"two steps around a line \"... N steps of Tn ...\".\n"
@@ -195,10 +196,10 @@ static void show_classify(struct show_view *v, bool fold)
 		uint8_t f = 0;
 		if (r->objk == 'f')
 			f |= SF_FAULT | (r->op == OP_FAULT_FAIL ? SF_FAULT_FAIL : 0);
-		else if (r->chosen != r->cur) {
+		else if (r->chosen != r->cur) {   /* a spinning thread's yield (fair) is no preemption */
 			struct tset en;
 			step_get_enabled(r, &en);
-			f |= SF_SWITCH | (tset_has(&en, r->cur) ? SF_PREEMPT : 0);
+			f |= SF_SWITCH | (tset_has(&en, r->cur) && !r->fair ? SF_PREEMPT : 0);
 		}
 		if (r->objk == 'p')
 			f |= SF_SYNC;

@@ -1,7 +1,8 @@
 /*
  * Outcome signatures: `clean`, `tsan:<kind>@<function>`,
  * `asan:<kind>@<function>`, `ubsan:<kind>@<file:line>`, `assert:<expression>`,
- * `signal:<name>`, `deadlock`, `hang`, `invariant:<name>`, `misuse:<what>`,
+ * `signal:<name>`, `deadlock`, `hang`, `spin@<file:line>` (the fork server's,
+ * spin.c), `invariant:<name>`, `misuse:<what>`,
  * `unreached:<sync point>`, `divergence`, `exit:<code>`.
  */
 #define _GNU_SOURCE

@@ -36,6 +36,7 @@
 #include "memshare.h"
 #include "migrace/scenario.h"
 #include "rt.h"
+#include "spin.h"
 #include "symbolize.h"
 #include "trace.h"
 
@@ -52,6 +53,7 @@ struct server {
 	char strat_text[32];
 	uint64_t seed, runs, first, stride;
 	unsigned timeout_ms;
+	unsigned spin_ms;            /* CPU time with no decision that is a spin (spin.c), 0 never */
 	uint32_t max_steps;
 	const char *out_dir, *name, *self_cmd;
 	bool direct;                 /* started by hand: no controller on MIGRACE_CTL_FD */
@@ -89,7 +91,8 @@ struct run_result {
 	uint64_t index, seed;
 	char sig[160];
 	bool failed;
-	enum { END_SELF, END_STEPS, END_WALL } end;   /* it ended, or was stopped at a limit */
+	enum { END_SELF, END_STEPS, END_WALL, END_SPIN } end;   /* it ended, or was stopped at a limit
+								   * or in a spin loop (spin.c) */
 	int status;                  /* wait status */
 	uint32_t nsteps;
 	char trace[PATH_MAX];
@@ -477,6 +480,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	if (!s->stride)
 		usage_error("MIGRACE_RUN_STRIDE must be at least 1");
 	s->timeout_ms = (unsigned)env_u64("MIGRACE_TIMEOUT_MS", 10000, 86400000);
+	s->spin_ms = (unsigned)env_u64("MIGRACE_SPIN_MS", s->timeout_ms / 4 < 1000 ? s->timeout_ms / 4 : 1000, 86400000);
 	s->max_steps = (uint32_t)env_u64("MIGRACE_MAX_STEPS", 200000, 50000000);
 	s->cfg.pct_k = env_u64("MIGRACE_PCT_K", 0, UINT32_MAX);
 	s->out_dir = getenv("MIGRACE_OUT") ? getenv("MIGRACE_OUT") : "migrace-out";
@@ -533,6 +537,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 		s->max_steps = MEM_MAX_STEPS;
 	rt_note_stack();
 	s->shm = shared_map(sizeof(*s->shm));
+	spin_setup(s->shm, s->spin_ms);
 	s->log = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->expect_buf = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->prefix = shared_map((size_t)s->max_steps * sizeof(*s->prefix));
@@ -772,27 +777,33 @@ static int ms_since(const struct timespec *t0)
 
 /* At the wall clock: stops the run, has the scheduler's state read from it
  * (the report's threads) and kills it. */
-static void stop_at_deadline(pid_t pid, int *status, bool *reaped)
+static void stop_at_deadline(struct server *s, pid_t pid, int *status, bool *reaped)
 {
 	kill(-pid, SIGSTOP);
 	pid_t w;
 	while ((w = waitpid(pid, status, WUNTRACED)) < 0 && errno == EINTR)
 		;
 	*reaped = w == pid && !WIFSTOPPED(*status);
-	if (!*reaped)
-		rt_snapshot_child(pid);
+	if (!*reaped && rt_snapshot_child(pid, &s->shm->snap) == 0)
+		s->shm->has_snap = true;
 	kill(-pid, SIGKILL);
 	kill(-pid, SIGCONT);
 }
 
-/* Waits for the run, feeding its stdin and passing its stderr through.
- * Returns false when it had to be stopped at the wall clock (limit_ms). */
-static bool supervise(struct server *s, pid_t pid, unsigned limit_ms, struct run_io *io, int *status)
+/* Waits for the run, feeding its stdin and passing its stderr through, and
+ * watching a run that lasts for a spin (spin.c). Returns false when it had to
+ * be stopped at the wall clock (limit_ms) or in a spin (*spun). */
+static bool supervise(struct server *s, pid_t pid, unsigned limit_ms, struct run_io *io, int *status,
+		      bool *spun)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct timespec t0;
 	bool in_time = true, reaped = false;
+	struct spin_watch sw;
+	int next_look = SPIN_TICK_MS;
 
+	*spun = false;
+	spin_watch_begin(&sw, s->shm);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!reaped) {
 		struct pollfd p[3];
@@ -808,12 +819,21 @@ static bool supervise(struct server *s, pid_t pid, unsigned limit_ms, struct run
 			close(io->in_w);     /* all of it, and the end */
 			io->in_w = -1;
 		}
-		int left = (int)limit_ms - ms_since(&t0);
+		int now = ms_since(&t0), left = (int)limit_ms - now;
 		if (left <= 0) {
 			in_time = false;
 			break;
 		}
-		int r = poll(p, (nfds_t)n, pfd < 0 && left > 20 ? 20 : left);
+		if (now >= next_look) {
+			next_look = now + SPIN_TICK_MS;
+			if (spin_watch_tick(&sw, pid, s->shm)) {
+				*spun = true;
+				in_time = false;
+				break;
+			}
+		}
+		int wait = left < next_look - now ? left : next_look - now;
+		int r = poll(p, (nfds_t)n, pfd < 0 && wait > 20 ? 20 : wait);
 		if (r < 0 && errno == EINTR && interrupted)
 			break;
 		if (r <= 0)
@@ -832,8 +852,10 @@ check_exit:
 		if (pfd < 0 && waitpid(pid, status, WNOHANG) == pid)
 			reaped = true;
 	}
-	if (!in_time)
-		stop_at_deadline(pid, status, &reaped);
+	if (*spun)
+		kill(-pid, SIGKILL);
+	else if (!in_time)
+		stop_at_deadline(s, pid, status, &reaped);
 	while (!reaped && waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
 	kill(-pid, SIGKILL);        /* whatever the run left behind in its group */
@@ -1161,9 +1183,29 @@ static int save_in_child(struct server *s, struct run_result *r, bool trace, boo
 	return 0;
 }
 
-/* One attempt at a run: fork, supervise, collect. false at the wall clock. */
+/* A spin's outcome and detail (spin_verdict), written by a child: the
+ * symbolizer allocates, and the server's heap must stay as it was. */
+static void spin_verdict_in_child(struct server *s)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		usage_error("fork failed: %s", strerror(errno));
+	if (pid == 0) {
+		spin_verdict(s->exe, s->shm);
+		_exit(0);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!s->shm->outcome[0])
+		snprintf(s->shm->outcome, sizeof(s->shm->outcome), "spin@unknown");
+}
+
+/* One attempt at a run: fork, supervise, collect. false at the wall clock
+ * or in a spin (*spun). */
 static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limit_ms, bool pass, int *status,
-		    size_t *no, size_t *ne)
+		    size_t *no, size_t *ne, bool *spun)
 {
 	struct rt_shared *shm = s->shm;
 	struct run_io io;
@@ -1173,6 +1215,7 @@ static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limi
 	shm->outcome[0] = shm->detail[0] = '\0';
 	shm->detail_pc = 0;
 	shm->has_snap = false;
+	shm->spin_npc = 0;
 	shm->replay = s->replaying;
 	shm->expect_len = s->replaying ? s->replay.nsteps : 0;
 	reset_capture(s->out_fd);
@@ -1191,8 +1234,10 @@ static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limi
 	close(io.err_w);
 	io.in_r = io.err_w = -1;
 	*status = 0;
-	bool in_time = supervise(s, pid, limit_ms, &io, status);
+	bool in_time = supervise(s, pid, limit_ms, &io, status, spun);
 	current_child = 0;
+	if (*spun)
+		spin_verdict_in_child(s);
 	*no = pass ? 0 : read_capture(s->out_fd, s->output, OUTPUT_MAX);
 	*ne = pass ? io.err_len : read_capture(s->err_fd, s->output + OUTPUT_MAX + 1, OUTPUT_MAX);
 	io_close(&io);
@@ -1206,7 +1251,8 @@ static void nul_to_space(char *p, size_t n)
 }
 
 /* One schedule, start to end. A run stopped at the wall clock runs again
- * once with four times the time; only if it is stopped again is it a hang. */
+ * once with four times the time; only if it is stopped again is it a hang.
+ * A run stopped in a spin is one (its signature is the runtime's outcome). */
 static void run_once(struct server *s, uint64_t index, uint64_t seed, const struct rt_config *cfg,
 		     struct run_result *r, bool quiet)
 {
@@ -1215,14 +1261,14 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 	unsigned limit = s->timeout_ms;
 	size_t no, ne;
 	int status;
-	bool in_time;
+	bool in_time, spun = false;
 
 	memset(r, 0, sizeof(*r));
 	r->index = index;
 	r->seed = seed;
 	for (int again = 0;; again++) {
-		in_time = attempt(s, cfg, limit, pass, &status, &no, &ne);
-		if (in_time || again || interrupted)
+		in_time = attempt(s, cfg, limit, pass, &status, &no, &ne, &spun);
+		if (in_time || spun || again || interrupted)
 			break;
 		unsigned longer = limit > UINT_MAX / 4 ? UINT_MAX : limit * 4;
 		note(s, "run %" PRIu64 " (seed %" PRIu64 ") did not finish within %u ms of wall-clock time: "
@@ -1242,12 +1288,12 @@ static void run_once(struct server *s, uint64_t index, uint64_t seed, const stru
 	char *both = s->output + 2 * OUTPUT_MAX + 2;
 	snprintf(both, OUTPUT_MAX + 62, "%s%s%s", err, ne && no ? "\n" : "", out);
 	struct run_end end = { .output = both, .wait_status = status,
-			       .timed_out = !in_time || (interrupted && WIFSIGNALED(status)),
+			       .timed_out = (!in_time && !spun) || (interrupted && WIFSIGNALED(status)),
 			       .rt_outcome = shm->outcome };
 	r->failed = classify(&end, r->sig, sizeof(r->sig));
 	r->status = status;
-	r->end = !in_time ? END_WALL : strcmp(shm->outcome, "hang") == 0 ? END_STEPS : END_SELF;
-	if (!in_time)
+	r->end = spun ? END_SPIN : !in_time ? END_WALL : strcmp(shm->outcome, "hang") == 0 ? END_STEPS : END_SELF;
+	if (!in_time && !spun)
 		snprintf(shm->detail, sizeof(shm->detail), "wall clock: the run did not finish within %u ms, nor "
 			 "within %u ms when run again, and was killed (--timeout raises the limit)", s->timeout_ms, limit);
 	/* started by hand, the program's own exit status is no finding */
@@ -1314,7 +1360,7 @@ static void estimate_k(struct server *s)
 	note(s, "pct: k=%d steps (the default): the first run, under the default schedule, %s; "
 	     "MIGRACE_PCT_K (--pct-k) sets k", PCT_K_DEFAULT,
 	     r.end == END_WALL ? "was stopped at the wall clock" : r.end == END_STEPS ? "reached the step limit"
-									     : "made no scheduling decision");
+	     : r.end == END_SPIN ? "was stopped in a spin loop" : "made no scheduling decision");
 out:
 	ctl_printf(s, "pct-k %" PRIu64 "\n", s->cfg.pct_k);   /* for the controller's seed repro line */
 }

@@ -431,7 +431,7 @@ static void add_entry(const struct step_rec *log, uint32_t n)
 			continue;
 		struct tset e;
 		step_get_enabled(r, &e);
-		nsw += r->chosen != strategy_default_set(&e, r->cur);
+		nsw += r->chosen != strategy_step_default(r);
 		npts += tset_count(&e) > 1;
 	}
 	if (nsw > PLAN_MAX)
@@ -454,7 +454,7 @@ static void add_entry(const struct step_rec *log, uint32_t n)
 		step_get_enabled(r, &e);
 		if ((uint32_t)r->chosen + 1 > nthreads)
 			nthreads = (uint32_t)r->chosen + 1;
-		if (r->chosen != strategy_default_set(&e, r->cur))
+		if (r->chosen != strategy_step_default(r))
 			en->sw[en->nsw++] = (struct switch_ent){ .n = r->key, .t = r->cur, .u = r->chosen,
 								 .mem = r->key_mem };
 		if (tset_count(&e) < 2)

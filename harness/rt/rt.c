@@ -31,6 +31,7 @@ struct rthread {
 	bool joined;
 	char name[16];           /* pthread_setname_np's, for reports */
 	uint32_t ndec;           /* scheduling decisions it reached (keys of its steps) */
+	int32_t ktid;            /* its kernel thread id; 0 for T0, whose is the run's pid */
 	void *(*fn)(void *);
 	void *arg;
 };
@@ -71,6 +72,16 @@ static __thread uint32_t memc;
 #define MEM_RECENT 4
 static __thread struct { uint64_t pc; uint32_t n; } recent[MEM_RECENT];
 static __thread unsigned recent_next;
+/* Fairness under memory points: the loads the thread made a decision at
+ * (every load, in the learning run), the word and value each read last, and
+ * how many times in a row it read that value there with no store point in
+ * between. SPIN_REPEATS of them is a spin loop: the thread yields (a fair
+ * step), so that no strategy starves the thread it waits for. */
+#define SPIN_WATCH 4
+#define SPIN_REPEATS 4
+#define SPIN_REPEATS_LEARN 1024
+static __thread struct { uint64_t pc; uintptr_t addr; uint64_t val; uint32_t n; } spinq[SPIN_WATCH];
+static __thread unsigned spinq_next;
 /* Inside libfiu (faults.c): its own locks and clock reads are no scheduling
  * points, so every wrapper passes them straight through. */
 __thread bool rt_in_fiu;
@@ -165,6 +176,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	memc = 0;
 	memset(recent, 0, sizeof(recent));
 	recent_next = 0;
+	memset(spinq, 0, sizeof(spinq));
+	spinq_next = 0;
 	if (rt.script)
 		for (int i = 0; i < cfg->nscript; i++)
 			model_add_constraint(&rt.m, cfg->script_before[i], cfg->script_after[i]);
@@ -217,9 +230,8 @@ static uint64_t pc_off(uintptr_t pc)
 	return pc ? pc - rt.exe_base : 0;
 }
 
-static void snapshot(int running)
+static void snapshot_to(struct snap *s, int running)
 {
-	struct snap *s = &rt.buf.shm->snap;
 	memset(s, 0, sizeof(*s));
 	s->nthreads = rt.m.nthreads;
 	s->now = rt.m.now;
@@ -235,11 +247,17 @@ static void snapshot(int running)
 		st->pc = pc_off(t->pending.pc);
 		st->deadline = t->pending.deadline;
 		st->name = t->pending.name;
+		st->ktid = rt.th[i].ktid;
 		st->waits_for = t->status == TS_FINISHED ? -1 : model_waits_for(&rt.m, i);
 		if (t->pending.kind == OP_SYNC && !s->missing)
 			model_sync_blocked(&rt.m, t->pending.name, &s->missing);
 	}
 	s->ncycle = model_find_cycle(&rt.m, s->cycle, MODEL_MAX_THREADS);
+}
+
+static void snapshot(int running)
+{
+	snapshot_to(&rt.buf.shm->snap, running);
 	rt.buf.shm->has_snap = true;
 }
 
@@ -362,7 +380,7 @@ static void unmap_child_chunks(void)
 		munmap(rt.m.chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
 }
 
-int rt_snapshot_child(int pid)
+int rt_snapshot_child(int pid, struct snap *out)
 {
 	struct iovec here = { &rt, sizeof(rt) }, there = { &rt, sizeof(rt) };
 	int rc = -1;
@@ -371,7 +389,7 @@ int rt_snapshot_child(int pid)
 	if (process_vm_readv(pid, &here, 1, &there, 1, 0) == (ssize_t)sizeof(rt) && rt.buf.shm &&
 	    map_child_chunks(pid) == 0) {
 		uint32_t n = rt.buf.shm->nsteps;
-		snapshot(n ? rt.buf.log[n - 1].chosen : 0);
+		snapshot_to(out, n ? rt.buf.log[n - 1].chosen : 0);
 		rc = 0;
 	}
 	unmap_child_chunks();
@@ -467,7 +485,7 @@ static void set_enabled(struct step_rec *r, const struct tset *e)
 	r->enabled_hi = w;
 }
 
-static void record(int cur, int next, const struct tset *enabled, uint32_t key, bool key_mem)
+static void record(int cur, int next, const struct tset *enabled, uint32_t key, bool key_mem, bool fair)
 {
 	struct rt_shared *shm = rt.buf.shm;
 	const struct op *op = &rt.m.threads[next].pending;
@@ -483,14 +501,15 @@ static void record(int cur, int next, const struct tset *enabled, uint32_t key, 
 	r->name = op->kind == OP_SYNC ? op->name : NULL;
 	r->key = key;
 	r->key_mem = key_mem;
+	r->fair = fair;
 	shm->nsteps = (uint32_t)++rt.step;
 }
 
 /* One scheduling decision by the thread holding the baton, its key-th
- * (key_mem: at its key-th non-stack memory access). Returns when self is
- * chosen (its pending operation is then enabled), or at once when self has
- * finished and handed the baton on. */
-static void decide_at(int self, uint32_t key, bool key_mem)
+ * (key_mem: at its key-th non-stack memory access; fair: where it spins).
+ * Returns when self is chosen (its pending operation is then enabled), or at
+ * once when self has finished and handed the baton on. */
+static void decide_at(int self, uint32_t key, bool key_mem, bool fair)
 {
 	struct tset enabled;
 
@@ -518,12 +537,13 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 	else {
 		rt.strat.key = key;
 		rt.strat.key_mem = key_mem;
+		rt.strat.fair = fair;
 		next = strategy_pick_set(&rt.strat, rt.step, &enabled, self, cur_op->kind);
 		if (next < 0)
 			rt_fail("divergence", "step %lu: the forced schedule names thread T%d, which cannot run here",
 				(unsigned long)rt.step, rt.strat.prefix[rt.step]);
 	}
-	record(self, next, &enabled, key, key_mem);
+	record(self, next, &enabled, key, key_mem, fair);
 	if (next == self)
 		return;
 	baton_give(&rt.th[next].baton);
@@ -535,7 +555,8 @@ static void decide_at(int self, uint32_t key, bool key_mem)
 static void decide(int self)
 {
 	memset(recent, 0, sizeof(recent));   /* a new stretch of the thread's accesses */
-	decide_at(self, ++rt.th[self].ndec, false);
+	memset(spinq, 0, sizeof(spinq));
+	decide_at(self, ++rt.th[self].ndec, false, false);
 }
 
 /* mem: who else could run now; only the running thread changes it, at its
@@ -745,6 +766,7 @@ void *rt_thread_trampoline(void *arg)
 	int tid = (int)(th - rt.th);
 
 	self_tid = tid;
+	th->ktid = (int32_t)gettid();   /* for spin.c; before the creator goes on */
 	baton_give(&th->started);
 	baton_wait(&th->baton);
 	rt_note_stack();         /* holding the baton: its allocations happen in a fixed order */
@@ -897,11 +919,52 @@ void rt_note_stack(void)
 	}
 }
 
-static void __attribute__((noinline)) mem_decide(uintptr_t pc)
+/* The value at addr, the size-byte word a load is about to read (its first
+ * 8 bytes for a 16-byte one). */
+static uint64_t peek(const void *addr, unsigned size)
+{
+	switch (size) {
+	case 1: return *(const volatile uint8_t *)addr;
+	case 2: return *(const volatile uint16_t *)addr;
+	case 4: return *(const volatile uint32_t *)addr;
+	default: return *(const volatile uint64_t *)addr;
+	}
+}
+
+/* Whether the thread's load at pc, of addr, makes the `repeats`-th time in a
+ * row it reads the same value there (then it counts again from 0). A store
+ * point forgets every load: the thread did something another can see. */
+static bool spinning(uint64_t pc, const void *addr, unsigned size, bool write, uint32_t repeats)
+{
+	if (write) {
+		memset(spinq, 0, sizeof(spinq));
+		return false;
+	}
+	uint64_t v = peek(addr, size);
+	for (int i = 0; i < SPIN_WATCH; i++) {
+		if (spinq[i].pc != pc)
+			continue;
+		if (spinq[i].addr != (uintptr_t)addr || spinq[i].val != v) {
+			spinq[i].addr = (uintptr_t)addr;
+			spinq[i].val = v;
+			spinq[i].n = 1;
+			return false;
+		}
+		if (++spinq[i].n < repeats)
+			return false;
+		spinq[i].n = 0;
+		return true;
+	}
+	spinq[spinq_next] = (typeof(spinq[0])){ pc, (uintptr_t)addr, v, 1 };
+	spinq_next = (spinq_next + 1) % SPIN_WATCH;
+	return false;
+}
+
+static void __attribute__((noinline)) mem_decide(uintptr_t pc, bool fair)
 {
 	int self = self_tid;
 	rt.m.threads[self].pending = (struct op){ .kind = OP_MEM, .deadline = MODEL_NO_DEADLINE, .pc = pc };
-	decide_at(self, memc, true);
+	decide_at(self, memc, true, fair);
 	model_exec(&rt.m, self);
 	others_changed();
 }
@@ -921,7 +984,8 @@ static bool backoff(uint64_t pc)
 	return true;
 }
 
-static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write)
+static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write,
+							     unsigned size)
 {
 	if (__builtin_expect(!rt.mem, 1))
 		return;
@@ -929,27 +993,29 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 		return;
 	if (rt.mem_sel == MEM_SEL_LEARN) {
 		memshare_learn((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
+		/* a spin would end the learning run before the thread it waits
+		 * for touched the word: it yields, and that thread runs */
+		if (rt.others && spinning(pc, addr, size, write, SPIN_REPEATS_LEARN))
+			mem_decide(pc, true);
 		return;
 	}
 	memc++;              /* the key counts every non-stack access, points or not */
 	if (!rt.others)
 		return;
-	if (rt.mem_sel == MEM_SEL_ALL)
-		mem_decide(pc);
-	else if (memshare_has(pc - rt.exe_base) && backoff(pc))
-		mem_decide(pc);
+	if (rt.mem_sel == MEM_SEL_ALL || (memshare_has(pc - rt.exe_base) && backoff(pc)))
+		mem_decide(pc, spinning(pc, addr, size, write, SPIN_REPEATS));
 }
 
 /* An atomic read-modify-write (harness/include/migrace/rmw.h, which
  * migrace-cc includes in every source): a memory-access point like a store. */
 void migrace_rmw(const volatile void *addr)
 {
-	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true);
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true, 8);
 }
 
 #define MEM_HOOK(name, type, write)                                                               \
 	void name(type *addr);                                                                    \
-	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write); }
+	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write, sizeof(type)); }
 MEM_HOOK(__sanitizer_cov_load1, uint8_t, false)
 MEM_HOOK(__sanitizer_cov_load2, uint16_t, false)
 MEM_HOOK(__sanitizer_cov_load4, uint32_t, false)

@@ -15,6 +15,8 @@
 
 #define RT_EXIT_FAIL 86           /* a run stopped by the runtime (outcome in shared memory) */
 #define RT_MAX_SCRIPT 64
+#define SPIN_SAMPLES 32
+#define SPIN_DEPTH 8
 
 /* Fixed bases of the virtual clocks, so that runs and replays see the same time. */
 #define VT_REALTIME_BASE_S 1700000000LL
@@ -28,6 +30,7 @@ struct snap_thread {
 	uint64_t pc;
 	int64_t deadline;
 	const char *name;
+	int32_t ktid;             /* its kernel thread id (spin.c samples it) */
 };
 
 /* What the threads were doing when the run stopped (deadlock, or a hang at
@@ -57,6 +60,11 @@ struct rt_shared {
 	char outcome[160];        /* signature decided by the runtime, "" if none */
 	char detail[2048];        /* what the runtime saw, for the report */
 	uint64_t detail_pc;       /* the call site it is about, 0 if none */
+	/* spin loops (spin.c): where the fork server's samples found the
+	 * running thread: per sample, its pc and return addresses, as code
+	 * offsets into the executable, 0 outside it */
+	uint32_t spin_npc;
+	uint64_t spin_pc[SPIN_SAMPLES][SPIN_DEPTH];
 	struct snap snap;
 };
 
@@ -110,10 +118,10 @@ void rt_set_spurious(bool on);
 bool rt_managed(void);
 /* Threads of the run that have not finished. */
 int rt_live_threads(void);
-/* In the fork server, for a run stopped at the wall clock: reads the stopped
- * child's scheduler state and writes its snapshot into shared memory (shm).
- * 0, or -1 when the child's memory cannot be read. */
-int rt_snapshot_child(int pid);
+/* In the fork server, for a run stopped at the wall clock or suspected of a
+ * spin (spin.c): reads the child's scheduler state and writes its snapshot
+ * into out. 0, or -1 when the child's memory cannot be read. */
+int rt_snapshot_child(int pid, struct snap *out);
 extern __thread bool rt_in_fiu;   /* inside libfiu: wrappers pass through */
 uintptr_t rt_exe_base(void);
 

@@ -20,6 +20,9 @@ struct step_rec {
 	bool key_mem;          /* key counts memory accesses, not decisions */
 	bool open;             /* a fault decision a strategy may take either way (not
 	                          fixed by a plan): dfs branches on it; not in traces */
+	bool fair;             /* cur spins (it re-read an unchanged word, rt.c): the
+	                          default runs another thread, and a switch here is no
+	                          preemption; `fair` in traces */
 	int32_t obj;           /* object id, thread id, hit number of a fault point,
 	                          a choice's bound and value (STEP_CHOICE);
 	                          unused for '-' and 'p' */

@@ -213,11 +213,36 @@ int strategy_default_set(const struct tset *enabled, int cur)
 	return tset_first(enabled);
 }
 
-static int pick_random(struct strategy *s, const struct tset *enabled)
+int strategy_fair_default(const struct tset *enabled, int cur)
 {
-	int n = tset_count(enabled);
+	int t = tset_next(enabled, cur);
+	if (t < 0)
+		t = tset_first(enabled);
+	return t;
+}
+
+int strategy_step_default(const struct step_rec *r)
+{
+	struct tset e;
+	step_get_enabled(r, &e);
+	return r->fair ? strategy_fair_default(&e, r->cur) : strategy_default_set(&e, r->cur);
+}
+
+/* The default at the decision being made. */
+static int pick_default(const struct strategy *s, const struct tset *enabled, int cur)
+{
+	return s->fair ? strategy_fair_default(enabled, cur) : strategy_default_set(enabled, cur);
+}
+
+/* Uniform among the enabled threads; at a fair step, among the others. */
+static int pick_random(struct strategy *s, const struct tset *enabled, int cur)
+{
+	struct tset e = *enabled;
+	if (s->fair && tset_count(&e) > 1)
+		tset_del(&e, cur);
+	int n = tset_count(&e);
 	int k = (int)prng_below(&s->rng, (uint64_t)n);
-	TSET_FOR(t, enabled)
+	TSET_FOR(t, &e)
 		if (k-- == 0)
 			return t;
 	return -1;
@@ -231,9 +256,10 @@ static int pick_pct(struct strategy *s, uint64_t step, const struct tset *enable
 			if (s->change[i] == step)
 				s->prio[cur] = i + 1;  /* below every initial priority; the
 							  * draw order, not time order, ranks them */
-		/* A yield gives way: without this, a spinning thread at the top
+		/* A yield gives way, and so does a thread spinning on memory (a
+		 * fair step): without this, a spinning thread at the top
 		 * priority would starve the thread it waits for. */
-		if (cur_op == OP_YIELD) {
+		if (cur_op == OP_YIELD || s->fair) {
 			for (int i = 0; i < s->nthreads; i++)
 				if (s->prio[i] < s->lowest)
 					s->lowest = s->prio[i];
@@ -255,7 +281,7 @@ static int pick_listed(struct strategy *s, const struct tset *enabled, int cur)
 		if (w->t == cur && w->n == s->key && w->mem == s->key_mem && tset_has(enabled, w->u))
 			return w->u;
 	}
-	return strategy_default_set(enabled, cur);
+	return pick_default(s, enabled, cur);
 }
 
 static int pick_guided(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
@@ -264,9 +290,9 @@ static int pick_guided(struct strategy *s, uint64_t step, const struct tset *ena
 	if (s->pct_run && step >= s->noise_from)   /* change points count from there */
 		return pick_pct(s, step - s->noise_from, enabled, cur, cur_op);
 	if (s->noise == GUIDED_RANDOM_WALK)         /* random's own choices */
-		return pick_random(s, enabled);
+		return pick_random(s, enabled, cur);
 	int t = pick_listed(s, enabled, cur);
-	if (!s->noise || step < s->noise_from || t != strategy_default_set(enabled, cur) ||
+	if (!s->noise || step < s->noise_from || t != pick_default(s, enabled, cur) ||
 	    prng_below(&s->grng, 65536) >= s->noise)
 		return t;
 	int n = tset_count(enabled) - 1, k;
@@ -288,7 +314,7 @@ int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enab
 	}
 	switch (s->spec.kind) {
 	case STRAT_RANDOM:
-		return pick_random(s, enabled);
+		return pick_random(s, enabled, cur);
 	case STRAT_PCT:
 		return pick_pct(s, step, enabled, cur, cur_op);
 	case STRAT_SWITCHES:
@@ -298,7 +324,7 @@ int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enab
 	case STRAT_SCRIPT:
 	case STRAT_DFS:
 	default:
-		return strategy_default_set(enabled, cur);
+		return pick_default(s, enabled, cur);
 	}
 }
 
@@ -382,7 +408,7 @@ static bool is_preemption(const struct dfs_node *n, int choice)
 {
 	if (n->fault)                        /* failing a hit no plan fixed counts like a preemption */
 		return n->fault == DFS_FAULT_OPEN && choice == 1;
-	return choice != n->cur && tset_has(&n->enabled, n->cur);
+	return choice != n->cur && tset_has(&n->enabled, n->cur) && !n->fair;
 }
 
 static uint16_t prefix_choice(const struct dfs_node *n)
@@ -412,6 +438,7 @@ static bool dfs_take(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 		step_get_enabled(&log[i], &n->enabled);
 		memset(&n->tried, 0, sizeof(n->tried));
 		n->cur = log[i].cur;
+		n->fair = log[i].fair;
 		n->fault = log[i].objk != 'f' ? 0 : log[i].open ? DFS_FAULT_OPEN : DFS_FAULT_FIXED;
 		n->chosen = n->fault ? log[i].op == OP_FAULT_FAIL : log[i].chosen;
 		tset_add(&n->tried, n->fault ? n->chosen + 1 : n->chosen);
@@ -457,7 +484,11 @@ int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps)
 			}
 		} else
 			TSET_FOR(t, &n->enabled) {
-				if (tset_has(&n->tried, t) || pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
+				/* at a fair step, the spinning thread going on is
+				 * no alternative: every schedule would have one
+				 * more such step than the last (bounded fairness) */
+				if (tset_has(&n->tried, t) || (n->fair && t == n->cur) ||
+				    pre[i] + is_preemption(n, t) > (uint32_t)d->bound)
 					continue;
 				tset_add(&n->tried, t);
 				next = t;

@@ -73,6 +73,7 @@ struct strategy {
 	/* the decision being made, set by the runtime before strategy_pick */
 	uint32_t key;
 	bool key_mem;
+	bool fair;                         /* cur spins: it yields (step_rec's fair) */
 	int64_t prio[MODEL_MAX_THREADS];   /* last: strategy_begin does not clear it */
 };
 
@@ -111,12 +112,19 @@ int strategy_pick(struct strategy *s, uint64_t step, uint64_t enabled, int cur,
 bool strategy_fault(struct strategy *s, uint64_t step, bool want);
 /* The non-preemptive default: cur while enabled, else the lowest id. */
 int strategy_default_set(const struct tset *enabled, int cur);
+/* At a fair step (cur spins): the next enabled thread after cur, round the
+ * ids, else cur. */
+int strategy_fair_default(const struct tset *enabled, int cur);
+struct step_rec;
+/* The default of a recorded step: fair or non-preemptive, as it was. */
+int strategy_step_default(const struct step_rec *r);
 
 /* Exhaustive search state, kept by the fork server across runs. */
 struct dfs_node {
 	struct tset enabled, tried;      /* a fault decision: tried 1 pass, 2 fail */
 	uint16_t cur, chosen;            /* a fault decision: chosen 1 for fail */
 	uint8_t fault;                   /* 0 a thread choice, FAULT_OPEN or FAULT_FIXED */
+	bool fair;                       /* cur spins: no choice is a preemption */
 };
 #define DFS_FAULT_OPEN 1
 #define DFS_FAULT_FIXED 2
@@ -130,14 +138,14 @@ struct dfs {
 	uint64_t schedules;
 };
 
-struct step_rec;
 int dfs_init(struct dfs *d, int bound);
 void dfs_free(struct dfs *d);
 /* Feeds the decisions of the run that just ended. Returns 1 when a next
  * prefix is ready, 0 when the space within the bound is exhausted, -1 when the
  * run did not follow its prefix (the program is not deterministic). An open
  * fault decision branches too: failing the hit costs one of the bound, like a
- * preemption. */
+ * preemption. At a fair step (step_rec's fair) the spinning thread does not
+ * go on, and a switch to another costs nothing. */
 int dfs_next(struct dfs *d, const struct step_rec *log, uint32_t nsteps);
 
 #endif

@@ -19,6 +19,11 @@ static const char *basename_of(const char *path)
 
 int symbolize(const char *exe, const uint64_t *offs, int n, char **out)
 {
+	return symbolize_paths(exe, offs, n, out, false);
+}
+
+int symbolize_paths(const char *exe, const uint64_t *offs, int n, char **out, bool full)
+{
 	char tmpl[] = "/tmp/migrace-sym-XXXXXX";
 	int fd = mkstemp(tmpl);
 	int rc = -1;
@@ -53,7 +58,7 @@ int symbolize(const char *exe, const uint64_t *offs, int n, char **out)
 			*disc = '\0';
 		if (!offs[i] || strncmp(loc, "??", 2) == 0)
 			continue;
-		if (asprintf(&out[i], "%s %s", basename_of(loc), fn) < 0)
+		if (asprintf(&out[i], "%s %s", full ? loc : basename_of(loc), fn) < 0)
 			out[i] = NULL;
 	}
 	rc = pclose(p) == 0 ? 0 : -1;

@@ -34,7 +34,9 @@
  * The key d= says which decision of the from= thread the step is: sN its N-th
  * scheduling decision, mN the one at its N-th non-stack memory access (op
  * `mem`, --preempt=mem); fault steps carry d=s0. Traces without keys (older
- * ones) still parse and replay.
+ * ones) still parse and replay. A last field `fair` marks a step where the
+ * from= thread spun (it re-read an unchanged word at a memory decision): it
+ * yielded, so a switch there is no preemption.
  * Lines starting with '#' are comments.
  */
 #define _GNU_SOURCE
@@ -236,7 +238,7 @@ int trace_write(FILE *f, const struct trace *t, const char *const *locs)
 		put_obj(f, r);
 		fprintf(f, " +0x%" PRIx64 " from=T%d e=0x", r->pc, r->cur);
 		put_enabled(f, r);
-		fprintf(f, " t=%" PRId64 " d=%c%u", r->now, r->key_mem ? 'm' : 's', r->key);
+		fprintf(f, " t=%" PRId64 " d=%c%u%s", r->now, r->key_mem ? 'm' : 's', r->key, r->fair ? " fair" : "");
 		if (locs && locs[i] && locs[i][0])
 			fprintf(f, " @ %s", locs[i]);
 		fputc('\n', f);
@@ -335,15 +337,15 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 		*loc = '\0';
 		t->locs[idx] = strdup(loc + 3);
 	}
-	char *f[9];
+	char *f[10];
 	int nf = 0;
 	for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " "))
-		if (nf < 9)
+		if (nf < 10)
 			f[nf++] = tok;
 		else
 			return fail(err, errlen, ln, "too many fields in step line");
-	if (nf != 8 && nf != 9)
-		return fail(err, errlen, ln, "a step line needs 8 or 9 fields (step thread op object pc from enabled time [key]), found %d", nf);
+	if (nf < 8)
+		return fail(err, errlen, ln, "a step line needs 8 to 10 fields (step thread op object pc from enabled time [key [fair]]), found %d", nf);
 	uint64_t v;
 	if (parse_u64(f[0], &v, 10) || v != idx)
 		return fail(err, errlen, ln, "expected step number %u, found \"%s\"", idx, f[0]);
@@ -397,7 +399,10 @@ static int parse_step(char *line, struct trace *t, uint32_t idx, char *err, size
 	if (strncmp(f[7], "t=", 2) || parse_u64(f[7] + 2, &v, 10))
 		return fail(err, errlen, ln, "bad field \"%s\" (expected t=<virtual ns>)", f[7]);
 	r->now = (int64_t)v;
-	if (nf == 9) {
+	if (nf == 10 && strcmp(f[9], "fair"))
+		return fail(err, errlen, ln, "bad field \"%s\" (expected fair, or the end of the step)", f[9]);
+	r->fair = nf == 10;
+	if (nf >= 9) {
 		if (strncmp(f[8], "d=", 2) || (f[8][2] != 's' && f[8][2] != 'm') || parse_u64(f[8] + 3, &v, 10) ||
 		    v > UINT32_MAX)
 			return fail(err, errlen, ln, "bad field \"%s\" (expected d=s<n> or d=m<n>)", f[8]);

@@ -359,6 +359,51 @@ static void test_pct_yield_gives_way(void **state)
 	assert_int_equal(strategy_pick(&s, 6, 1ull << first, first, OP_YIELD), first);
 }
 
+/* A fair step (the running thread spins on memory, rt.c): every strategy
+ * lets another thread run; dfs neither lets the spinner go on there nor
+ * counts the switch as a preemption. */
+static void test_fair_steps(void **state)
+{
+	static const enum strat_kind kinds[] = { STRAT_SCRIPT, STRAT_DFS, STRAT_SWITCHES };
+	for (size_t i = 0; i < 3; i++) {
+		struct strategy s;
+		begin(&s, kinds[i], 0, 99, 0, NULL, 0, 3);
+		s.fair = true;
+		assert_int_equal(strategy_pick(&s, 0, 0x7, 1, OP_MEM), 2);   /* the next one */
+		assert_int_equal(strategy_pick(&s, 1, 0x7, 2, OP_MEM), 0);   /* round the ids */
+		assert_int_equal(strategy_pick(&s, 2, 0x2, 1, OP_MEM), 1);   /* alone: it goes on */
+		s.fair = false;
+		assert_int_equal(strategy_pick(&s, 3, 0x7, 1, OP_MEM), 1);
+	}
+	struct strategy s;
+	begin(&s, STRAT_RANDOM, 0, 5, 0, NULL, 0, 3);
+	s.fair = true;
+	for (int i = 0; i < 200; i++)
+		assert_int_not_equal(strategy_pick(&s, (uint64_t)i, 0x7, 1, OP_MEM), 1);
+	/* PCT: the spinner goes below the others, as a yield does */
+	begin(&s, STRAT_PCT, 1, 11, 100, NULL, 0, 3);
+	int first = argmax_prio(&s, 0x7);
+	s.fair = true;
+	int next = strategy_pick(&s, 0, 0x7, first, OP_MEM);
+	assert_int_not_equal(next, first);
+	s.fair = false;
+	assert_int_equal(strategy_pick(&s, 1, 0x7 & ~(1ull << next), next, OP_MEM), 3 - first - next);
+
+	struct step_rec r = { .chosen = 1, .cur = 0, .op = OP_MEM, .objk = '-', .enabled = 0x3, .key = 8,
+			      .key_mem = true, .fair = true };
+	assert_int_equal(strategy_step_default(&r), 1);
+	struct dfs d;
+	assert_int_equal(dfs_init(&d, 0), 0);
+	assert_int_equal(dfs_next(&d, &r, 1), 0);     /* T0 going on is no alternative */
+	dfs_free(&d);
+	r.fair = false;
+	assert_int_equal(strategy_step_default(&r), 0);
+	assert_int_equal(dfs_init(&d, 0), 0);
+	assert_int_equal(dfs_next(&d, &r, 1), 1);     /* T0 going on is, and costs nothing */
+	assert_int_equal(d.prefix[0], 0);
+	dfs_free(&d);
+}
+
 /* ---- synthetic programs --------------------------------------------------- */
 
 #define MAXT 4
@@ -849,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_pct_depth2_one_change_point),
 		cmocka_unit_test(test_pct_change_points),
 		cmocka_unit_test(test_pct_yield_gives_way),
+		cmocka_unit_test(test_fair_steps),
 		cmocka_unit_test(test_dfs_two_threads_two_steps),
 		cmocka_unit_test(test_dfs_blocked_first_thread),
 		cmocka_unit_test(test_dfs_always_enabled),

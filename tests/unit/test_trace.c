@@ -341,8 +341,9 @@ static const struct bad_case {
 	{ "bad mask", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=1 t=0\n", 7, "e=0x" },
 	{ "thread not enabled", HDR "steps 1\n---\n0 T1 start - +0x0 from=T0 e=0x1 t=0\n", 7, "not in its enabled set" },
 	{ "bad time", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=-5\n", 7, "t=" },
-	{ "too few fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1\n", 7, "8 or 9 fields" },
-	{ "too many fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=0 d=s1 extra\n", 7, "too many fields" },
+	{ "too few fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1\n", 7, "8 to 10 fields" },
+	{ "unknown last field", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=0 d=s1 extra\n", 7, "expected fair" },
+	{ "too many fields", HDR "steps 1\n---\n0 T0 start - +0x0 from=T0 e=0x1 t=0 d=s1 fair x\n", 7, "too many fields" },
 	{ "fewer steps than header", HDR "steps 2\n---\n" STEP0, 7, "header says 2 steps, the file has 1" },
 	{ "more steps than header", HDR "steps 1\n---\n" STEP0 "1 T0 exit - +0x0 from=T0 e=0x1 t=0\n", 8, "more step lines" },
 };
@@ -451,7 +452,7 @@ static void test_mem_steps_and_keys(void **state)
 	static const char text[] =
 		"migrace-trace 1\nprogram /p\nbuild plain\nstrategy pct:2\npreempt mem\nsteps 3\n---\n"
 		"0 T1 mem - +0x3051e from=T1 e=0x6 t=0 d=m1 @ lost_update.c:18 incr\n"
-		"1 T2 start - +0x0 from=T1 e=0x6 t=0 d=m2\n"
+		"1 T2 start - +0x0 from=T1 e=0x6 t=0 d=m2 fair\n"
 		"2 T0 join T1 +0x30486 from=T1 e=0x1 t=0 d=s2\n";
 	struct trace in, again;
 	char err[256], *buf = NULL;
@@ -465,19 +466,22 @@ static void test_mem_steps_and_keys(void **state)
 	assert_int_equal(in.steps[0].key, 1);
 	assert_true(in.steps[1].key_mem);
 	assert_int_equal(in.steps[1].key, 2);
+	assert_false(in.steps[0].fair);
+	assert_true(in.steps[1].fair);             /* a spin's yield */
 	assert_false(in.steps[2].key_mem);
 	assert_int_equal(in.steps[2].key, 2);
 	FILE *f = open_memstream(&buf, &len);
 	assert_int_equal(trace_write(f, &in, NULL), 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "\npreempt mem\n"));
-	assert_non_null(strstr(buf, "\n1 T2 start - +0x0 from=T1 e=0x6 t=0 d=m2\n"));
+	assert_non_null(strstr(buf, "\n1 T2 start - +0x0 from=T1 e=0x6 t=0 d=m2 fair\n"));
 	if (parse_string(buf, &again, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_steps_equal(in.steps, again.steps, 3);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(in.steps[i].key, again.steps[i].key);
 		assert_int_equal(in.steps[i].key_mem, again.steps[i].key_mem);
+		assert_int_equal(in.steps[i].fair, again.steps[i].fair);
 	}
 	trace_free(&again);
 	trace_free(&in);
