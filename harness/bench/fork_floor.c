@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			return 1;
 		if (pid == 0)
-			_exit(one_run());
+			exit(one_run());   /* as a program ends: atexit, and with ASan the leak check */
 		int st;
 		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			fprintf(stderr, "fork_floor: run %ld failed\n", i);

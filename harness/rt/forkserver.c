@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <link.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -34,6 +35,7 @@
 #include "classify.h"
 #include "guided.h"
 #include "memshare.h"
+#include "rawmap.h"
 #include "migrace/scenario.h"
 #include "rt.h"
 #include "symbolize.h"
@@ -287,7 +289,7 @@ static void setup_faults(struct server *s)
 
 static void *shared_map(size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = raw_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		usage_error("cannot map %zu bytes of shared memory: %s", size, strerror(errno));
 	return p;
@@ -538,7 +540,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->prefix = shared_map(s->max_steps);
 	s->out_fd = memfd_create("migrace-stdout", 0);
 	s->err_fd = memfd_create("migrace-stderr", 0);
-	s->output = mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	s->output = raw_mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 			 -1, 0);
 	if (s->out_fd < 0 || s->err_fd < 0 || s->output == MAP_FAILED)
 		usage_error("cannot set up output capture: %s", strerror(errno));
@@ -1353,6 +1355,37 @@ static void warm_symbolizer(void)
 		__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
 }
 
+/* LeakSanitizer's check at the end of every ASan run reads all of the
+ * program's writable segments (its globals, the sanitizer runtime's own
+ * tables among them: about 10 MiB, most never written). Read in the fork
+ * server once, their untouched pages map the zero page there, and every run
+ * inherits the mapping instead of taking a page fault per page in its check
+ * (measured: the system time of an ASan run's end about halved). Nothing is
+ * written and no mapping is added: the address layout stays as it was. */
+__attribute__((no_sanitize("address", "thread", "memory"))) static int prefault_cb(struct dl_phdr_info *info,
+										       size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t a = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+		uintptr_t end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		for (; a < end; a += (uintptr_t)page)
+			(void)*(volatile const char *)a;
+	}
+	return 0;
+}
+
+static void prefault_globals(const struct server *s)
+{
+	if (strcmp(s->build, "asan") == 0)
+		dl_iterate_phdr(prefault_cb, NULL);
+}
+
 /* --preempt mem: which instructions touch memory another thread touches,
  * from one run on the default schedule (memshare.c); the runs then decide
  * at those only. Like PCT's k, it depends on the program, not the seed. */
@@ -1746,6 +1779,7 @@ static int serve(int argc, char **argv, char **envp)
 	configure(&s, argc, argv, envp);
 	server_signals();
 	warm_symbolizer();
+	prefault_globals(&s);
 	layout_restore_argv0(s.argv);
 	fh_server = &s;
 	const char *v = getenv("MIGRACE_FORK_HERE");

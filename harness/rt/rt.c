@@ -23,6 +23,7 @@
 #include "baton.h"
 #include "fd.h"
 #include "memshare.h"
+#include "rawmap.h"
 
 struct rthread {
 	struct baton baton;
@@ -110,7 +111,7 @@ static void end_after_handlers(void);
 static void __attribute__((constructor(101))) rt_setup(void)
 {
 	atexit(end_after_handlers);
-	void *p = mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	void *p = raw_mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	wide_arena = p == MAP_FAILED ? NULL : p;
 	const char *v = getenv("MIGRACE_SPURIOUS");
@@ -341,10 +342,10 @@ static int map_child_chunks(int pid)
 	size_t len = MODEL_OBJ_CHUNK * sizeof(struct mobj);
 	for (size_t i = 0; i < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]) && rt.m.chunk[i]; i++) {
 		void *at = rt.m.chunk[i];
-		void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		void *p = raw_mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p != at) {
 			if (p != MAP_FAILED)
-				munmap(p, len);
+				raw_munmap(p, len);
 			for (size_t j = i; j < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]); j++)
 				rt.m.chunk[j] = NULL;     /* not ours to unmap */
 			return -1;
@@ -359,7 +360,7 @@ static int map_child_chunks(int pid)
 static void unmap_child_chunks(void)
 {
 	for (size_t i = 0; i < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]) && rt.m.chunk[i]; i++)
-		munmap(rt.m.chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
+		raw_munmap(rt.m.chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
 }
 
 int rt_snapshot_child(int pid)
