@@ -35,6 +35,7 @@
 #include "classify.h"
 #include "guided.h"
 #include "memshare.h"
+#include "readsfrom.h"
 #include "rawmap.h"
 #include "migrace/scenario.h"
 #include "rt.h"
@@ -514,7 +515,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 		usage_error("MIGRACE_PREEMPT=\"%s\": expected sync, mem or mem-all", v);
 	s->cfg.preempt_mem = v && strncmp(v, "mem", 3) == 0;
 	s->cfg.mem_sel = v && strcmp(v, "mem") == 0 ? MEM_SEL_SHARED : MEM_SEL_ALL;
-	if (memshare_init())
+	if (memshare_init() || rf_init())
 		usage_error("cannot map the tables of memory points: %s", strerror(errno));
 	s->rarea = shared_map(sizeof(*s->rarea));
 	if ((v = getenv("MIGRACE_REPLAY")) && *v)
@@ -1584,11 +1585,12 @@ static int guided_main(struct server *s)
 {
 	struct run_result r = { 0 }, first = { 0 };
 	uint64_t failures = 0, done = 0;
-	char why[PATH_MAX + 128];
+	char why[PATH_MAX + 128], buf[256];
 
 	if (guided_init(s->out_dir, s->first, s->stride, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why,
 			sizeof(why)))
 		usage_error("%s", why);
+	s->cfg.guided_rf = env_u64("MIGRACE_GUIDED_RF", 1, 1);
 	learn_mem_points(s);
 	estimate_k(s);                /* its fresh runs are PCT runs */
 	if (guided_corpus_size())
@@ -1609,6 +1611,8 @@ static int guided_main(struct server *s)
 		if (r.failed && !s->keep_going)
 			break;
 	}
+	guided_summary(buf, sizeof(buf));
+	note(s, "%s", buf);
 	return finish(s, done, failures, &first, &r);
 }
 

@@ -24,6 +24,7 @@
 #include "fd.h"
 #include "memshare.h"
 #include "rawmap.h"
+#include "readsfrom.h"
 
 struct rthread {
 	struct baton baton;
@@ -49,6 +50,7 @@ static struct {
 	bool mem;                /* memory-access points on, while the run schedules */
 	enum rt_mem_sel mem_sel; /* which accesses are points (or the run learns them) */
 	bool others;             /* mem: a thread besides the running one is enabled */
+	bool rf;                 /* mem: reads-from feedback for guided (readsfrom.c) */
 } rt;
 
 static __thread int self_tid = -1;
@@ -177,6 +179,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
 	rt.mem_sel = cfg->mem_sel;
+	rt.rf = cfg->preempt_mem && cfg->mem_sel != MEM_SEL_LEARN && cfg->guided_rf;
+	rf_begin(rt.rf);
 	rt.m.spurious = spurious_on;
 }
 
@@ -922,7 +926,7 @@ static bool backoff(uint64_t pc)
 	return true;
 }
 
-static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write)
+static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write, bool rmw)
 {
 	if (__builtin_expect(!rt.mem, 1))
 		return;
@@ -933,24 +937,28 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 		return;
 	}
 	memc++;              /* the key counts every non-stack access, points or not */
-	if (!rt.others)
+	if (!rt.others && !rt.rf)
 		return;
-	if (rt.mem_sel == MEM_SEL_ALL)
+	if (rt.mem_sel != MEM_SEL_ALL && !memshare_has(pc - rt.exe_base))
+		return;
+	if (rt.others && (rt.mem_sel == MEM_SEL_ALL || backoff(pc)))
 		mem_decide(pc);
-	else if (memshare_has(pc - rt.exe_base) && backoff(pc))
-		mem_decide(pc);
+	if (rt.rf && rmw)    /* after the decision: the access runs now */
+		rf_access((uintptr_t)addr, pc - rt.exe_base, self_tid, false);
+	if (rt.rf)
+		rf_access((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
 }
 
 /* An atomic read-modify-write (harness/include/migrace/rmw.h, which
  * migrace-cc includes in every source): a memory-access point like a store. */
 void migrace_rmw(const volatile void *addr)
 {
-	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true);
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true, true);
 }
 
 #define MEM_HOOK(name, type, write)                                                               \
 	void name(type *addr);                                                                    \
-	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write); }
+	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write, false); }
 MEM_HOOK(__sanitizer_cov_load1, uint8_t, false)
 MEM_HOOK(__sanitizer_cov_load2, uint16_t, false)
 MEM_HOOK(__sanitizer_cov_load4, uint32_t, false)
