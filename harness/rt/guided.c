@@ -514,7 +514,7 @@ void guided_summary(char *buf, size_t len)
 {
 	snprintf(buf, len, "guided: %u corpus entries; new feedback from this worker's runs: %" PRIu64
 		 " object orders, %" PRIu64 " switch pairs, %" PRIu64 " sync-point orders, %" PRIu64
-		 " signatures, %" PRIu64 " reads-from pairs (%" PRIu64 " runs new by those alone)", g.n, nbits[F_OBJ],
+		 " signatures, %" PRIu64 " reads-from pairs (runs new by those alone: %" PRIu64 ")", g.n, nbits[F_OBJ],
 		 nbits[F_SWITCH], nbits[F_POINT], nbits[F_SIG], nbits[F_RF], rf_only);
 }
 
