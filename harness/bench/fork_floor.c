@@ -2,7 +2,10 @@
  * The floor under the fork server's runs of bench/trivial.c: the same two
  * threads (each takes and releases one mutex five times, main joins them),
  * built with the same sanitizer but without the harness, in a fresh child
- * forked for every run, which the parent waits for. What a run costs the
+ * forked for every run, which the parent waits for. The child ends as a
+ * program does, with exit(): under ASan that runs LeakSanitizer's check, as
+ * every run under the harness does (a run's leaks are findings), and which
+ * costs more than the rest of such a run together. What a run costs the
  * harness on top (its scheduler, output capture, classification, the
  * controller protocol) is the difference.
  *
