@@ -9,6 +9,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -888,11 +890,65 @@ void migrace_check_threads_joined(const char *file, int line)
  * strategy. The runtime itself is built without the instrumentation, and
  * accesses to the thread's own stack are skipped (locals cannot race).
  */
+/* The main thread's stack as glibc's pthread_getattr_np finds it (the
+ * mapping that holds __libc_stack_end, from the page above it down by the
+ * stack limit, not into the mapping below), but read with open and read:
+ * pthread_getattr_np reads /proc/self/maps through stdio, and the fork server
+ * (which calls this for main) must not allocate: each size class its heap
+ * used is mapping that every fork copies. 0, or -1 (then ask glibc). */
+extern void *__libc_stack_end;
+
+static int main_stack(uintptr_t *lo, size_t *size)
+{
+	const size_t cap = 1 << 20;
+	struct rlimit rl;
+	size_t n = 0;
+	ssize_t r;
+	int rc = -1;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char *buf = raw_mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fd >= 0 && buf != MAP_FAILED)
+		while (n < cap - 1 && ((r = read(fd, buf + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+			n += r > 0 ? (size_t)r : 0;
+	if (fd >= 0)
+		close(fd);
+	if (buf == MAP_FAILED)
+		return -1;
+	if (fd < 0 || n == cap - 1 || getrlimit(RLIMIT_STACK, &rl))
+		goto out;
+	buf[n] = '\0';
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), end = (uintptr_t)__libc_stack_end;
+	uintptr_t stack_end = (end & -page) + page, last_to = 0;
+	for (char *l = buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		char *e;
+		uintptr_t from = strtoull(l, &e, 16), to = *e == '-' ? strtoull(e + 1, NULL, 16) : 0;
+		if (from <= end && end < to) {
+			size_t sz = (size_t)(rl.rlim_cur - (to - stack_end)) & -page;
+			if (sz > stack_end - last_to)
+				sz = stack_end - last_to;
+			*lo = stack_end - sz;
+			*size = sz;
+			rc = 0;
+			break;
+		}
+		last_to = to;
+	}
+out:
+	raw_munmap(buf, cap);
+	return rc;
+}
+
 void rt_note_stack(void)
 {
 	pthread_attr_t a;
 	void *lo;
 	size_t size;
+	uintptr_t mlo;
+	if (getpid() == (pid_t)syscall(SYS_gettid) && main_stack(&mlo, &size) == 0) {
+		stk_lo = mlo;
+		stk_size = size;
+		return;
+	}
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		if (pthread_attr_getstack(&a, &lo, &size) == 0) {
 			stk_lo = (uintptr_t)lo;
