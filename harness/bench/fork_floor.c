@@ -2,7 +2,10 @@
  * The floor under the fork server's runs of bench/trivial.c: the same two
  * threads (each takes and releases one mutex five times, main joins them),
  * built with the same sanitizer but without the harness, in a fresh child
- * forked for every run, which the parent waits for. What a run costs the
+ * forked for every run, which the parent waits for. The child ends as a
+ * program does, with exit(): under ASan that runs LeakSanitizer's check, as
+ * every run under the harness does (a run's leaks are findings), and which
+ * costs more than the rest of such a run together. What a run costs the
  * harness on top (its scheduler, output capture, classification, the
  * controller protocol) is the difference.
  *
@@ -53,7 +56,7 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			return 1;
 		if (pid == 0)
-			_exit(one_run());
+			exit(one_run());   /* as a program ends: atexit, and with ASan the leak check */
 		int st;
 		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			fprintf(stderr, "fork_floor: run %ld failed\n", i);

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <link.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -34,6 +35,8 @@
 #include "classify.h"
 #include "guided.h"
 #include "memshare.h"
+#include "readsfrom.h"
+#include "rawmap.h"
 #include "migrace/scenario.h"
 #include "rt.h"
 #include "spin.h"
@@ -186,20 +189,23 @@ static const char *detect_build(void)
 	return &__tsan_init ? "tsan" : &__asan_init ? "asan" : "plain";
 }
 
+/* With open and read, not stdio: the fork server's heap is every run's, and
+ * each size class it ever allocated from is mapping that every fork copies
+ * (sixteen of them made a bare fork-and-two-threads run of TSan 11% slower). */
 static void fnv_file(const char *path, char *out, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	unsigned char buf[65536];
-	size_t n;
-	if (!f) {
+	ssize_t n;
+	if (fd < 0) {
 		snprintf(out, len, "unknown");
 		return;
 	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		for (size_t i = 0; i < n; i++)
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		for (ssize_t i = 0; i < n; i++)
 			h = (h ^ buf[i]) * 0x100000001b3ull;
-	fclose(f);
+	close(fd);
 	snprintf(out, len, "fnv1a64:%016" PRIx64, h);
 }
 
@@ -290,7 +296,7 @@ static void setup_faults(struct server *s)
 
 static void *shared_map(size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = raw_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		usage_error("cannot map %zu bytes of shared memory: %s", size, strerror(errno));
 	return p;
@@ -516,7 +522,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 		usage_error("MIGRACE_PREEMPT=\"%s\": expected sync, mem or mem-all", v);
 	s->cfg.preempt_mem = v && strncmp(v, "mem", 3) == 0;
 	s->cfg.mem_sel = v && strcmp(v, "mem") == 0 ? MEM_SEL_SHARED : MEM_SEL_ALL;
-	if (memshare_init())
+	if (memshare_init() || rf_init())
 		usage_error("cannot map the tables of memory points: %s", strerror(errno));
 	s->rarea = shared_map(sizeof(*s->rarea));
 	if ((v = getenv("MIGRACE_REPLAY")) && *v)
@@ -543,7 +549,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->prefix = shared_map((size_t)s->max_steps * sizeof(*s->prefix));
 	s->out_fd = memfd_create("migrace-stdout", 0);
 	s->err_fd = memfd_create("migrace-stderr", 0);
-	s->output = mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	s->output = raw_mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 			 -1, 0);
 	if (s->out_fd < 0 || s->err_fd < 0 || s->output == MAP_FAILED)
 		usage_error("cannot set up output capture: %s", strerror(errno));
@@ -1408,6 +1414,37 @@ static void warm_symbolizer(void)
 		__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
 }
 
+/* LeakSanitizer's check at the end of every ASan run reads all of the
+ * program's writable segments (its globals, the sanitizer runtime's own
+ * tables among them: about 10 MiB, most never written). Read in the fork
+ * server once, their untouched pages map the zero page there, and every run
+ * inherits the mapping instead of taking a page fault per page in its check
+ * (measured: the system time of an ASan run's end about halved). Nothing is
+ * written and no mapping is added: the address layout stays as it was. */
+__attribute__((no_sanitize("address", "thread", "memory"))) static int prefault_cb(struct dl_phdr_info *info,
+										       size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t a = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+		uintptr_t end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		for (; a < end; a += (uintptr_t)page)
+			(void)*(volatile const char *)a;
+	}
+	return 0;
+}
+
+static void prefault_globals(const struct server *s)
+{
+	if (strcmp(s->build, "asan") == 0)
+		dl_iterate_phdr(prefault_cb, NULL);
+}
+
 /* --preempt mem: which instructions touch memory another thread touches,
  * from one run on the default schedule (memshare.c); the runs then decide
  * at those only. Like PCT's k, it depends on the program, not the seed. */
@@ -1606,11 +1643,12 @@ static int guided_main(struct server *s)
 {
 	struct run_result r = { 0 }, first = { 0 };
 	uint64_t failures = 0, done = 0;
-	char why[PATH_MAX + 128];
+	char why[PATH_MAX + 128], buf[256];
 
 	if (guided_init(s->out_dir, s->first, s->stride, s->seed, env_u64("MIGRACE_GUIDED_RESUME", 0, 1), why,
 			sizeof(why)))
 		usage_error("%s", why);
+	s->cfg.guided_rf = env_u64("MIGRACE_GUIDED_RF", 1, 1);
 	learn_mem_points(s);
 	estimate_k(s);                /* its fresh runs are PCT runs */
 	if (guided_corpus_size())
@@ -1631,6 +1669,8 @@ static int guided_main(struct server *s)
 		if (r.failed && !s->keep_going)
 			break;
 	}
+	guided_summary(buf, sizeof(buf));
+	note(s, "%s", buf);
 	return finish(s, done, failures, &first, &r);
 }
 
@@ -1801,6 +1841,7 @@ static int serve(int argc, char **argv, char **envp)
 	configure(&s, argc, argv, envp);
 	server_signals();
 	warm_symbolizer();
+	prefault_globals(&s);
 	layout_restore_argv0(s.argv);
 	fh_server = &s;
 	const char *v = getenv("MIGRACE_FORK_HERE");

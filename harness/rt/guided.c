@@ -60,6 +60,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "readsfrom.h"
 #include "strategy.h"
 #include "trace.h"
 
@@ -375,6 +376,20 @@ static struct objlast *obj_slot(char k, int32_t id)
 	return NULL;
 }
 
+/* The bits this worker set, by kind of feedback: an order on an object,
+ * the steps a switch put next to each other, an order of sync points, a
+ * signature, a read and the write it saw. */
+enum { F_OBJ, F_SWITCH, F_POINT, F_SIG, F_RF, F_KINDS };
+static uint64_t nbits[F_KINDS];
+static uint64_t rf_only;         /* runs whose only new bits were reads-from pairs */
+
+static unsigned count_bit(int kind, uint64_t h)
+{
+	unsigned b = set_bit(h);
+	nbits[kind] += b;
+	return b;
+}
+
 static unsigned features(const struct step_rec *log, uint32_t n, const char *sig)
 {
 	unsigned fresh = 0;
@@ -389,11 +404,11 @@ static unsigned features(const struct step_rec *log, uint32_t n, const char *sig
 			continue;
 		int t = r->chosen;
 		if (prev >= 0 && t != prev && last_seen[prev] == epoch)
-			fresh += set_bit(mix(mix(mix(mix(2, last_op[prev]), last_pc[prev]), r->op), r->pc));
+			fresh += count_bit(F_SWITCH, mix(mix(mix(mix(2, last_op[prev]), last_pc[prev]), r->op), r->pc));
 		if (strchr("mcsrowT", r->objk) && r->objk) {
 			struct objlast *o = obj_slot(r->objk, r->obj);
 			if (o && o->tid != UINT16_MAX && o->tid != t)
-				fresh += set_bit(mix(mix(mix(mix(mix(1, (uint8_t)r->objk), o->op), o->pc), r->op), r->pc));
+				fresh += count_bit(F_OBJ, mix(mix(mix(mix(mix(1, (uint8_t)r->objk), o->op), o->pc), r->op), r->pc));
 			if (o) {
 				o->tid = (uint16_t)t;
 				o->op = r->op;
@@ -403,7 +418,7 @@ static unsigned features(const struct step_rec *log, uint32_t n, const char *sig
 		if (r->objk == 'p' && r->name) {
 			uint64_t h = name_hash(r->name);
 			if (sp_tid >= 0 && sp_tid != t)
-				fresh += set_bit(mix(mix(3, sp_name), h));
+				fresh += count_bit(F_POINT, mix(mix(3, sp_name), h));
 			sp_name = h;
 			sp_tid = t;
 		}
@@ -414,8 +429,15 @@ static unsigned features(const struct step_rec *log, uint32_t n, const char *sig
 		}
 		prev = t;
 	}
-	fresh += set_bit(mix(4, name_hash(sig)));
-	return fresh;
+	fresh += count_bit(F_SIG, mix(4, name_hash(sig)));
+	/* which write each read at a memory point saw (readsfrom.c) */
+	const uint64_t *pairs;
+	uint32_t npairs = rf_pairs(&pairs);
+	unsigned rf = 0;
+	for (uint32_t i = 0; i < npairs; i++)
+		rf += count_bit(F_RF, mix(5, pairs[i]));
+	rf_only += rf && !fresh;
+	return fresh + rf;
 }
 
 /* ---- the corpus ---------------------------------------------------------- */
@@ -486,6 +508,14 @@ unsigned guided_feedback(const struct step_rec *log, uint32_t nsteps, const char
 	if (fresh || g.n == 0)
 		add_entry(log, nsteps);
 	return fresh;
+}
+
+void guided_summary(char *buf, size_t len)
+{
+	snprintf(buf, len, "guided: %u corpus entries; new feedback from this worker's runs: %" PRIu64
+		 " object orders, %" PRIu64 " switch pairs, %" PRIu64 " sync-point orders, %" PRIu64
+		 " signatures, %" PRIu64 " reads-from pairs (runs new by those alone: %" PRIu64 ")", g.n, nbits[F_OBJ],
+		 nbits[F_SWITCH], nbits[F_POINT], nbits[F_SIG], nbits[F_RF], rf_only);
 }
 
 /* ---- planning ------------------------------------------------------------ */

@@ -29,5 +29,8 @@ void guided_plan(struct rt_config *cfg, uint64_t *seed);
 unsigned guided_feedback(const struct step_rec *log, uint32_t nsteps, const char *sig);
 /* Corpus entries, and entries other workers added that this one loaded. */
 uint32_t guided_corpus_size(void);
+/* One line for the user: the corpus, and the feedback bits this worker set,
+ * by kind. */
+void guided_summary(char *buf, size_t len);
 
 #endif

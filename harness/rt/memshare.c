@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "memshare.h"
+#include "rawmap.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -56,10 +57,10 @@ int memshare_init(void)
 {
 	if (set)
 		return 0;
-	void *s = mmap(NULL, sizeof(*set), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	void *w = mmap(NULL, WORDS_CAP * sizeof(*words), PROT_READ | PROT_WRITE,
+	void *s = raw_mmap(NULL, sizeof(*set), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *w = raw_mmap(NULL, WORDS_CAP * sizeof(*words), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	void *n = mmap(NULL, NODES_CAP * sizeof(*nodes), PROT_READ | PROT_WRITE,
+	void *n = raw_mmap(NULL, NODES_CAP * sizeof(*nodes), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (s == MAP_FAILED || w == MAP_FAILED || n == MAP_FAILED)
 		return -1;

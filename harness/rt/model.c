@@ -5,6 +5,7 @@
  * blocks.
  */
 #include "model.h"
+#include "rawmap.h"
 
 #include <errno.h>
 #include <string.h>
@@ -48,20 +49,20 @@ char obj_kind_letter(enum obj_kind k)
  * what the sanitizers track of it) stays the program's. */
 static void *map(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = raw_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
 void model_free(struct model *m)
 {
 	for (int i = 0; i < MODEL_MAX_OBJECTS / MODEL_OBJ_CHUNK && m->chunk[i]; i++)
-		munmap(m->chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
+		raw_munmap(m->chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
 	if (m->obj_hash)
-		munmap(m->obj_hash, (size_t)m->hash_cap * sizeof(int));
+		raw_munmap(m->obj_hash, (size_t)m->hash_cap * sizeof(int));
 	/* arena blocks are chained through their first word */
 	for (void *b = m->arena; b;) {
 		void *prev = *(void **)b;
-		munmap(b, *((size_t *)b + 1));
+		raw_munmap(b, *((size_t *)b + 1));
 		b = prev;
 	}
 	memset(m->chunk, 0, sizeof(m->chunk));
@@ -147,7 +148,7 @@ static int hash_reserve(struct model *m, int live)
 			m->hash_fill++;
 		}
 	if (old)
-		munmap(old, (size_t)old_cap * sizeof(int));
+		raw_munmap(old, (size_t)old_cap * sizeof(int));
 	return 0;
 }
 

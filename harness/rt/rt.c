@@ -9,6 +9,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@
 #include "baton.h"
 #include "fd.h"
 #include "memshare.h"
+#include "rawmap.h"
+#include "readsfrom.h"
 
 struct rthread {
 	struct baton baton;
@@ -49,6 +53,7 @@ static struct {
 	bool mem;                /* memory-access points on, while the run schedules */
 	enum rt_mem_sel mem_sel; /* which accesses are points (or the run learns them) */
 	bool others;             /* mem: a thread besides the running one is enabled */
+	bool rf;                 /* mem: reads-from feedback for guided (readsfrom.c) */
 } rt;
 
 static __thread int self_tid = -1;
@@ -121,7 +126,7 @@ static void end_after_handlers(void);
 static void __attribute__((constructor(101))) rt_setup(void)
 {
 	atexit(end_after_handlers);
-	void *p = mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	void *p = raw_mmap(NULL, WIDE_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	wide_arena = p == MAP_FAILED ? NULL : p;
 	const char *v = getenv("MIGRACE_SPURIOUS");
@@ -189,6 +194,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
 	rt.mem_sel = cfg->mem_sel;
+	rt.rf = cfg->preempt_mem && cfg->mem_sel != MEM_SEL_LEARN && cfg->guided_rf;
+	rf_begin(rt.rf);
 	rt.m.spurious = spurious_on;
 }
 
@@ -359,10 +366,10 @@ static int map_child_chunks(int pid)
 	size_t len = MODEL_OBJ_CHUNK * sizeof(struct mobj);
 	for (size_t i = 0; i < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]) && rt.m.chunk[i]; i++) {
 		void *at = rt.m.chunk[i];
-		void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		void *p = raw_mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p != at) {
 			if (p != MAP_FAILED)
-				munmap(p, len);
+				raw_munmap(p, len);
 			for (size_t j = i; j < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]); j++)
 				rt.m.chunk[j] = NULL;     /* not ours to unmap */
 			return -1;
@@ -377,7 +384,7 @@ static int map_child_chunks(int pid)
 static void unmap_child_chunks(void)
 {
 	for (size_t i = 0; i < sizeof(rt.m.chunk) / sizeof(rt.m.chunk[0]) && rt.m.chunk[i]; i++)
-		munmap(rt.m.chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
+		raw_munmap(rt.m.chunk[i], MODEL_OBJ_CHUNK * sizeof(struct mobj));
 }
 
 int rt_snapshot_child(int pid, struct snap *out)
@@ -905,11 +912,65 @@ void migrace_check_threads_joined(const char *file, int line)
  * strategy. The runtime itself is built without the instrumentation, and
  * accesses to the thread's own stack are skipped (locals cannot race).
  */
+/* The main thread's stack as glibc's pthread_getattr_np finds it (the
+ * mapping that holds __libc_stack_end, from the page above it down by the
+ * stack limit, not into the mapping below), but read with open and read:
+ * pthread_getattr_np reads /proc/self/maps through stdio, and the fork server
+ * (which calls this for main) must not allocate: each size class its heap
+ * used is mapping that every fork copies. 0, or -1 (then ask glibc). */
+extern void *__libc_stack_end;
+
+static int main_stack(uintptr_t *lo, size_t *size)
+{
+	const size_t cap = 1 << 20;
+	struct rlimit rl;
+	size_t n = 0;
+	ssize_t r;
+	int rc = -1;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char *buf = raw_mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fd >= 0 && buf != MAP_FAILED)
+		while (n < cap - 1 && ((r = read(fd, buf + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+			n += r > 0 ? (size_t)r : 0;
+	if (fd >= 0)
+		close(fd);
+	if (buf == MAP_FAILED)
+		return -1;
+	if (fd < 0 || n == cap - 1 || getrlimit(RLIMIT_STACK, &rl))
+		goto out;
+	buf[n] = '\0';
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), end = (uintptr_t)__libc_stack_end;
+	uintptr_t stack_end = (end & -page) + page, last_to = 0;
+	for (char *l = buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		char *e;
+		uintptr_t from = strtoull(l, &e, 16), to = *e == '-' ? strtoull(e + 1, NULL, 16) : 0;
+		if (from <= end && end < to) {
+			size_t sz = (size_t)(rl.rlim_cur - (to - stack_end)) & -page;
+			if (sz > stack_end - last_to)
+				sz = stack_end - last_to;
+			*lo = stack_end - sz;
+			*size = sz;
+			rc = 0;
+			break;
+		}
+		last_to = to;
+	}
+out:
+	raw_munmap(buf, cap);
+	return rc;
+}
+
 void rt_note_stack(void)
 {
 	pthread_attr_t a;
 	void *lo;
 	size_t size;
+	uintptr_t mlo;
+	if (getpid() == (pid_t)syscall(SYS_gettid) && main_stack(&mlo, &size) == 0) {
+		stk_lo = mlo;
+		stk_size = size;
+		return;
+	}
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		if (pthread_attr_getstack(&a, &lo, &size) == 0) {
 			stk_lo = (uintptr_t)lo;
@@ -985,7 +1046,7 @@ static bool backoff(uint64_t pc)
 }
 
 static inline __attribute__((always_inline)) void mem_point(const void *addr, uintptr_t pc, bool write,
-							     unsigned size)
+							     unsigned size, bool rmw)
 {
 	if (__builtin_expect(!rt.mem, 1))
 		return;
@@ -1000,22 +1061,28 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 		return;
 	}
 	memc++;              /* the key counts every non-stack access, points or not */
-	if (!rt.others)
+	if (!rt.others && !rt.rf)
 		return;
-	if (rt.mem_sel == MEM_SEL_ALL || (memshare_has(pc - rt.exe_base) && backoff(pc)))
+	if (rt.mem_sel != MEM_SEL_ALL && !memshare_has(pc - rt.exe_base))
+		return;
+	if (rt.others && (rt.mem_sel == MEM_SEL_ALL || backoff(pc)))
 		mem_decide(pc, spinning(pc, addr, size, write, SPIN_REPEATS));
+	if (rt.rf && rmw)    /* after the decision: the access runs now */
+		rf_access((uintptr_t)addr, pc - rt.exe_base, self_tid, false);
+	if (rt.rf)
+		rf_access((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
 }
 
 /* An atomic read-modify-write (harness/include/migrace/rmw.h, which
  * migrace-cc includes in every source): a memory-access point like a store. */
 void migrace_rmw(const volatile void *addr)
 {
-	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true, 8);
+	mem_point((const void *)addr, (uintptr_t)__builtin_return_address(0), true, 8, true);
 }
 
 #define MEM_HOOK(name, type, write)                                                               \
 	void name(type *addr);                                                                    \
-	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write, sizeof(type)); }
+	void name(type *addr) { mem_point(addr, (uintptr_t)__builtin_return_address(0), write, sizeof(type), false); }
 MEM_HOOK(__sanitizer_cov_load1, uint8_t, false)
 MEM_HOOK(__sanitizer_cov_load2, uint16_t, false)
 MEM_HOOK(__sanitizer_cov_load4, uint32_t, false)

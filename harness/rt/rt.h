@@ -87,6 +87,7 @@ struct rt_config {
 	bool guided_pct;
 	uint32_t guided_noise;
 	uint64_t guided_noise_from;
+	bool guided_rf;             /* reads-from feedback (readsfrom.c), with memory points */
 };
 
 struct rt_buffers {

@@ -3,7 +3,9 @@
 # pattern with sync and with memory points; the trace of its run replays
 # with no corpus; the same seed gives the same hunt (one job); a hunt
 # resumes (--resume DIR) with its corpus, findings and schedule count; two
-# workers share a corpus; the correct twin stays clean; bad options exit 2.
+# workers share a corpus; with memory points its feedback includes which
+# store each read saw (readsfrom.c); the correct twin stays clean; bad
+# options exit 2.
 . tests/accept/lib.bash
 C=build/tsan/bench/classic
 TAB=$'\t'
@@ -67,6 +69,27 @@ expect "the fixed two-stage stays clean under guided" 0 '0 failed, 0 signatures'
 	$M hunt --strategy guided --budget 150 --jobs 2 --out "$OUTDIR/fixed" -- $C/twostage.fixed
 expect "the fixed lock-free stack stays clean under guided with memory points" 0 '0 failed, 0 signatures' \
 	$M hunt --strategy guided --preempt mem --budget 150 --jobs 2 --out "$OUTDIR/fixed2" -- $C/aba_stack.fixed
+
+# -- reads-from feedback (memory points) ----------------------------------------
+P=build/tsan/testprogs
+expect "memory points: guided finds the read that sees the sixth of eight stores" 1 'assert:v != 6' \
+	$M exec --strategy guided --preempt mem --seed 1 --runs 500 --out "$OUTDIR/rf" -- $P/readsfrom
+for rf in 1 0; do
+	expect "its twin stays clean (reads-from feedback $rf)" 0 'reads-from pairs' \
+		env MIGRACE_GUIDED_RF=$rf $M exec --strategy guided --preempt mem --seed 3 --runs 200 --out "$OUTDIR/rf$rf" \
+		-- $P/readsfrom_ok
+	rfout[$rf]=$OUT
+done
+check "the read saw each of the 8 stores and the value from before them: 9 reads-from pairs" \
+	grep -q ' 9 reads-from pairs' <<<"${rfout[1]}"
+check "the feedback is used: a run joined the corpus for its reads-from pairs alone (seed 3)" \
+	grep -q 'new by those alone: 1)' <<<"${rfout[1]}"
+check "MIGRACE_GUIDED_RF=0: no reads-from pairs, and another corpus" \
+	test -n "$(grep ' 0 reads-from pairs' <<<"${rfout[0]}")" -a "$(corpus_sum "$OUTDIR/rf1")" != "$(corpus_sum "$OUTDIR/rf0")"
+expect "sync points: no reads-from pairs (no memory hook runs)" 0 ' 0 reads-from pairs' \
+	$M exec --strategy guided --seed 3 --runs 20 --out "$OUTDIR/rfs" -- $P/readsfrom_ok
+expect "MIGRACE_GUIDED_RF=2: exit 2" 2 'MIGRACE_GUIDED_RF="2" is not a number from 0 to 1' \
+	env MIGRACE_GUIDED_RF=2 $M exec --strategy guided --runs 2 --out "$OUTDIR/rfbad" -- $P/readsfrom_ok
 
 # -- bad input ---------------------------------------------------------------
 expect "--shard with guided: exit 2" 2 'shard does not apply to guided' \
