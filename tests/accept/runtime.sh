@@ -46,7 +46,7 @@ expect "a script naming a point no thread reaches fails with its name" 1 \
 # determinism and replay
 expect "--check-determinism passes on a deterministic program (100 schedules)" 0 'no failure' \
 	$M exec --check-determinism --strategy random --runs 100 -- build/tsan/testprogs/api
-expect "--check-determinism catches a program that depends on its pid" 1 'nondeterministic' \
+expect "--check-determinism catches a program that depends on random bytes" 1 'nondeterministic' \
 	$M exec --check-determinism --runs 20 -- $P/nondet
 for i in 1 2; do
 	MIGRACE_OUT="$OUTDIR/same$i" run $M exec --strategy pct:2 --seed 7 --runs 1 --trace-all -- build/tsan/demos/atomicity
