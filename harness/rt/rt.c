@@ -244,10 +244,13 @@ static void snapshot_to(struct snap *s, int running)
 	s->now = rt.m.now;
 	s->running = running;
 	s->enabled = model_enabled_mask(&rt.m);
+	struct tset en;
+	model_enabled_set(&rt.m, &en);
 	for (int i = 0; i < rt.m.nthreads; i++) {
 		const struct mthread *t = &rt.m.threads[i];
 		struct snap_thread *st = &s->t[i];
 		st->status = t->status;
+		st->enabled = tset_has(&en, i);
 		st->op = t->pending.kind;
 		st->signalled = t->signalled;
 		obj_ref(&t->pending, &st->objk, &st->obj);

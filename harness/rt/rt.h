@@ -24,6 +24,7 @@
 
 struct snap_thread {
 	uint8_t status, op, signalled;
+	bool enabled;             /* it could have run (any thread id; snap.enabled has T0..T63) */
 	char objk;
 	int32_t obj;
 	int32_t waits_for;

@@ -232,7 +232,7 @@ static int other_thread(const struct snap *sn, int r)
 		const struct snap_thread *t = &sn->t[i];
 		if (i == r || t->status == TS_FINISHED)
 			continue;
-		if ((i < 64 && (sn->enabled >> i & 1)) || (t->deadline > 0 && t->deadline != MODEL_NO_DEADLINE))
+		if (t->enabled || (t->deadline > 0 && t->deadline != MODEL_NO_DEADLINE))
 			return i;
 	}
 	return -1;

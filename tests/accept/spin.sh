@@ -29,6 +29,8 @@ for b in tsan asan; do
 		grep -q 'no scheduling point while T2 could run, at spin_flag.c:30 waiter.*--preempt mem' "$L"
 	expect "$b: a call into the C library in the loop: the spin is at the call, spin@spin_flag.c:32" 1 \
 		'first failure: .*: spin@spin_flag\.c:32$' $M exec --strategy script -- $P call
+	expect "$b: the waiter T64, the publisher T65 (63 threads joined before): still spin@spin_flag.c:30" 1 \
+		"first failure: .*: spin@$LOOP\$" $M exec --strategy script --timeout 5 -- $P far
 	XOPT="--preempt mem" found $b "memory points (the bug)" 'assert:v == 42' $P
 	T=$(ls "$OUTDIR/$b-spin_flag-"*/*.trace | head -1)
 	ok=0

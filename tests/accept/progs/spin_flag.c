@@ -48,11 +48,23 @@ static void *publisher(void *arg)
 	return NULL;
 }
 
+/* "far": the bug, with 63 threads started and joined first, so that the
+ * waiter is T64 and the publisher T65: a spin is seen above T63 too. */
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t w, p;
 	ok = argc > 1 && strcmp(argv[1], "ok") == 0;
 	call = argc > 1 && strcmp(argv[1], "call") == 0;
+	for (int i = 0; argc > 1 && strcmp(argv[1], "far") == 0 && i < 63; i++) {
+		pthread_t t;
+		pthread_create(&t, NULL, nothing, NULL);
+		pthread_join(t, NULL);
+	}
 	pthread_create(&w, NULL, waiter, NULL);
 	pthread_create(&p, NULL, publisher, NULL);
 	pthread_join(w, NULL);
