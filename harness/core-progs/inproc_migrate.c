@@ -35,8 +35,6 @@ static int dst_result = 1;
 
 static void *destination(void *arg)
 {
-	struct channel *ch;
-
 	if (arg) {   /* cpr: the RAM and the device first, then the VM */
 		dst_result = cpr_transfer_load(cpr_listener, PAGES * RAM_PAGE_SIZE, &dst_ram, &dst_dev);
 		if (dst_result)
@@ -44,12 +42,7 @@ static void *destination(void *arg)
 		assert(vm_init(&dst_vm, &dst_ram, 1, 2, RUN_STATE_INMIGRATE) == 0);
 		assert(mig_incoming_init(&inc, &dst_vm, &dst_ram) == 0);
 	}
-	if (channel_accept(listener, &ch) == 0) {
-		mig_incoming_set_listener(&inc, listener);
-		if (mig_incoming_start(&inc, ch) == 0)
-			dst_result = mig_incoming_wait(&inc);
-		channel_unref(ch);
-	}
+	mig_accept_and_load(listener, &inc, &dst_result);
 	return NULL;
 }
 

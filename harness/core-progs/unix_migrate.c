@@ -30,14 +30,8 @@ static int dst_result = 1;
 
 static void *destination(void *arg)
 {
-	struct channel *ch;
 	(void)arg;
-	if (channel_accept(listener, &ch) == 0) {
-		mig_incoming_set_listener(&inc, listener);
-		if (mig_incoming_start(&inc, ch) == 0)
-			dst_result = mig_incoming_wait(&inc);
-		channel_unref(ch);
-	}
+	mig_accept_and_load(listener, &inc, &dst_result);
 	return NULL;
 }
 

@@ -5,6 +5,18 @@
 
 #include "main_loop.h"
 
+void mig_accept_and_load(struct channel_listener *l, struct mig_incoming *inc, int *result)
+{
+	struct channel *ch;
+
+	if (channel_accept(l, &ch))
+		return;
+	mig_incoming_set_listener(inc, l);
+	if (mig_incoming_start(inc, ch) == 0)
+		*result = mig_incoming_wait(inc);
+	channel_unref(ch);
+}
+
 bool mig_status_ended(MigrationStatus st)
 {
 	return st == MIGRATION_STATUS_COMPLETED || st == MIGRATION_STATUS_FAILED ||

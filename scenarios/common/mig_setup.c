@@ -19,14 +19,8 @@
 static void *destination(void *arg)
 {
 	struct scen_mig *m = arg;
-	struct channel *ch;
 
-	if (channel_accept(m->listener, &ch) == 0) {
-		mig_incoming_set_listener(&m->inc, m->listener);
-		if (mig_incoming_start(&m->inc, ch) == 0)
-			m->dst_result = mig_incoming_wait(&m->inc);
-		channel_unref(ch);
-	}
+	mig_accept_and_load(m->listener, &m->inc, &m->dst_result);
 	return NULL;
 }
 

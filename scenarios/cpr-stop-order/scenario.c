@@ -90,9 +90,7 @@ static int dst_result = 1;
  * and the main migration stream. */
 static void *target(void *arg)
 {
-	struct channel *ch;
 	(void)arg;
-
 	dst_result = cpr_transfer_load(cpr_listener, PAGES * RAM_PAGE_SIZE, &dst_ram, &dst_dev);
 	if (dst_result == -EBUSY)
 		MIGRACE_INVARIANT("device-busy", "the target's set_owner failed: the source still owns the device");
@@ -100,12 +98,7 @@ static void *target(void *arg)
 		return NULL;
 	assert(vm_init(&dst_vm, &dst_ram, 1, 2, RUN_STATE_INMIGRATE) == 0);
 	assert(mig_incoming_init(&inc, &dst_vm, &dst_ram) == 0);
-	if (channel_accept(listener, &ch) == 0) {
-		mig_incoming_set_listener(&inc, listener);
-		if (mig_incoming_start(&inc, ch) == 0)
-			dst_result = mig_incoming_wait(&inc);
-		channel_unref(ch);
-	}
+	mig_accept_and_load(listener, &inc, &dst_result);
 	return NULL;
 }
 
