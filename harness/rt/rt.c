@@ -9,6 +9,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -36,6 +37,7 @@ struct rthread {
 	char name[16];           /* pthread_setname_np's, for reports */
 	uint32_t ndec;           /* scheduling decisions it reached (keys of its steps) */
 	int32_t ktid;            /* its kernel thread id; 0 for T0, whose is the run's pid */
+	uint32_t *gone;          /* the C library's word the kernel clears when it has exited */
 	void *(*fn)(void *);
 	void *arg;
 };
@@ -154,6 +156,61 @@ struct model *rt_model(void) { return &rt.m; }
 int64_t rt_now(void) { return rt.m.now; }
 uint64_t rt_steps(void) { return rt.step; }
 
+/* A finished thread still runs the C library's and the sanitizer's teardown
+ * after it handed the baton on: TLS destructors, its malloc arena going back
+ * to the free list, its allocator cache drained. The thread that runs next
+ * waits until the kernel thread is gone, or which arena and which chunks it
+ * gets next, hence the address layout, would depend on the timing (glibc
+ * gives a thread's arena to the next new thread only once the old one is
+ * gone). The word the kernel clears at the thread's exit (CLONE_CHILD_CLEARTID,
+ * what pthread_join waits on) is found in the thread descriptor by its value,
+ * at the offset where the main thread's holds the pid. */
+static long tid_word_off = -1;   /* -1: not looked for yet; -2: not found */
+static int reap_pending = -1;    /* a finished thread not yet waited for (holder of the baton reads it) */
+static const void *main_pd;      /* the main thread's descriptor, pthread_self() */
+
+static uint32_t *find_gone_word(void)
+{
+	if (tid_word_off == -1) {
+		const int32_t *self = (const int32_t *)(void *)pthread_self();
+		const int32_t *mpd = main_pd;
+		int32_t me = (int32_t)gettid(), pid = (int32_t)getpid();
+		tid_word_off = -2;
+		for (long i = 0; mpd && i < 1024; i++)
+			if (self[i] == me && mpd[i] == pid) {
+				tid_word_off = i * (long)sizeof(int32_t);
+				break;
+			}
+	}
+	return tid_word_off < 0 ? NULL : (uint32_t *)(void *)((char *)pthread_self() + tid_word_off);
+}
+
+static void reap_wait(void)
+{
+	if (reap_pending < 0)
+		return;
+	struct rthread *th = &rt.th[reap_pending];
+	reap_pending = -1;
+	if (!th->gone)
+		return;
+	int self = self_tid;
+	self_tid = -1;           /* the runtime's own wait: not modelled, real time */
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		uint32_t v = __atomic_load_n(th->gone, __ATOMIC_ACQUIRE);
+		if (v == 0)
+			break;
+		/* not FUTEX_PRIVATE: the kernel's wake at a thread's exit is a shared one */
+		struct timespec d = { 0, 20 * 1000 * 1000 };
+		syscall(SYS_futex, th->gone, FUTEX_WAIT, v, &d, NULL, 0);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= 2)
+			break;           /* a TLS destructor that blocks: go on rather than hang */
+	}
+	self_tid = self;
+}
+
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 {
 	rt.th[0] = (struct rthread){ 0 };   /* the others are set as they are created */
@@ -190,6 +247,8 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.m.threads[tid].pending.kind = OP_NONE;
 	strategy_thread_created(&rt.strat, tid);
 	self_tid = tid;
+	main_pd = (const void *)pthread_self();
+	reap_pending = -1;
 	rt.active = true;
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
@@ -556,10 +615,14 @@ static void decide_at(int self, uint32_t key, bool key_mem, bool fair)
 	record(self, next, &enabled, key, key_mem, fair);
 	if (next == self)
 		return;
+	bool finished = rt.m.threads[self].status == TS_FINISHED;
+	if (finished && self > 0)
+		reap_pending = self;
 	baton_give(&rt.th[next].baton);
-	if (rt.m.threads[self].status == TS_FINISHED)
+	if (finished)
 		return;
 	baton_wait(&rt.th[self].baton);
+	reap_wait();
 }
 
 static void decide(int self)
@@ -777,8 +840,10 @@ void *rt_thread_trampoline(void *arg)
 
 	self_tid = tid;
 	th->ktid = (int32_t)gettid();   /* for spin.c; before the creator goes on */
+	th->gone = find_gone_word();
 	baton_give(&th->started);
 	baton_wait(&th->baton);
+	reap_wait();
 	rt_note_stack();         /* holding the baton: its allocations happen in a fixed order */
 	model_exec(&rt.m, tid);  /* start */
 	others_changed();
