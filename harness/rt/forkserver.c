@@ -1445,9 +1445,15 @@ static void prefault_globals(const struct server *s)
 		dl_iterate_phdr(prefault_cb, NULL);
 }
 
-/* --preempt mem: which instructions touch memory another thread touches,
- * from one run on the default schedule (memshare.c); the runs then decide
- * at those only. Like PCT's k, it depends on the program, not the seed. */
+/* --preempt mem: which instructions touch memory another thread touches
+ * (memshare.c), from one run on the default schedule and LEARN_RANDOM runs
+ * of the random strategy that decide at every access (with fixed seeds):
+ * what one thread does only when another is preempted in the middle of its
+ * work (a thief that finds the queue non-empty) is seen too. The runs then
+ * decide at those only. Like PCT's k, the set depends on the program, not
+ * the seed. */
+#define LEARN_RANDOM 2
+
 static void learn_mem_points(struct server *s)
 {
 	struct rt_config pilot = s->cfg;
@@ -1457,14 +1463,27 @@ static void learn_mem_points(struct server *s)
 	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
 	pilot.nscript = 0;
 	pilot.mem_sel = MEM_SEL_LEARN;
+	pilot.sw = NULL;
+	pilot.nsw = 0;
+	pilot.guided_pct = false;
+	pilot.guided_noise = 0;
+	pilot.guided_rf = false;
 	memshare_clear();
 	run_once(s, 0, 0, &pilot, &r, true);
+	int runs = 1;
+	pilot.strat = (struct strat_spec){ STRAT_RANDOM, 0 };
+	pilot.learn_decide = true;
+	for (int i = 0; i < LEARN_RANDOM && !memshare_overflow() && !interrupted; i++, runs++) {
+		pilot.seed = (uint64_t)i + 1;
+		run_once(s, 0, pilot.seed, &pilot, &r, true);
+	}
 	if (memshare_overflow())
 		note(s, "mem: more than %d instructions touch memory another thread touches: every non-stack access "
 		     "is a point", MEMSHARE_CAP);
 	else
-		note(s, "mem: %u instructions touch memory another thread also touches (one writing), learned from a "
-		     "first run: the memory points", memshare_count());
+		note(s, "mem: %u instructions touch memory another thread also touches (one writing), learned from %d "
+		     "runs (the default schedule and %d random ones deciding at every access): the memory points",
+		     memshare_count(), runs, runs - 1);
 }
 
 static int dfs_main(struct server *s)

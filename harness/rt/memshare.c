@@ -1,8 +1,9 @@
 /*
  * Targeted memory-access points: which instructions touch memory that another
  * thread touches too. With --preempt mem, the fork server first runs the
- * program once on the default schedule in learning mode (no decision at any
- * access): every non-stack access by a controlled thread is noted by 8-byte
+ * program in learning mode, once on the default schedule (no decision at any
+ * access) and twice under the random strategy deciding at every access
+ * (forkserver.c, learn_mem_points): every non-stack access by a controlled thread is noted by 8-byte
  * word, with the thread that first touched the word, whether a second thread
  * touched it and whether any access wrote it (an atomic read-modify-write
  * writes). A word touched by two threads, one of them writing, is contended;
@@ -10,7 +11,7 @@
  * so, is a point. The runs then make a decision only at those instructions.
  *
  * The set of points (offsets into the executable) lives in memory shared with
- * the fork server, so the learning run hands it back and every later run reads
+ * the fork server, so the learning runs add to it and every later run reads
  * it; the trace records it (`mem-pcs`), and a replay takes it from there.
  * Everything here is called by the thread holding the baton, one at a time.
  */

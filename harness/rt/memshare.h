@@ -1,6 +1,6 @@
 /*
  * Targeted memory-access points (memshare.c): the instructions that touch
- * memory another thread touches, learned from a first run.
+ * memory another thread touches, learned from learning runs (memshare.c, forkserver.c).
  */
 #ifndef MIGRACE_MEMSHARE_H
 #define MIGRACE_MEMSHARE_H

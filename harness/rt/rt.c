@@ -54,6 +54,7 @@ static struct {
 	uintptr_t exe_base;
 	bool mem;                /* memory-access points on, while the run schedules */
 	enum rt_mem_sel mem_sel; /* which accesses are points (or the run learns them) */
+	bool learn_decide;       /* learning, and every access a decision */
 	bool others;             /* mem: a thread besides the running one is enabled */
 	bool rf;                 /* mem: reads-from feedback for guided (readsfrom.c) */
 } rt;
@@ -253,6 +254,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt.others = false;
 	rt.mem = cfg->preempt_mem;
 	rt.mem_sel = cfg->mem_sel;
+	rt.learn_decide = cfg->mem_sel == MEM_SEL_LEARN && cfg->learn_decide;
 	rt.rf = cfg->preempt_mem && cfg->mem_sel != MEM_SEL_LEARN && cfg->guided_rf;
 	rf_begin(rt.rf);
 	rt.m.spurious = spurious_on;
@@ -1124,7 +1126,11 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 		memshare_learn((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
 		/* a spin would end the learning run before the thread it waits
 		 * for touched the word: it yields, and that thread runs */
-		if (rt.others && spinning(pc, addr, size, write, SPIN_REPEATS_LEARN))
+		if (rt.learn_decide) {
+			memc++;
+			if (rt.others)
+				mem_decide(pc, spinning(pc, addr, size, write, SPIN_REPEATS));
+		} else if (rt.others && spinning(pc, addr, size, write, SPIN_REPEATS_LEARN))
 			mem_decide(pc, true);
 		return;
 	}

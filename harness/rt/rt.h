@@ -82,6 +82,7 @@ struct rt_config {
 	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
 	bool preempt_mem;           /* scheduling points at non-stack loads and stores */
 	enum rt_mem_sel mem_sel;    /* which of them (preempt_mem) */
+	bool learn_decide;          /* MEM_SEL_LEARN: every access is also a decision */
 	const struct switch_ent *sw;   /* strategy switches (and guided) */
 	uint32_t nsw;
 	/* strategy guided (guided.c): this run's plan besides sw */

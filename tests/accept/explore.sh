@@ -1,7 +1,7 @@
 #!/bin/bash
 # Exploration that knows what is shared (issue 15): targeted memory points
 # (--preempt mem decides only at the instructions that touch memory another
-# thread touches, learned from a first run; mem-all at every access), the fork
+# thread touches, learned from learning runs; mem-all at every access), the fork
 # point after setup (migrace_fork_here), and fault decisions as scheduling
 # decisions (dfs branches on them, PCT places them, faults --explore).
 . tests/accept/lib.bash
@@ -104,5 +104,21 @@ expect "faults: a bad --explore" 2 "--explore 'often': unknown strategy" $M faul
 expect "faults: --explore switches is refused" 2 "use random, pct:D or dfs:B" $M faults $F --explore switches
 expect "faults: a bad --runs" 2 "--runs" $M faults $F --explore random --runs 0
 expect "faults: --runs without --explore" 2 "--runs needs --explore" $M faults $F --runs 5
+
+# what a thread does only under another schedule: wsq's thief reaches the
+# queue's buffer and its compare-and-swap only when the owner is preempted
+# between its pushes; the learning runs that decide at every access see it
+W=build/tsan/bench/classic/wsq
+expect "wsq: the learning runs are the default schedule and 2 random ones" 1 \
+	'learned from 3 runs \(the default schedule and 2 random ones deciding at every access\)' \
+	$M exec --preempt mem --strategy random --seed 1 --runs 1000 --out "$OUTDIR/wsq" -- $W
+check "... and random finds the item taken twice ($(grep -o 'first failure: run [0-9]*' <<<"$OUT"))" \
+	grep -q 'assert:got\[i\] == 1' <<<"$OUT"
+T=$(ls "$OUTDIR"/wsq/*.trace | head -1)
+check "... the thief's compare-and-swap (wsq.c:62) is a memory point of the trace" \
+	grep -Eq ' mem - .* @ wsq\.c:62 steal$' "$T"
+expect "... the trace replays" 0 'replay reproduced assert:got' $M replay "$T"
+expect "the twin (a CAS in the owner's take): random with memory points, 1000 schedules, clean" 0 'no failure' \
+	$M exec --preempt mem --strategy random --seed 1 --runs 1000 -- $W.fixed
 
 finish
