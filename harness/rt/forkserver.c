@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1410,8 +1411,21 @@ extern int __sanitizer_symbolize_pc(void *pc, const char *fmt, char *out, size_t
 static void warm_symbolizer(void)
 {
 	char buf[256];
-	if (__sanitizer_symbolize_pc)
-		__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
+	if (!__sanitizer_symbolize_pc)
+		return;
+	/* the sanitizer's child closes every descriptor below the soft limit
+	 * before it execs the symbolizer, one close(2) each: 20,000 calls
+	 * where the limit is 20,000. The symbolizer needs few; the limit comes
+	 * back at once. */
+	struct rlimit old, few;
+	bool lowered = getrlimit(RLIMIT_NOFILE, &old) == 0 && old.rlim_cur > 256;
+	if (lowered) {
+		few = (struct rlimit){ .rlim_cur = 256, .rlim_max = old.rlim_max };
+		lowered = setrlimit(RLIMIT_NOFILE, &few) == 0;
+	}
+	__sanitizer_symbolize_pc((void *)(uintptr_t)&warm_symbolizer, "%f", buf, sizeof(buf));
+	if (lowered)
+		setrlimit(RLIMIT_NOFILE, &old);
 }
 
 /* LeakSanitizer's check at the end of every ASan run reads all of the
