@@ -230,6 +230,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt_exe_base();
 	strategy_begin(&rt.strat, &cfg->strat, cfg->seed, cfg->pct_k, buf->prefix,
 		       buf->shm->prefix_len);
+	strategy_mem(&rt.strat, cfg->preempt_mem && cfg->mem_sel != MEM_SEL_LEARN);
 	rt.strat.sw = cfg->sw;
 	rt.strat.nsw = cfg->nsw;
 	rt.strat.pct_run = cfg->guided_pct;

@@ -185,6 +185,12 @@ void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t 
 	s->lowest = 0;
 }
 
+void strategy_mem(struct strategy *s, bool mem)
+{
+	if (mem && s->nchange && (s->spec.kind == STRAT_PCT || s->spec.kind == STRAT_GUIDED))
+		s->sync_cp = prng_below(&s->rng, 2) == 0;
+}
+
 /* PCT: initial priorities are distinct values above every change-point
  * priority (1..D-1); a thread created later gets a random one too, which is
  * the dynamic-thread form of a random permutation. */
@@ -253,9 +259,12 @@ static int pick_pct(struct strategy *s, uint64_t step, const struct tset *enable
 {
 	if (cur >= 0) {
 		for (int i = 0; i < s->nchange; i++)
-			if (s->change[i] == step)
+			if (s->sync_cp ? !s->key_mem && s->change[i] <= step && !(s->cp_fired & (1u << i))
+				       : s->change[i] == step) {
 				s->prio[cur] = i + 1;  /* below every initial priority; the
 							  * draw order, not time order, ranks them */
+				s->cp_fired |= 1u << i;
+			}
 		/* A yield gives way, and so does a thread spinning on memory (a
 		 * fair step): without this, a spinning thread at the top
 		 * priority would starve the thread it waits for. */

@@ -57,6 +57,11 @@ struct strategy {
 	uint64_t change[PCT_MAX_DEPTH];    /* D-1 change-point steps, in [1, k] */
 	int nchange;
 	int64_t lowest;                    /* lowest priority handed out so far */
+	/* with memory points, half of the runs (by the seed) place their change
+	 * points at scheduling points only: one due at a memory decision waits
+	 * for the thread's next scheduling point (strategy_mem) */
+	bool sync_cp;
+	uint32_t cp_fired;                 /* sync_cp: the change points done, a bit each */
 	int nthreads;                      /* threads created: prio[0..nthreads) */
 	/* switches */
 	const struct switch_ent *sw;
@@ -77,6 +82,12 @@ struct strategy {
 	int64_t prio[MODEL_MAX_THREADS];   /* last: strategy_begin does not clear it */
 };
 
+/* The run has memory points: right after strategy_begin, a PCT run (and
+ * guided's PCT runs) draws whether its change points wait for scheduling
+ * points (sync_cp), so that a race between two synchronisation steps is
+ * found in about twice the schedules it takes without memory points, not
+ * in as many times more as memory decisions dilute the change points. */
+void strategy_mem(struct strategy *s, bool mem);
 /* Parses "script", "random", "pct:D", "dfs:B", "switches", "guided"; returns 0 or -EINVAL with a
  * reason in *why. */
 int strat_parse(const char *text, struct strat_spec *out, const char **why);

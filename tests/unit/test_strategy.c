@@ -313,6 +313,54 @@ static void test_pct_depth2_one_change_point(void **state)
 	assert_true(where == ((1ull << (k + 1)) - 2));
 }
 
+/* With memory points, half of the PCT runs keep their change points for
+ * scheduling points: one due at a memory decision fires at the thread's
+ * next scheduling point; the other half fire where they fall. */
+static void test_pct_mem_sync_change_points(void **state)
+{
+	const uint64_t k = 20;
+	int sync_runs = 0;
+
+	for (uint64_t seed = 0; seed < 200; seed++) {
+		struct strategy s;
+		struct strat_spec spec = { STRAT_PCT, 2 };
+		strategy_begin(&s, &spec, seed, k, NULL, 0);
+		strategy_mem(&s, true);
+		strategy_thread_created(&s, 0);
+		strategy_thread_created(&s, 1);
+		sync_runs += s.sync_cp;
+		/* every third decision is a scheduling point, the others memory accesses */
+		uint64_t want = s.change[0];
+		if (s.sync_cp)
+			while (want % 3)
+				want++;
+		s.key_mem = false;
+		int prev = strategy_pick(&s, 0, 0x3, 0, OP_LOCK), switches = 0;
+		for (uint64_t step = 1; step <= k + 5; step++) {
+			s.key_mem = step % 3 != 0;
+			int t = strategy_pick(&s, step, 0x3, prev, s.key_mem ? OP_MEM : OP_LOCK);
+			if (t != prev) {
+				switches++;
+				assert_true(step == want);
+			}
+			prev = t;
+		}
+		assert_int_equal(switches, 1);
+	}
+	assert_in_range(sync_runs, 60, 140);
+	/* without memory points, and for random, nothing changes */
+	struct strategy s;
+	struct strat_spec pct = { STRAT_PCT, 3 }, rnd = { STRAT_RANDOM, 0 };
+	for (uint64_t seed = 0; seed < 50; seed++) {
+		strategy_begin(&s, &pct, seed, k, NULL, 0);
+		strategy_mem(&s, false);
+		assert_false(s.sync_cp);
+		strategy_begin(&s, &rnd, seed, k, NULL, 0);
+		strategy_mem(&s, true);
+		assert_false(s.sync_cp);
+	}
+}
+
 static void test_pct_change_points(void **state)
 {
 	for (uint64_t seed = 0; seed < 100; seed++) {
@@ -892,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_forced),
 		cmocka_unit_test(test_pct_depth1_no_preemption),
 		cmocka_unit_test(test_pct_depth2_one_change_point),
+		cmocka_unit_test(test_pct_mem_sync_change_points),
 		cmocka_unit_test(test_pct_change_points),
 		cmocka_unit_test(test_pct_yield_gives_way),
 		cmocka_unit_test(test_fair_steps),
