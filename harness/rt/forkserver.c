@@ -1477,11 +1477,6 @@ static void learn_mem_points(struct server *s)
 	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
 	pilot.nscript = 0;
 	pilot.mem_sel = MEM_SEL_LEARN;
-	pilot.sw = NULL;
-	pilot.nsw = 0;
-	pilot.guided_pct = false;
-	pilot.guided_noise = 0;
-	pilot.guided_rf = false;
 	memshare_clear();
 	run_once(s, 0, 0, &pilot, &r, true);
 	int runs = 1;
