@@ -46,7 +46,7 @@ static const char faults_help[] =
 	"                      'core/channel/*'\n"
 	"  --build tsan|asan   which build of a named program (default tsan)\n"
 	"  --explore S         run each combination under --runs schedules of strategy\n"
-	"                      S (random, pct:D or dfs:B) instead of the default\n"
+	"                      S (random, pct:D, dfs:B or pos) instead of the default\n"
 	"                      schedule only\n"
 	"  --runs N            schedules per combination with --explore (default 100;\n"
 	"                      for dfs:B at most N)\n"
@@ -194,8 +194,9 @@ static int faults_main(int argc, char **argv)
 			const char *why;
 			if (strat_parse(optarg, &spec, &why))
 				die_usage("faults", "--explore '%s': %s", optarg, why);
-			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS)
-				die_usage("faults", "--explore '%s': use random, pct:D or dfs:B", optarg);
+			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS &&
+			    spec.kind != STRAT_POS)
+				die_usage("faults", "--explore '%s': use random, pct:D, dfs:B or pos", optarg);
 			explore = optarg;
 			break;
 		}

@@ -46,7 +46,7 @@ static const char hunt_help[] =
 	"                      core/ directory compiled with the Makefile's flags into\n"
 	"                      build/workload-core/)\n"
 	"  --build tsan|asan   which build of the scenario (default tsan)\n"
-	"  --strategy S        random | pct:D | dfs:B | guided   (default pct:3)\n"
+	"  --strategy S        random | pct:D | dfs:B | pos | guided   (default pct:3)\n"
 	"                      guided: greybox search, its corpus under DIR/guided\n"
 	"                      shared by the workers (see docs/strategies.md)\n"
 	"  --preempt sync|mem|mem-all\n"
@@ -646,9 +646,9 @@ static int hunt_main(int argc, char **argv)
 			check_strategy("hunt", optarg);
 			strat_parse(optarg, &spec, &why);
 			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS &&
-			    spec.kind != STRAT_GUIDED)
+			    spec.kind != STRAT_GUIDED && spec.kind != STRAT_POS)
 				die_usage("hunt", "--strategy '%s': a hunt explores on its own (no script, no switch list): "
-					  "use random, pct:D, dfs:B or guided", optarg);
+					  "use random, pct:D, dfs:B, pos or guided", optarg);
 			h.o.strategy = optarg;
 			break;
 		}
@@ -728,7 +728,7 @@ static int hunt_main(int argc, char **argv)
 	h.dfs = strncmp(h.o.strategy, "dfs:", 4) == 0;
 	if (h.dfs && h.o.nshards > 1)
 		die_usage("hunt", "--shard does not apply to dfs: dfs has no seed space, its schedules come one "
-			  "after another (use random or pct:D to shard)");
+			  "after another (use random, pct:D or pos to shard)");
 	if (h.dfs && !jobs_set)
 		h.o.jobs = 1;
 	check_dfs_jobs("hunt", &h.o);
@@ -746,7 +746,7 @@ static int hunt_main(int argc, char **argv)
 	bool guided = strcmp(h.o.strategy, "guided") == 0;
 	if (guided && h.o.nshards > 1)
 		die_usage("hunt", "--shard does not apply to guided: its schedules come from a corpus the shards "
-			  "would not share (use random or pct:D to shard)");
+			  "would not share (use random, pct:D or pos to shard)");
 	if (resume && !guided)
 		die_usage("hunt", "--resume %s: not a guided hunt (%s)", resume, h.o.strategy);
 	const char *out_abs = resume ? out_dir_ready("hunt", resume) : hunt_dir(outdir, force);

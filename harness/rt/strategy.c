@@ -73,6 +73,10 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 		*out = (struct strat_spec){ STRAT_SWITCHES, 0 };
 		return 0;
 	}
+	if (strcmp(text, "pos") == 0) {
+		*out = (struct strat_spec){ STRAT_POS, 0 };
+		return 0;
+	}
 	if (strcmp(text, "guided") == 0) {
 		*out = (struct strat_spec){ STRAT_GUIDED, 3 };   /* its fresh runs: PCT of depth 3 */
 		return 0;
@@ -101,7 +105,7 @@ int strat_parse(const char *text, struct strat_spec *out, const char **why)
 		*why = bound_msg;
 		return -EINVAL;
 	}
-	*why = "unknown strategy (expected script, random, pct:D, dfs:B, guided or switches)";
+	*why = "unknown strategy (expected script, random, pct:D, dfs:B, pos, guided or switches)";
 	return -EINVAL;
 }
 
@@ -155,6 +159,7 @@ void strat_format(const struct strat_spec *spec, char *buf, int len)
 	case STRAT_DFS: snprintf(buf, len, "dfs:%d", spec->param); break;
 	case STRAT_SWITCHES: snprintf(buf, len, "switches"); break;
 	case STRAT_GUIDED: snprintf(buf, len, "guided"); break;
+	case STRAT_POS: snprintf(buf, len, "pos"); break;
 	}
 }
 
@@ -198,6 +203,10 @@ void strategy_thread_created(struct strategy *s, int tid)
 {
 	if (tid >= s->nthreads)
 		s->nthreads = tid + 1;
+	if (s->spec.kind == STRAT_POS) {           /* its first step's priority */
+		s->prio[tid] = (int64_t)prng_below(&s->rng, 1u << 30);
+		return;
+	}
 	if (s->spec.kind != STRAT_PCT && s->spec.kind != STRAT_GUIDED)
 		return;
 	for (;;) {
@@ -282,6 +291,27 @@ static int pick_pct(struct strategy *s, uint64_t step, const struct tset *enable
 	return best;
 }
 
+/* POS, the basic form of partial-order sampling (Yuan et al., CAV 2018):
+ * every thread's next step carries a random priority and the highest one
+ * runs; the thread that ran draws a new one for its next step, the others
+ * keep theirs. A thread that lost a draw stays behind until the runner draws
+ * lower, so runs of one thread alternate with long waits, in a way random's
+ * coin per step never gives: one thread can run a whole stretch while ten
+ * others wait. At a fair step (a spin), another thread runs. */
+static int pick_pos(struct strategy *s, const struct tset *enabled, int cur)
+{
+	if (cur >= 0)
+		s->prio[cur] = (int64_t)prng_below(&s->rng, 1u << 30);
+	struct tset e = *enabled;
+	if (s->fair && tset_count(&e) > 1)
+		tset_del(&e, cur);
+	int best = -1;
+	TSET_FOR(t, &e)
+		if (best < 0 || s->prio[t] > s->prio[best])
+			best = t;
+	return best;
+}
+
 /* The listed switch of this decision, else the default. */
 static int pick_listed(struct strategy *s, const struct tset *enabled, int cur)
 {
@@ -330,6 +360,8 @@ int strategy_pick_set(struct strategy *s, uint64_t step, const struct tset *enab
 		return pick_listed(s, enabled, cur);
 	case STRAT_GUIDED:
 		return pick_guided(s, step, enabled, cur, cur_op);
+	case STRAT_POS:
+		return pick_pos(s, enabled, cur);
 	case STRAT_SCRIPT:
 	case STRAT_DFS:
 	default:

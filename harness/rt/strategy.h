@@ -24,6 +24,8 @@ enum strat_kind {
 	STRAT_SWITCHES, /* listed thread switches, else the non-preemptive default */
 	STRAT_GUIDED,   /* greybox search (guided.c): per run, listed switches plus
 			   random ones after a step, or a fresh PCT run */
+	STRAT_POS,      /* partial-order sampling, basic form: each thread's next
+			   step has a random priority, drawn again once it ran */
 };
 
 /* One listed switch (strategy switches, for `migrace minimize`): when thread t
@@ -88,7 +90,7 @@ struct strategy {
  * found in about twice the schedules it takes without memory points, not
  * in as many times more as memory decisions dilute the change points. */
 void strategy_mem(struct strategy *s, bool mem);
-/* Parses "script", "random", "pct:D", "dfs:B", "switches", "guided"; returns 0 or -EINVAL with a
+/* Parses "script", "random", "pct:D", "dfs:B", "pos", "switches", "guided"; returns 0 or -EINVAL with a
  * reason in *why. */
 int strat_parse(const char *text, struct strat_spec *out, const char **why);
 /* Parses "T.sN>U T.mN>U ..." (space separated) into a malloc'ed array;

@@ -101,7 +101,12 @@ expect "... and replays" 0 'replay reproduced asan:heap-use-after-free' $M repla
 expect "PCT with faults count, on the twin: clean" 0 'no failure' \
 	env MIGRACE_FAULTS=count $M exec --strategy pct:3 --runs 100 -- $F ordered
 expect "faults: a bad --explore" 2 "--explore 'often': unknown strategy" $M faults $F --explore often
-expect "faults: --explore switches is refused" 2 "use random, pct:D or dfs:B" $M faults $F --explore switches
+expect "faults: --explore switches is refused" 2 "use random, pct:D, dfs:B or pos" $M faults $F --explore switches
+expect "faults --explore pos: the sweep finds the fault plus interleaving" 1 \
+	'FAIL test/send@1\+? \((transient|persistent)\): asan:heap-use-after-free@main \(schedule [0-9]+ of pos\)' \
+	$M faults $F --explore pos --runs 50 --out "$OUTDIR/fpos"
+expect "faults --explore pos on the twin: clean" 0 '2 runs, 0 failures, 100 schedules' \
+	$M faults $F --explore pos --runs 50 --out "$OUTDIR/fpos-ok" -- ordered
 expect "faults: a bad --runs" 2 "--runs" $M faults $F --explore random --runs 0
 expect "faults: --runs without --explore" 2 "--runs needs --explore" $M faults $F --runs 5
 
@@ -120,5 +125,28 @@ check "... the thief's compare-and-swap (wsq.c:62) is a memory point of the trac
 expect "... the trace replays" 0 'replay reproduced assert:got' $M replay "$T"
 expect "the twin (a CAS in the owner's take): random with memory points, 1000 schedules, clean" 0 'no failure' \
 	$M exec --preempt mem --strategy random --seed 1 --runs 1000 -- $W.fixed
+
+# pos (partial-order sampling): reorder10's checker, created after ten
+# setters, must read between a setter's two critical sections; a thread that
+# waits keeps the priority it lost with, so the checker's fresh one often
+# overtakes the setters, and a low draw of its own stops it between its reads
+R=build/tsan/bench/classic/reorder10
+expect "pos finds reorder10's half-published pair within 1000 schedules" 1 \
+	'first failure: run [0-9]+ \(seed [0-9]+\): assert:\(ra == 0 && rb == 0\) \|\| \(ra == 1 && rb == -1\)' \
+	$M exec --strategy pos --seed 1 --runs 1000 --out "$OUTDIR/pos" -- $R
+SEED=$(grep -o 'repro (seed): .*' <<<"$OUT" | grep -o -- '--seed [0-9]*' | cut -d' ' -f2)
+T=$(ls "$OUTDIR"/pos/*.trace | head -1)
+check "... the trace says the strategy" grep -qx 'strategy pos' "$T"
+expect "... the trace replays" 0 'replay reproduced assert:\(ra == 0' $M replay "$T"
+expect "... and the seed alone gives the same run again (seed ${SEED:-none})" 1 \
+	'first failure: run 0 .*assert:\(ra == 0' $M exec --strategy pos --seed "${SEED:-0}" --runs 1 -- $R
+expect "the twin (one critical section each): pos, 1000 schedules, clean" 0 'no failure' \
+	$M exec --strategy pos --seed 1 --runs 1000 -- $R.fixed
+expect "... and with memory points, 500 schedules, clean" 0 'no failure' \
+	$M exec --strategy pos --preempt mem --seed 1 --runs 500 -- $R.fixed
+expect "hunt --strategy pos finds a regressed core" 1 'first expected at schedule' \
+	$M hunt rp-exit-hang --regressed --until-expected --strategy pos --budget 200 --jobs 2 --out "$OUTDIR/hpos"
+expect "... and on the real core, 100 schedules, finds nothing" 0 '100 schedules .* 0 failed' \
+	$M hunt rp-exit-hang --strategy pos --budget 100 --jobs 2 --out "$OUTDIR/hpos-ok"
 
 finish

@@ -30,7 +30,7 @@ static void test_parse_valid(void **state)
 		{ "pct:1", STRAT_PCT, 1 },     { "pct:2", STRAT_PCT, 2 },
 		{ "pct:16", STRAT_PCT, 16 },   { "dfs:0", STRAT_DFS, 0 },
 		{ "dfs:3", STRAT_DFS, 3 },     { "dfs:16", STRAT_DFS, 16 },
-		{ "guided", STRAT_GUIDED, 3 },
+		{ "guided", STRAT_GUIDED, 3 },  { "pos", STRAT_POS, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct strat_spec spec = { STRAT_RANDOM, -1 };
@@ -197,12 +197,19 @@ static void test_random_picks_enabled(void **state)
 			fail_msg("random: T%d picked %d times in 2000 among 4 enabled", t, hits[t]);
 }
 
-static void random_sequence(uint64_t seed, int *out, int n)
+/* n picks of a strategy among 4 threads (T0 blocked at every third step),
+ * each run by the thread picked before */
+static void pick_sequence(enum strat_kind kind, uint64_t seed, int *out, int n)
 {
 	struct strategy s;
-	begin(&s, STRAT_RANDOM, 0, seed, 0, NULL, 0, 4);
+	begin(&s, kind, 0, seed, 0, NULL, 0, 4);
 	for (int i = 0; i < n; i++)
-		out[i] = strategy_pick(&s, (uint64_t)i, 0xf, i ? out[i - 1] : 0, OP_LOCK);
+		out[i] = strategy_pick(&s, (uint64_t)i, i % 3 ? 0xf : 0xe, i ? out[i - 1] : 0, OP_LOCK);
+}
+
+static void random_sequence(uint64_t seed, int *out, int n)
+{
+	pick_sequence(STRAT_RANDOM, seed, out, n);
 }
 
 static void test_random_reproducible(void **state)
@@ -218,6 +225,74 @@ static void test_random_reproducible(void **state)
 		random_sequence(seed, b, 200);
 		assert_memory_not_equal(a, b, sizeof(a));
 	}
+}
+
+/* ---- pos ---------------------------------------------------------------- */
+
+static void test_pos(void **state)
+{
+	struct strategy s;
+
+	/* the seed is the whole run: same seed same picks, another seed others */
+	int a[300], b[300], c[300];
+	pick_sequence(STRAT_POS, 17, a, 300);
+	pick_sequence(STRAT_POS, 17, b, 300);
+	pick_sequence(STRAT_POS, 18, c, 300);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_memory_not_equal(a, c, sizeof(a));
+	for (int i = 0; i < 300; i++)
+		assert_true((i % 3 ? 0xf : 0xe) >> a[i] & 1);
+
+	/* the highest priority runs, and a waiting thread keeps its priority:
+	 * with no running thread to draw again, the same one wins every time */
+	begin(&s, STRAT_POS, 0, 7, 0, NULL, 0, 4);
+	int top = strategy_pick(&s, 0, 0xf, -1, OP_LOCK);
+	for (int t = 0; t < 4; t++)
+		if (t != top)
+			assert_true(s.prio[t] < s.prio[top]);
+	for (uint64_t step = 1; step < 50; step++)
+		assert_int_equal(strategy_pick(&s, step, 0xf, -1, OP_LOCK), top);
+
+	/* the thread that ran draws again, the others do not */
+	int64_t before[4];
+	memcpy(before, s.prio, sizeof(before));
+	int changed = 0;
+	for (uint64_t step = 50; step < 80; step++) {
+		memcpy(before, s.prio, sizeof(before));
+		strategy_pick(&s, step, 0xf, 2, OP_LOCK);
+		for (int t = 0; t < 4; t++)
+			if (t != 2)
+				assert_true(s.prio[t] == before[t]);
+		changed += s.prio[2] != before[2];
+	}
+	assert_true(changed >= 28);
+
+	/* a thread created later has a priority of its own */
+	begin(&s, STRAT_POS, 0, 3, 0, NULL, 0, 2);
+	strategy_thread_created(&s, 2);
+	assert_int_equal(s.nthreads, 3);
+
+	/* every enabled thread runs sometimes, over seeds, when the runner blocks */
+	int hits[4] = { 0 };
+	for (uint64_t seed = 1; seed <= 400; seed++) {
+		begin(&s, STRAT_POS, 0, seed, 0, NULL, 0, 4);
+		hits[strategy_pick(&s, 0, 0xd, 1, OP_LOCK)]++;
+	}
+	assert_int_equal(hits[1], 0);
+	for (int t = 0; t < 4; t++)
+		if (t != 1 && hits[t] < 80)
+			fail_msg("pos: T%d ran first for %d of 400 seeds among 3 enabled", t, hits[t]);
+
+	/* a fair step (a spin) hands over */
+	begin(&s, STRAT_POS, 0, 5, 0, NULL, 0, 3);
+	s.fair = true;
+	for (int i = 0; i < 200; i++)
+		assert_int_not_equal(strategy_pick(&s, (uint64_t)i, 0x7, 1, OP_MEM), 1);
+	assert_int_equal(strategy_pick(&s, 200, 0x2, 1, OP_MEM), 1);   /* alone: it goes on */
+
+	/* a fault hit keeps what it wants */
+	assert_true(strategy_fault(&s, 5, true));
+	assert_false(strategy_fault(&s, 5, false));
 }
 
 static void test_prefix_forced(void **state)
@@ -937,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_default_choice),
 		cmocka_unit_test(test_random_picks_enabled),
 		cmocka_unit_test(test_random_reproducible),
+		cmocka_unit_test(test_pos),
 		cmocka_unit_test(test_prefix_forced),
 		cmocka_unit_test(test_pct_depth1_no_preemption),
 		cmocka_unit_test(test_pct_depth2_one_change_point),
