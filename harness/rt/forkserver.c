@@ -1353,14 +1353,25 @@ static void estimate_k(struct server *s)
 {
 	struct rt_config pilot = s->cfg;
 	struct run_result r;
-	if (s->cfg.pct_k)
+	/* with memory points the first run also counts k_sync, its scheduling
+	 * decisions, even when k is given: a seed repro gives k alone */
+	if (s->cfg.pct_k && !s->cfg.preempt_mem)
 		goto out;
 	pilot.strat = (struct strat_spec){ STRAT_SCRIPT, 0 };
 	pilot.nscript = 0;
 	run_once(s, 0, 0, &pilot, &r, true);
+	if (s->cfg.preempt_mem && r.end == END_SELF)
+		for (uint32_t i = 0; i < r.nsteps; i++)
+			s->cfg.pct_k_sync += !s->log[i].key_mem;
+	if (s->cfg.pct_k)
+		goto out;
 	if (r.end == END_SELF && r.nsteps) {
 		s->cfg.pct_k = r.nsteps;
-		note(s, "pct: k=%" PRIu64 " steps, estimated from a first run", s->cfg.pct_k);
+		if (s->cfg.pct_k_sync)
+			note(s, "pct: k=%" PRIu64 " steps, estimated from a first run (%" PRIu64 " of them at "
+			     "scheduling points)", s->cfg.pct_k, s->cfg.pct_k_sync);
+		else
+			note(s, "pct: k=%" PRIu64 " steps, estimated from a first run", s->cfg.pct_k);
 		goto out;
 	}
 	s->cfg.pct_k = PCT_K_DEFAULT;
@@ -1460,7 +1471,7 @@ static void prefault_globals(const struct server *s)
 }
 
 /* --preempt mem: which instructions touch memory another thread touches
- * (memshare.c), from one run on the default schedule and LEARN_RANDOM runs
+ * with no lock common to every access (memshare.c), from one run on the default schedule and LEARN_RANDOM runs
  * of the random strategy that decide at every access (with fixed seeds):
  * what one thread does only when another is preempted in the middle of its
  * work (a thief that finds the queue non-empty) is seen too. The runs then
@@ -1490,7 +1501,8 @@ static void learn_mem_points(struct server *s)
 		note(s, "mem: more than %d instructions touch memory another thread touches: every non-stack access "
 		     "is a point", MEMSHARE_CAP);
 	else
-		note(s, "mem: %u instructions touch memory another thread also touches (one writing), learned from %d "
+		note(s, "mem: %u instructions touch memory another thread also touches (one writing, no lock held "
+		     "at every access), learned from %d "
 		     "runs (the default schedule and %d random ones deciding at every access): the memory points",
 		     memshare_count(), runs, runs - 1);
 }

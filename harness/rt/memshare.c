@@ -3,12 +3,22 @@
  * thread touches too. With --preempt mem, the fork server first runs the
  * program in learning mode, once on the default schedule (no decision at any
  * access) and twice under the random strategy deciding at every access
- * (forkserver.c, learn_mem_points): every non-stack access by a controlled thread is noted by 8-byte
- * word, with the thread that first touched the word, whether a second thread
+ * (forkserver.c, learn_mem_points): every non-stack access by a controlled thread is noted by 4-byte
+ * word (so that a lock-protected int beside an atomic one is a word of its own), with the thread that first touched the word, whether a second thread
  * touched it and whether any access wrote it (an atomic read-modify-write
- * writes). A word touched by two threads, one of them writing, is contended;
- * every instruction that accessed a contended word, before or after it became
- * so, is a point. The runs then make a decision only at those instructions.
+ * writes). A word touched by two threads, one of them writing, is contended.
+ * From the first access by a second thread on, the word also keeps its
+ * lockset, as Eraser does: the mutexes (and rwlocks held for writing) held at
+ * every access since. An access by a thread that has joined every other
+ * thread that touched the word (main reading the results after the joins),
+ * or joined one that did, cannot meet another access under any schedule: it
+ * neither shares the word nor refines its lockset.
+ * A contended word whose lockset is empty is unprotected,
+ * and every instruction that accessed it, before or after, is a point. A
+ * word every thread touches under one same lock needs none: no other thread
+ * can touch it between two points of the holder, and the lock's own
+ * scheduling points already order the critical sections. The runs then make
+ * a decision only at those instructions.
  *
  * The set of points (offsets into the executable) lives in memory shared with
  * the fork server, so the learning runs add to it and every later run reads
@@ -29,10 +39,12 @@
 #define NODES_CAP (1u << 21)
 
 struct word {
-	uint64_t w;              /* address >> 3, 0 empty */
-	int16_t owner;           /* the first thread to touch it */
+	uint64_t w;              /* address >> 2 with bit 63 set, 0 empty */
 	uint8_t flags;
-	uint32_t head;           /* the instructions that touched it before it was contended */
+	uint8_t nls;             /* W_MULTI: the lockset, ls[0..nls) */
+	uint64_t tids;           /* bit t: thread t touched it (bit 63: some thread >= 63) */
+	uint32_t head;           /* the instructions that touched it before it was marked */
+	const void *ls[MEMSHARE_LOCKSET];
 };
 #define W_MULTI 1
 #define W_WRITTEN 2
@@ -148,9 +160,22 @@ static void mark(struct word *e)
 	e->head = 0;
 }
 
-void memshare_learn(uintptr_t addr, uint64_t pc, int tid, bool write)
+/* The lockset of e, intersected with the locks held now. */
+static void refine(struct word *e, const void *const *held, int nheld)
 {
-	uint64_t w = (uint64_t)(addr >> 3) | 1ull << 63;   /* never 0 */
+	uint8_t k = 0;
+	for (uint8_t i = 0; i < e->nls; i++)
+		for (int j = 0; j < nheld; j++)
+			if (e->ls[i] == held[j]) {
+				e->ls[k++] = e->ls[i];
+				break;
+			}
+	e->nls = k;
+}
+
+static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const void *const *held, int nheld,
+		       uint64_t joined63)
+{
 	uint32_t mask = WORDS_CAP - 1;
 	uint32_t i = hash64(w) & mask;
 	for (; words[i].w && words[i].w != w; i = (i + 1) & mask)
@@ -162,17 +187,27 @@ void memshare_learn(uintptr_t addr, uint64_t pc, int tid, bool write)
 			return;
 		}
 		nwords++;
-		*e = (struct word){ .w = w, .owner = (int16_t)tid };
+		*e = (struct word){ .w = w };
 	}
-	if (e->owner != tid)
+	uint64_t me = tid < 63 ? 1ull << tid : 1ull << 63;
+	bool after_all = !(e->tids & ~me & ~joined63);
+	e->tids |= me;
+	if (after_all)
+		;                                /* every other toucher was joined */
+	else if (e->flags & W_MULTI)
+		refine(e, held, nheld);
+	else {                                   /* shared from here: its lockset starts */
 		e->flags |= W_MULTI;
+		for (int j = 0; j < nheld && e->nls < MEMSHARE_LOCKSET; j++)
+			e->ls[e->nls++] = held[j];
+	}
 	if (write)
 		e->flags |= W_WRITTEN;
 	if (e->flags & W_MARKED) {
 		memshare_add(pc);
 		return;
 	}
-	if ((e->flags & (W_MULTI | W_WRITTEN)) == (W_MULTI | W_WRITTEN)) {
+	if ((e->flags & (W_MULTI | W_WRITTEN)) == (W_MULTI | W_WRITTEN) && !e->nls) {
 		memshare_add(pc);
 		mark(e);
 		return;
@@ -189,4 +224,12 @@ void memshare_learn(uintptr_t addr, uint64_t pc, int tid, bool write)
 	uint32_t n = ++nnodes;
 	nodes[n] = (struct node){ .pc = pc, .next = e->head };
 	e->head = n;
+}
+
+void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const void *const *held,
+		    int nheld, uint64_t joined63)
+{
+	uintptr_t last = addr + (size ? size - 1 : 0);
+	for (uintptr_t g = addr >> 2; g <= last >> 2; g++)
+		learn_word((uint64_t)g | 1ull << 63, pc, tid, write, held, nheld, joined63);   /* never 0 */
 }

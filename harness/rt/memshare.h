@@ -9,12 +9,15 @@
 #include <stdint.h>
 
 #define MEMSHARE_CAP 32768       /* instructions in the set; beyond: every access is a point */
+#define MEMSHARE_LOCKSET 2       /* locks a word's lockset keeps (more held: the first ones) */
 
 /* Maps the tables (the fork server, before the first fork); 0 or -1. */
 int memshare_init(void);
-/* In the learning run: a non-stack access by thread tid at pc (an offset
- * into the executable). */
-void memshare_learn(uintptr_t addr, uint64_t pc, int tid, bool write);
+/* In the learning run: a non-stack access of size bytes by thread tid at
+ * pc (an offset into the executable), holding the locks held[0..nheld),
+ * having joined the threads of joined63 (bit t: thread t < 63). */
+void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const void *const *held,
+		    int nheld, uint64_t joined63);
 /* Whether pc is a point. */
 bool memshare_has(uint64_t pc);
 void memshare_add(uint64_t pc);

@@ -442,6 +442,22 @@ static void mark_sync_hit(struct model *m, const char *name)
 	}
 }
 
+/* Whether thread t owns o now, noted in its held list (a thread that holds
+ * more than MODEL_HELD notes the first ones only). */
+static void held_note(struct mthread *t, const struct mobj *o)
+{
+	if (!o)
+		return;
+	int i = 0;
+	while (i < t->nheld && t->held[i] != o)
+		i++;
+	bool owns = o->owner == t->id, listed = i < t->nheld;
+	if (owns && !listed && t->nheld < MODEL_HELD)
+		t->held[t->nheld++] = o;
+	else if (!owns && listed)
+		t->held[i] = t->held[--t->nheld];
+}
+
 /* Applies tid's pending operation (which must be enabled) and clears it,
  * except that a cond wait turns into the wait for the wake-up. */
 struct op_result model_exec(struct model *m, int tid)
@@ -466,6 +482,7 @@ struct op_result model_exec(struct model *m, int tid)
 		}
 		mx->owner = -1;
 		mx->count = 0;
+		held_note(t, mx);
 		op->kind = OP_COND_REACQ;
 		t->signalled = false;
 		t->wait_seq = ++m->wait_seq;
@@ -517,6 +534,13 @@ struct op_result model_exec(struct model *m, int tid)
 	case OP_EXIT:
 		t->status = TS_FINISHED;
 		break;
+	case OP_JOIN:
+		if (op->obj_tid >= 0 && m->threads[op->obj_tid].status == TS_FINISHED) {
+			t->joined63 |= m->threads[op->obj_tid].joined63;
+			if (op->obj_tid < 63)
+				t->joined63 |= 1ull << op->obj_tid;
+		}
+		break;
 	case OP_DETACH:
 		break;
 	case OP_SYNC:
@@ -525,6 +549,10 @@ struct op_result model_exec(struct model *m, int tid)
 	default:
 		break;
 	}
+	if (op->kind == OP_LOCK || op->kind == OP_UNLOCK || op->kind == OP_WRLOCK || op->kind == OP_RWUNLOCK)
+		held_note(t, op->obj);
+	else if (op->kind == OP_COND_REACQ)
+		held_note(t, op->obj2);
 	op->kind = OP_NONE;
 	op->obj = op->obj2 = NULL;
 	op->fdw = NULL;

@@ -232,7 +232,7 @@ void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf)
 	rt_exe_base();
 	strategy_begin(&rt.strat, &cfg->strat, cfg->seed, cfg->pct_k, buf->prefix,
 		       buf->shm->prefix_len);
-	strategy_mem(&rt.strat, cfg->preempt_mem && cfg->mem_sel != MEM_SEL_LEARN);
+	strategy_mem(&rt.strat, cfg->preempt_mem && cfg->mem_sel != MEM_SEL_LEARN, cfg->pct_k_sync);
 	rt.strat.sw = cfg->sw;
 	rt.strat.nsw = cfg->nsw;
 	rt.strat.pct_run = cfg->guided_pct;
@@ -1126,7 +1126,9 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 	if (self_tid < 0 || rt_in_fiu || (uintptr_t)addr - stk_lo < stk_size)
 		return;
 	if (rt.mem_sel == MEM_SEL_LEARN) {
-		memshare_learn((uintptr_t)addr, pc - rt.exe_base, self_tid, write);
+		const struct mthread *mt = &rt.m.threads[self_tid];
+		memshare_learn((uintptr_t)addr, size, pc - rt.exe_base, self_tid, write,
+			       (const void *const *)mt->held, mt->nheld, mt->joined63);
 		/* a spin would end the learning run before the thread it waits
 		 * for touched the word: it yields, and that thread runs */
 		if (rt.learn_decide) {

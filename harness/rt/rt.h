@@ -78,6 +78,7 @@ struct rt_config {
 	struct strat_spec strat;
 	uint64_t seed;
 	uint64_t pct_k;
+	uint64_t pct_k_sync;        /* with memory points: the first run's scheduling decisions */
 	int nscript;
 	const char *script_before[RT_MAX_SCRIPT], *script_after[RT_MAX_SCRIPT];
 	bool preempt_mem;           /* scheduling points at non-stack loads and stores */

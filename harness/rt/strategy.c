@@ -163,6 +163,22 @@ void strat_format(const struct strat_spec *spec, char *buf, int len)
 	}
 }
 
+/* D-1 distinct change points, uniform in [1, k] */
+static void draw_change_points(struct strategy *s, uint64_t k)
+{
+	int want = s->spec.param - 1;
+	if ((uint64_t)want > k)
+		want = (int)k;
+	while (s->nchange < want) {
+		uint64_t c = 1 + prng_below(&s->rng, k);
+		bool dup = false;
+		for (int i = 0; i < s->nchange; i++)
+			dup |= s->change[i] == c;
+		if (!dup)
+			s->change[s->nchange++] = c;
+	}
+}
+
 void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t seed,
 		    uint64_t k, const uint16_t *prefix, uint32_t prefix_len)
 {
@@ -173,27 +189,25 @@ void strategy_begin(struct strategy *s, const struct strat_spec *spec, uint64_t 
 	s->prefix_len = prefix_len;
 	s->k = k;
 	prng_seed(&s->rng, seed);
-	if ((spec->kind == STRAT_PCT || spec->kind == STRAT_GUIDED) && k > 0) {
-		/* D-1 distinct change points, uniform in [1, k] */
-		int want = spec->param - 1;
-		if ((uint64_t)want > k)
-			want = (int)k;
-		while (s->nchange < want) {
-			uint64_t c = 1 + prng_below(&s->rng, k);
-			bool dup = false;
-			for (int i = 0; i < s->nchange; i++)
-				dup |= s->change[i] == c;
-			if (!dup)
-				s->change[s->nchange++] = c;
-		}
-	}
+	if ((spec->kind == STRAT_PCT || spec->kind == STRAT_GUIDED) && k > 0)
+		draw_change_points(s, k);
 	s->lowest = 0;
 }
 
-void strategy_mem(struct strategy *s, bool mem)
+void strategy_mem(struct strategy *s, bool mem, uint64_t k_sync)
 {
-	if (mem && s->nchange && (s->spec.kind == STRAT_PCT || s->spec.kind == STRAT_GUIDED))
-		s->sync_cp = prng_below(&s->rng, 2) == 0;
+	if (!mem || !s->nchange || (s->spec.kind != STRAT_PCT && s->spec.kind != STRAT_GUIDED))
+		return;
+	if (s->spec.kind == STRAT_PCT && k_sync) {
+		s->sync_cp = prng_below(&s->rng, 4) != 0;
+		if (s->sync_cp) {                      /* at scheduling points counted alone */
+			s->sync_index = true;
+			s->nchange = 0;
+			draw_change_points(s, k_sync);
+		}
+		return;
+	}
+	s->sync_cp = prng_below(&s->rng, 2) == 0;
 }
 
 /* PCT: initial priorities are distinct values above every change-point
@@ -266,10 +280,16 @@ static int pick_random(struct strategy *s, const struct tset *enabled, int cur)
 static int pick_pct(struct strategy *s, uint64_t step, const struct tset *enabled, int cur,
 		    enum op_kind cur_op)
 {
+	if (s->sync_index) {                            /* count the scheduling points alone */
+		if (s->key_mem)
+			step = UINT64_MAX;                    /* no change point here */
+		else
+			step = s->nsync++;
+	}
 	if (cur >= 0) {
 		for (int i = 0; i < s->nchange; i++)
-			if (s->sync_cp ? !s->key_mem && s->change[i] <= step && !(s->cp_fired & (1u << i))
-				       : s->change[i] == step) {
+			if (s->sync_cp && !s->sync_index ? !s->key_mem && s->change[i] <= step && !(s->cp_fired & (1u << i))
+							 : s->change[i] == step) {
 				s->prio[cur] = i + 1;  /* below every initial priority; the
 							  * draw order, not time order, ranks them */
 				s->cp_fired |= 1u << i;

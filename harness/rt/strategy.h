@@ -59,10 +59,15 @@ struct strategy {
 	uint64_t change[PCT_MAX_DEPTH];    /* D-1 change-point steps, in [1, k] */
 	int nchange;
 	int64_t lowest;                    /* lowest priority handed out so far */
-	/* with memory points, half of the runs (by the seed) place their change
-	 * points at scheduling points only: one due at a memory decision waits
-	 * for the thread's next scheduling point (strategy_mem) */
+	/* with memory points, some runs (by the seed) place their change
+	 * points at scheduling points only (strategy_mem): PCT's draw them
+	 * among the scheduling points alone (sync_index: in [1, k_sync],
+	 * counted by nsync); guided's PCT runs draw them among all decisions,
+	 * one due at a memory decision waiting for the thread's next
+	 * scheduling point */
 	bool sync_cp;
+	bool sync_index;
+	uint64_t nsync;                    /* sync_index: scheduling decisions so far */
 	uint32_t cp_fired;                 /* sync_cp: the change points done, a bit each */
 	int nthreads;                      /* threads created: prio[0..nthreads) */
 	/* switches */
@@ -85,11 +90,16 @@ struct strategy {
 };
 
 /* The run has memory points: right after strategy_begin, a PCT run (and
- * guided's PCT runs) draws whether its change points wait for scheduling
- * points (sync_cp), so that a race between two synchronisation steps is
- * found in about twice the schedules it takes without memory points, not
- * in as many times more as memory decisions dilute the change points. */
-void strategy_mem(struct strategy *s, bool mem);
+ * guided's PCT runs) draws whether its change points fall on scheduling
+ * points only (sync_cp), so that a race between two synchronisation steps is
+ * found in not many more schedules than without memory points, not in as
+ * many times more as memory decisions dilute the change points. Given
+ * k_sync (the first run's scheduling decisions), PCT does so in 3 runs of 4
+ * and draws them uniformly among the first k_sync scheduling decisions, as
+ * a run without memory points does; guided's PCT runs (and PCT without
+ * k_sync) in 1 of 2, at the first scheduling point from a step drawn among
+ * all decisions. */
+void strategy_mem(struct strategy *s, bool mem, uint64_t k_sync);
 /* Parses "script", "random", "pct:D", "dfs:B", "pos", "switches", "guided"; returns 0 or -EINVAL with a
  * reason in *why. */
 int strat_parse(const char *text, struct strat_spec *out, const char **why);

@@ -12,7 +12,7 @@ expect "targeted: sync points only: pct:2 never loses the update (200 schedules)
 	$M exec --strategy pct:2 --runs 200 -- $P
 expect "targeted: --preempt mem learns the shared instructions and pct:2 finds the lost update" 1 \
 	'assert:atomic_load\(&counter\) == 2' \
-	$M exec --preempt mem --strategy pct:2 --runs 200 --out "$OUTDIR/tm" -- $P
+	$M exec --preempt mem --strategy pct:2 --runs 1000 --out "$OUTDIR/tm" -- $P
 check "targeted: exec says how many instructions it learned" grep -Eq 'mem: [0-9]+ instructions touch memory' <<<"$OUT"
 k_mem=$(grep -oE 'k=[0-9]+' <<<"$OUT" | head -1 | cut -d= -f2)
 run $M exec --preempt mem-all --strategy pct:2 --runs 1 --out "$OUTDIR/tm-all" -- $P
@@ -33,6 +33,27 @@ expect "targeted twin: random with memory points, clean" 0 'no failure' \
 	$M exec --preempt mem --strategy random --runs 100 -- $P rmw
 expect "a trace with a bad mem-pcs line is refused" 2 'mem-pcs: bad offset' \
 	bash -c "sed 's/^mem-pcs .*/mem-pcs 0x12/' $T > $OUTDIR/badpcs.trace; $M replay $OUTDIR/badpcs.trace"
+
+# locksets: lockset.c's table and fill count are shared and written, but
+# always under one lock, so their instructions are no points; the counter
+# beside them (its own 4-byte word) is a lost update, and main reads every
+# result after joining the threads, which shares nothing
+L=build/tsan/testprogs/lockset
+expect "locksets: random with memory points finds the lost update behind 400 locked updates" 1 \
+	'assert:atomic_load\(&done\) == 2' \
+	$M exec --preempt mem --strategy random --seed 1 --runs 1000 --out "$OUTDIR/ls" -- $L
+n_pts=$(grep -oE 'mem: [0-9]+ instructions' <<<"$OUT" | grep -oE '[0-9]+')
+check "... only the unlocked accesses are points (${n_pts:-none} instructions)" test "${n_pts:-99}" -le 6
+T=$(ls "$OUTDIR"/ls/*.trace | head -1)
+tl=$(grep -n 'table\[base + i\] =' tests/accept/progs/lockset.c | cut -d: -f1)
+fl=$(grep -n 'filled++' tests/accept/progs/lockset.c | cut -d: -f1)
+check "... the trace decides at the counter's load and store, never at the table (line $tl) or the fill count (line $fl)" \
+	bash -c "grep -Eq ' mem .* @ lockset\.c:4[0-9] fill$' '$T' && ! grep -Eq ' mem .* @ lockset\.c:($tl|$fl) ' '$T'"
+expect "... the trace replays" 0 'replay reproduced assert:atomic_load\(&done\)' $M replay "$T"
+expect "locksets: sync points only never lose the update (300 random schedules)" 0 'no failure' \
+	$M exec --strategy random --seed 1 --runs 300 -- $L
+expect "locksets: the twin (one atomic fetch-add) is clean under 1000 random schedules with memory points" 0 \
+	'no failure' $M exec --preempt mem --strategy random --seed 1 --runs 1000 -- $L rmw
 
 # -- the fork point after setup -----------------------------------------------
 # progs/fork_here.c appends a line to the file named by argv[1] in its setup,

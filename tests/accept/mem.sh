@@ -55,17 +55,26 @@ expect "a program touching only its stacks: no mem step with memory points on" 0
 	env MIGRACE_PREEMPT=mem $M exec --strategy random --runs 5 --trace-all --out "$OUTDIR/stack" -- \
 	build/tsan/testprogs/stack_only
 check "... (traces have no mem step)" bash -c "! grep -q ' mem - ' $OUTDIR/stack/*.trace"
-expect "the same program writing a global under its mutex: clean" 0 'no failure' \
-	env MIGRACE_PREEMPT=mem $M exec --strategy random --runs 20 --trace-all --out "$OUTDIR/shared" -- \
+expect "the same program writing a global under its mutex, every access a point: clean" 0 'no failure' \
+	env MIGRACE_PREEMPT=mem-all $M exec --strategy random --runs 20 --trace-all --out "$OUTDIR/shared" -- \
 	build/tsan/testprogs/stack_only shared
 check "... and those writes are memory decisions" bash -c "grep -q ' mem - .*stack_only.c:2[6-9] work' $OUTDIR/shared/*.trace"
+expect "... with the learned points: clean, and no instruction is a point (one mutex guards the global)" 0 \
+	'mem: 0 instructions touch memory' env MIGRACE_PREEMPT=mem $M exec --strategy random --runs 20 --trace-all \
+	--out "$OUTDIR/shared-mem" -- build/tsan/testprogs/stack_only shared
+check "... (traces have no mem step)" bash -c "! grep -q ' mem - ' $OUTDIR/shared-mem/*.trace"
 
 # the migration core: the points are deterministic and the real core clean
 expect "real core (cancel-vs-complete) with memory points: pct:3 x 30 schedules, each run twice the same" 0 \
 	'no failure' env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 30 --jobs 2 --check-determinism -- \
 	build/tsan/scenarios/cancel-vs-complete
-expect "a pct k estimated with memory points counts their decisions" 0 'pct: k=[0-9]{4,} steps' \
+expect "a pct k estimated with memory points counts their decisions" 0 'pct: k=[0-9]+ steps, estimated from a first run \([0-9]+ of them at scheduling points\)' \
 	env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 1 -- build/tsan/scenarios/cancel-vs-complete
+k_all=$(grep -oE 'k=[0-9]+' <<<"$OUT" | cut -d= -f2)
+k_sched=$(grep -oE '\(([0-9]+) of them' <<<"$OUT" | grep -oE '[0-9]+')
+check "... more than twice its scheduling decisions ($k_all, $k_sched)" test "${k_all:-0}" -gt $((2 * ${k_sched:-1}))
+expect "... and those are the k of a run without memory points ($k_sched)" 0 "pct: k=${k_sched:-none} steps, estimated" \
+	$M exec --strategy pct:3 --runs 1 -- build/tsan/scenarios/cancel-vs-complete
 
 # bad input
 expect "MIGRACE_PREEMPT=often is refused, naming it" 2 'MIGRACE_PREEMPT="often": expected sync, mem or mem-all' \

@@ -219,6 +219,62 @@ static void test_mutex_lock_unlock(void **state)
 	assert_int_equal(mx->owner, 1);
 }
 
+/* Each thread's held list (the learning runs' locksets): mutexes and rwlocks
+ * held for writing, as they are taken and given back, a recursive one once,
+ * a cond wait's mutex out while it waits, at most MODEL_HELD of them. */
+static void held_is(int t, int n, const struct mobj *a, const struct mobj *b)
+{
+	assert_int_equal(m.threads[t].nheld, n);
+	const struct mobj *want[2] = { a, b };
+	for (int i = 0; i < n && i < 2; i++) {
+		bool found = false;
+		for (int j = 0; j < m.threads[t].nheld; j++)
+			found |= m.threads[t].held[j] == want[i];
+		assert_true(found);
+	}
+}
+
+static void test_held_locks(void **state)
+{
+	reset(2);
+	struct mobj *a = mutex(0, MUTEX_NORMAL), *r = mutex(1, MUTEX_RECURSIVE);
+	struct mobj *cv = obj(2, OBJ_COND), *rw = obj(3, OBJ_RWLOCK);
+
+	held_is(0, 0, NULL, NULL);
+	do_op(0, OP_LOCK, a);
+	do_op(0, OP_LOCK, r);
+	do_op(0, OP_LOCK, r);
+	held_is(0, 2, a, r);
+	held_is(1, 0, NULL, NULL);
+	do_op(0, OP_UNLOCK, r);
+	held_is(0, 2, a, r);                 /* still held once */
+	do_op(0, OP_UNLOCK, r);
+	held_is(0, 1, a, NULL);
+	set_try(1, OP_LOCK, a);              /* a failed trylock holds nothing */
+	assert_int_equal(run(1).err, EBUSY);
+	held_is(1, 0, NULL, NULL);
+	set_wait(0, cv, a, MODEL_NO_DEADLINE);
+	run_ok(0);
+	held_is(0, 0, NULL, NULL);           /* waiting: the mutex is out */
+	do_op(1, OP_WRLOCK, rw);
+	held_is(1, 1, rw, NULL);
+	do_op(1, OP_SIGNAL, cv);
+	do_op(1, OP_RWUNLOCK, rw);
+	held_is(1, 0, NULL, NULL);
+	run_ok(0);                           /* woken: it has the mutex again */
+	held_is(0, 1, a, NULL);
+	do_op(0, OP_UNLOCK, a);
+	do_op(0, OP_RDLOCK, rw);             /* read-held: no lock for a lockset */
+	held_is(0, 0, NULL, NULL);
+	do_op(0, OP_RWUNLOCK, rw);
+	for (int i = 0; i < MODEL_HELD + 2; i++)
+		do_op(1, OP_LOCK, mutex(4 + i, MUTEX_NORMAL));
+	assert_int_equal(m.threads[1].nheld, MODEL_HELD);
+	for (int i = 0; i < MODEL_HELD + 2; i++)
+		do_op(1, OP_UNLOCK, mutex(4 + i, MUTEX_NORMAL));
+	held_is(1, 0, NULL, NULL);
+}
+
 static void test_mutex_normal_relock_self_deadlock(void **state)
 {
 	reset(1);
@@ -1268,6 +1324,7 @@ int main(void)
 		cmocka_unit_test(test_exec_clears_pending),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_mutex_lock_unlock),
+		cmocka_unit_test(test_held_locks),
 		cmocka_unit_test(test_mutex_normal_relock_self_deadlock),
 		cmocka_unit_test(test_mutex_trylock),
 		cmocka_unit_test(test_mutex_recursive),

@@ -388,6 +388,28 @@ static void test_pct_depth2_one_change_point(void **state)
 	assert_true(where == ((1ull << (k + 1)) - 2));
 }
 
+/* A PCT run of depth 2 between two threads where every third decision is
+ * a scheduling point and the others memory accesses: the one step where
+ * the thread changes (it must change exactly once). */
+static uint64_t mem_run_switch(struct strategy *s, uint64_t k)
+{
+	uint64_t at = 0;
+	int switches = 0;
+	s->key_mem = false;
+	int prev = strategy_pick(s, 0, 0x3, 0, OP_LOCK);
+	for (uint64_t step = 1; step <= k + 5; step++) {
+		s->key_mem = step % 3 != 0;
+		int t = strategy_pick(s, step, 0x3, prev, s->key_mem ? OP_MEM : OP_LOCK);
+		if (t != prev) {
+			switches++;
+			at = step;
+		}
+		prev = t;
+	}
+	assert_int_equal(switches, 1);
+	return at;
+}
+
 /* With memory points, half of the PCT runs keep their change points for
  * scheduling points: one due at a memory decision fires at the thread's
  * next scheduling point; the other half fire where they fall. */
@@ -400,7 +422,7 @@ static void test_pct_mem_sync_change_points(void **state)
 		struct strategy s;
 		struct strat_spec spec = { STRAT_PCT, 2 };
 		strategy_begin(&s, &spec, seed, k, NULL, 0);
-		strategy_mem(&s, true);
+		strategy_mem(&s, true, 0);
 		strategy_thread_created(&s, 0);
 		strategy_thread_created(&s, 1);
 		sync_runs += s.sync_cp;
@@ -409,18 +431,7 @@ static void test_pct_mem_sync_change_points(void **state)
 		if (s.sync_cp)
 			while (want % 3)
 				want++;
-		s.key_mem = false;
-		int prev = strategy_pick(&s, 0, 0x3, 0, OP_LOCK), switches = 0;
-		for (uint64_t step = 1; step <= k + 5; step++) {
-			s.key_mem = step % 3 != 0;
-			int t = strategy_pick(&s, step, 0x3, prev, s.key_mem ? OP_MEM : OP_LOCK);
-			if (t != prev) {
-				switches++;
-				assert_true(step == want);
-			}
-			prev = t;
-		}
-		assert_int_equal(switches, 1);
+		assert_int_equal(mem_run_switch(&s, k), want);
 	}
 	assert_in_range(sync_runs, 60, 140);
 	/* without memory points, and for random, nothing changes */
@@ -428,11 +439,48 @@ static void test_pct_mem_sync_change_points(void **state)
 	struct strat_spec pct = { STRAT_PCT, 3 }, rnd = { STRAT_RANDOM, 0 };
 	for (uint64_t seed = 0; seed < 50; seed++) {
 		strategy_begin(&s, &pct, seed, k, NULL, 0);
-		strategy_mem(&s, false);
+		strategy_mem(&s, false, 0);
 		assert_false(s.sync_cp);
 		strategy_begin(&s, &rnd, seed, k, NULL, 0);
-		strategy_mem(&s, true);
+		strategy_mem(&s, true, 0);
 		assert_false(s.sync_cp);
+	}
+}
+
+/* Given k_sync, 3 PCT runs in 4 draw their change point among the
+ * scheduling points alone, uniformly, and it falls exactly on the one drawn;
+ * the others keep theirs among all decisions. Guided's PCT runs do not. */
+static void test_pct_mem_sync_index(void **state)
+{
+	const uint64_t k = 30, k_sync = 10;
+	int sync_runs = 0, at[10] = { 0 };
+
+	for (uint64_t seed = 0; seed < 400; seed++) {
+		struct strategy s;
+		struct strat_spec spec = { STRAT_PCT, 2 };
+		strategy_begin(&s, &spec, seed, k, NULL, 0);
+		strategy_mem(&s, true, k_sync);
+		strategy_thread_created(&s, 0);
+		strategy_thread_created(&s, 1);
+		sync_runs += s.sync_cp;
+		assert_true(s.sync_index == s.sync_cp);
+		if (s.sync_cp)
+			assert_in_range(s.change[0], 1, k_sync);
+		/* every third decision is a scheduling point, the others memory accesses */
+		uint64_t want = s.sync_cp ? s.change[0] * 3 : s.change[0];
+		assert_int_equal(mem_run_switch(&s, k), want);
+		if (s.sync_cp)
+			at[want / 3 - 1]++;
+	}
+	assert_in_range(sync_runs, 260, 340);
+	for (int i = 0; i < 10; i++)          /* uniform over the scheduling points */
+		assert_in_range(at[i], 10, 50);
+	for (uint64_t seed = 0; seed < 50; seed++) {
+		struct strategy s;
+		struct strat_spec guided = { STRAT_GUIDED, 3 };
+		strategy_begin(&s, &guided, seed, k, NULL, 0);
+		strategy_mem(&s, true, k_sync);
+		assert_false(s.sync_index);
 	}
 }
 
@@ -1017,6 +1065,7 @@ int main(void)
 		cmocka_unit_test(test_pct_depth1_no_preemption),
 		cmocka_unit_test(test_pct_depth2_one_change_point),
 		cmocka_unit_test(test_pct_mem_sync_change_points),
+		cmocka_unit_test(test_pct_mem_sync_index),
 		cmocka_unit_test(test_pct_change_points),
 		cmocka_unit_test(test_pct_yield_gives_way),
 		cmocka_unit_test(test_fair_steps),

@@ -2,8 +2,10 @@
  * Threads that touch only their own stacks between pthread calls: with
  * memory-access points on, none of these accesses may become a scheduling
  * point (locals cannot race), so the trace has no `mem` step. With the
- * argument "shared", the same loop also writes a global under a mutex: the
- * writes are memory points (and no race, so the run stays clean).
+ * argument "shared", the same loop also writes a global under a mutex: with
+ * every non-stack access a point (mem-all) the writes are memory points;
+ * with the learned points (mem) they are not, since every access to the
+ * global holds the same mutex (and there is no race: the run stays clean).
  */
 #include <pthread.h>
 #include <stdio.h>
