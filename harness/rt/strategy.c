@@ -199,10 +199,16 @@ void strategy_mem(struct strategy *s, bool mem, uint64_t k_sync)
 	if (!mem || !s->nchange || (s->spec.kind != STRAT_PCT && s->spec.kind != STRAT_GUIDED))
 		return;
 	if (s->spec.kind == STRAT_PCT && k_sync) {
-		s->sync_cp = prng_below(&s->rng, 4) != 0;
+		/* the draw has a stream of its own, so that a run at scheduling
+		 * points starts its stream as the same seed without memory
+		 * points does: it is that run, change points and priorities */
+		struct prng pick;
+		prng_seed(&pick, s->seed ^ 0x5eed5eed5eed5eedull);
+		s->sync_cp = prng_below(&pick, 4) != 0;
 		if (s->sync_cp) {                      /* at scheduling points counted alone */
 			s->sync_index = true;
 			s->nchange = 0;
+			prng_seed(&s->rng, s->seed);
 			draw_change_points(s, k_sync);
 		}
 		return;

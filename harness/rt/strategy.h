@@ -95,8 +95,10 @@ struct strategy {
  * found in not many more schedules than without memory points, not in as
  * many times more as memory decisions dilute the change points. Given
  * k_sync (the first run's scheduling decisions), PCT does so in 3 runs of 4
- * and draws them uniformly among the first k_sync scheduling decisions, as
- * a run without memory points does; guided's PCT runs (and PCT without
+ * (drawn from the seed apart) and draws them uniformly among the first
+ * k_sync scheduling decisions from the seed's own stream: the run is the
+ * one the same seed gives without memory points, whose k is k_sync, its
+ * memory decisions changing nothing; guided's PCT runs (and PCT without
  * k_sync) in 1 of 2, at the first scheduling point from a step drawn among
  * all decisions. */
 void strategy_mem(struct strategy *s, bool mem, uint64_t k_sync);

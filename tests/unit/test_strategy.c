@@ -448,8 +448,9 @@ static void test_pct_mem_sync_change_points(void **state)
 }
 
 /* Given k_sync, 3 PCT runs in 4 draw their change point among the
- * scheduling points alone, uniformly, and it falls exactly on the one drawn;
- * the others keep theirs among all decisions. Guided's PCT runs do not. */
+ * scheduling points alone, uniformly, and it falls exactly on the one drawn:
+ * such a run is the seed's run without memory points; the others keep
+ * theirs among all decisions. Guided's PCT runs do not. */
 static void test_pct_mem_sync_index(void **state)
 {
 	const uint64_t k = 30, k_sync = 10;
@@ -464,8 +465,17 @@ static void test_pct_mem_sync_index(void **state)
 		strategy_thread_created(&s, 1);
 		sync_runs += s.sync_cp;
 		assert_true(s.sync_index == s.sync_cp);
-		if (s.sync_cp)
+		if (s.sync_cp) {
+			/* the very run the seed gives without memory points, with k = k_sync */
+			struct strategy plain;
+			strategy_begin(&plain, &spec, seed, k_sync, NULL, 0);
+			strategy_thread_created(&plain, 0);
+			strategy_thread_created(&plain, 1);
+			assert_int_equal(s.nchange, plain.nchange);
+			assert_int_equal(s.change[0], plain.change[0]);
+			assert_true(s.prio[0] == plain.prio[0] && s.prio[1] == plain.prio[1]);
 			assert_in_range(s.change[0], 1, k_sync);
+		}
 		/* every third decision is a scheduling point, the others memory accesses */
 		uint64_t want = s.sync_cp ? s.change[0] * 3 : s.change[0];
 		assert_int_equal(mem_run_switch(&s, k), want);
