@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <pthread.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1807,6 +1808,22 @@ static void fix_layout(char **argv, char **envp)
 	free(env);
 }
 
+/* TSan's deadlock detector sets up its graph (about 2 MB of bit vectors) at
+ * the first lock of a process: left to the runs, every run's child does it
+ * again and copies the pages on write. One lock here, before the first
+ * fork, does it once for all of them. */
+extern int __interceptor_pthread_mutex_lock(pthread_mutex_t *m) __attribute__((weak));
+extern int __interceptor_pthread_mutex_unlock(pthread_mutex_t *m) __attribute__((weak));
+
+static void warm_deadlock_detector(void)
+{
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	if (!__interceptor_pthread_mutex_lock || !__interceptor_pthread_mutex_unlock)
+		return;
+	__interceptor_pthread_mutex_lock(&m);
+	__interceptor_pthread_mutex_unlock(&m);
+}
+
 static int dispatch(struct server *s)
 {
 	if (s->replaying)
@@ -1881,6 +1898,7 @@ static int serve(int argc, char **argv, char **envp)
 	configure(&s, argc, argv, envp);
 	server_signals();
 	warm_symbolizer();
+	warm_deadlock_detector();
 	prefault_globals(&s);
 	layout_restore_argv0(s.argv);
 	fh_server = &s;
