@@ -399,10 +399,13 @@ bool strategy_fault(struct strategy *s, uint64_t step, bool want)
 {
 	if (step < s->prefix_len)
 		return s->prefix[step] == PREFIX_FAULT_FAIL ? true : s->prefix[step] == PREFIX_FAULT_PASS ? false : want;
-	if (s->spec.kind == STRAT_PCT)
+	if (s->spec.kind == STRAT_PCT) {
+		if (s->sync_index)                 /* a fault hit is a scheduling step too */
+			step = s->nsync++;
 		for (int i = 0; i < s->nchange; i++)
 			if (s->change[i] == step)
 				return true;
+	}
 	return want;
 }
 

@@ -483,6 +483,18 @@ static void test_pct_mem_sync_index(void **state)
 			at[want / 3 - 1]++;
 	}
 	assert_in_range(sync_runs, 260, 340);
+	/* a fault hit counts as a scheduling step there: the run fails the hit
+	 * at its change point, whatever the step number of all decisions */
+	for (uint64_t seed = 0; seed < 20; seed++) {
+		struct strategy s;
+		struct strat_spec spec = { STRAT_PCT, 2 };
+		strategy_begin(&s, &spec, seed, k, NULL, 0);
+		strategy_mem(&s, true, k_sync);
+		if (!s.sync_index)
+			continue;
+		for (uint64_t i = 0; i <= k_sync; i++)
+			assert_true(strategy_fault(&s, 1000 + 3 * i, false) == (i == s.change[0]));
+	}
 	for (int i = 0; i < 10; i++)          /* uniform over the scheduling points */
 		assert_in_range(at[i], 10, 50);
 	for (uint64_t seed = 0; seed < 50; seed++) {
