@@ -44,7 +44,7 @@ struct word {
 	uint8_t nls;             /* W_MULTI: the lockset, ls[0..nls) */
 	uint64_t tids;           /* bit t: thread t touched it (bit 63: some thread >= 63) */
 	uint32_t head;           /* the instructions that touched it before it was marked */
-	const void *ls[MEMSHARE_LOCKSET];
+	uint32_t ls[MEMSHARE_LOCKSET];     /* the locks' object ids (unique in a run) */
 };
 #define W_MULTI 1
 #define W_WRITTEN 2
@@ -161,7 +161,7 @@ static void mark(struct word *e)
 }
 
 /* The lockset of e, intersected with the locks held now. */
-static void refine(struct word *e, const void *const *held, int nheld)
+static void refine(struct word *e, const uint32_t *held, int nheld)
 {
 	uint8_t k = 0;
 	for (uint8_t i = 0; i < e->nls; i++)
@@ -173,7 +173,7 @@ static void refine(struct word *e, const void *const *held, int nheld)
 	e->nls = k;
 }
 
-static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const void *const *held, int nheld,
+static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const uint32_t *held, int nheld,
 		       uint64_t joined63)
 {
 	uint32_t mask = WORDS_CAP - 1;
@@ -226,7 +226,7 @@ static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const void 
 	e->head = n;
 }
 
-void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const void *const *held,
+void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const uint32_t *held,
 		    int nheld, uint64_t joined63)
 {
 	uintptr_t last = addr + (size ? size - 1 : 0);

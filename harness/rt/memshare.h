@@ -14,9 +14,10 @@
 /* Maps the tables (the fork server, before the first fork); 0 or -1. */
 int memshare_init(void);
 /* In the learning run: a non-stack access of size bytes by thread tid at
- * pc (an offset into the executable), holding the locks held[0..nheld),
+ * pc (an offset into the executable), holding the locks held[0..nheld)
+ * (their object ids, which a run never gives twice),
  * having joined the threads of joined63 (bit t: thread t < 63). */
-void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const void *const *held,
+void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const uint32_t *held,
 		    int nheld, uint64_t joined63);
 /* Whether pc is a point. */
 bool memshare_has(uint64_t pc);
