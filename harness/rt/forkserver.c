@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <link.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,7 +27,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <pthread.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1472,7 +1472,8 @@ static void prefault_globals(const struct server *s)
 }
 
 /* --preempt mem: which instructions touch memory another thread touches
- * with no lock common to every access (memshare.c), from one run on the default schedule and LEARN_RANDOM runs
+ * with no lock common to every access (memshare.c), from one run on the
+ * default schedule and LEARN_RANDOM runs
  * of the random strategy that decide at every access (with fixed seeds):
  * what one thread does only when another is preempted in the middle of its
  * work (a thief that finds the queue non-empty) is seen too. The runs then

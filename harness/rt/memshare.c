@@ -3,22 +3,22 @@
  * thread touches too. With --preempt mem, the fork server first runs the
  * program in learning mode, once on the default schedule (no decision at any
  * access) and twice under the random strategy deciding at every access
- * (forkserver.c, learn_mem_points): every non-stack access by a controlled thread is noted by 4-byte
- * word (so that a lock-protected int beside an atomic one is a word of its own), with the thread that first touched the word, whether a second thread
- * touched it and whether any access wrote it (an atomic read-modify-write
- * writes). A word touched by two threads, one of them writing, is contended.
- * From the first access by a second thread on, the word also keeps its
- * lockset, as Eraser does: the mutexes (and rwlocks held for writing) held at
- * every access since. An access by a thread that has joined every other
- * thread that touched the word (main reading the results after the joins),
- * or joined one that did, cannot meet another access under any schedule: it
- * neither shares the word nor refines its lockset.
- * A contended word whose lockset is empty is unprotected,
- * and every instruction that accessed it, before or after, is a point. A
- * word every thread touches under one same lock needs none: no other thread
- * can touch it between two points of the holder, and the lock's own
- * scheduling points already order the critical sections. The runs then make
- * a decision only at those instructions.
+ * (forkserver.c, learn_mem_points): every non-stack access by a controlled
+ * thread is noted by 4-byte word (so that a lock-protected int beside an
+ * atomic one is a word of its own), with the threads that touched the word
+ * and whether any access wrote it (an atomic read-modify-write writes). A
+ * word touched by two threads, one of them writing, is contended. From the
+ * first access by a second thread on, the word also keeps its lockset, as
+ * Eraser does: the mutexes (and rwlocks held for writing) held at every
+ * access since. An access by a thread that has joined every other thread
+ * that touched the word (main reading the results after the joins), or
+ * joined one that did, cannot meet another access under any schedule: it
+ * neither shares the word nor refines its lockset. A contended word whose
+ * lockset is empty is unprotected, and every instruction that accessed it,
+ * before or after, is a point. A word every thread touches under one same
+ * lock needs none: no other thread can touch it between two points of the
+ * holder, and the lock's own scheduling points already order the critical
+ * sections. The runs then make a decision only at those instructions.
  *
  * The set of points (offsets into the executable) lives in memory shared with
  * the fork server, so the learning runs add to it and every later run reads
@@ -190,13 +190,11 @@ static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const uint3
 		*e = (struct word){ .w = w };
 	}
 	uint64_t me = tid < 63 ? 1ull << tid : 1ull << 63;
-	bool after_all = !(e->tids & ~me & ~joined63);
+	bool shared = e->tids & ~me & ~joined63;   /* another toucher it has not joined */
 	e->tids |= me;
-	if (after_all)
-		;                                /* every other toucher was joined */
-	else if (e->flags & W_MULTI)
+	if (shared && (e->flags & W_MULTI))
 		refine(e, held, nheld);
-	else {                                   /* shared from here: its lockset starts */
+	else if (shared) {                       /* shared from here: its lockset starts */
 		e->flags |= W_MULTI;
 		for (int j = 0; j < nheld && e->nls < MEMSHARE_LOCKSET; j++)
 			e->ls[e->nls++] = held[j];

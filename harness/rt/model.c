@@ -449,11 +449,11 @@ static void held_note(struct mthread *t, const struct mobj *o)
 	if (!o)
 		return;
 	int i = 0;
-	while (i < t->nheld && t->held[i] != o)
+	while (i < t->nheld && t->held[i] != (uint32_t)o->id)
 		i++;
 	bool owns = o->owner == t->id, listed = i < t->nheld;
 	if (owns && !listed && t->nheld < MODEL_HELD)
-		t->held[t->nheld++] = o;
+		t->held[t->nheld++] = (uint32_t)o->id;
 	else if (!owns && listed)
 		t->held[i] = t->held[--t->nheld];
 }

@@ -153,9 +153,11 @@ struct mthread {
 	bool signalled;              /* cond or futex waiter: woken; fd waiter: ready */
 	uint64_t wait_seq;           /* cond or futex waiter: FIFO order of wake-up */
 	bool spurious_used;          /* woke spuriously since its last real wake-up */
-	/* mutexes (and rwlocks held for writing) it holds, the first
-	 * MODEL_HELD of them: the learning runs' locksets (memshare.c) */
-	const struct mobj *held[MODEL_HELD];
+	/* the object ids of the mutexes (and rwlocks held for writing) it
+	 * holds, the first MODEL_HELD of them: the learning runs' locksets
+	 * (memshare.c); an id is never given twice in a run, so a lock made
+	 * where a destroyed one was is another lock */
+	uint32_t held[MODEL_HELD];
 	int nheld;
 	uint64_t joined63;           /* bit u: it joined thread u < 63, or joined one that did */
 };

@@ -1127,10 +1127,8 @@ static inline __attribute__((always_inline)) void mem_point(const void *addr, ui
 		return;
 	if (rt.mem_sel == MEM_SEL_LEARN) {
 		const struct mthread *mt = &rt.m.threads[self_tid];
-		uint32_t held[MODEL_HELD];
-		for (int i = 0; i < mt->nheld; i++)
-			held[i] = (uint32_t)mt->held[i]->id;   /* a destroyed lock's slot comes back with another id */
-		memshare_learn((uintptr_t)addr, size, pc - rt.exe_base, self_tid, write, held, mt->nheld, mt->joined63);
+		memshare_learn((uintptr_t)addr, size, pc - rt.exe_base, self_tid, write, mt->held, mt->nheld,
+			       mt->joined63);
 		/* a spin would end the learning run before the thread it waits
 		 * for touched the word: it yields, and that thread runs */
 		if (rt.learn_decide) {

@@ -269,12 +269,20 @@ static int pick_default(const struct strategy *s, const struct tset *enabled, in
 	return s->fair ? strategy_fair_default(enabled, cur) : strategy_default_set(enabled, cur);
 }
 
-/* Uniform among the enabled threads; at a fair step, among the others. */
-static int pick_random(struct strategy *s, const struct tset *enabled, int cur)
+/* The threads a strategy picks among: the enabled ones, at a fair step (a
+ * spin) the others, if there are. */
+static struct tset candidates(const struct strategy *s, const struct tset *enabled, int cur)
 {
 	struct tset e = *enabled;
 	if (s->fair && tset_count(&e) > 1)
 		tset_del(&e, cur);
+	return e;
+}
+
+/* Uniform among the enabled threads; at a fair step, among the others. */
+static int pick_random(struct strategy *s, const struct tset *enabled, int cur)
+{
+	struct tset e = candidates(s, enabled, cur);
 	int n = tset_count(&e);
 	int k = (int)prng_below(&s->rng, (uint64_t)n);
 	TSET_FOR(t, &e)
@@ -328,9 +336,7 @@ static int pick_pos(struct strategy *s, const struct tset *enabled, int cur)
 {
 	if (cur >= 0)
 		s->prio[cur] = (int64_t)prng_below(&s->rng, 1u << 30);
-	struct tset e = *enabled;
-	if (s->fair && tset_count(&e) > 1)
-		tset_del(&e, cur);
+	struct tset e = candidates(s, enabled, cur);
 	int best = -1;
 	TSET_FOR(t, &e)
 		if (best < 0 || s->prio[t] > s->prio[best])

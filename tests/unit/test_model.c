@@ -229,7 +229,7 @@ static void held_is(int t, int n, const struct mobj *a, const struct mobj *b)
 	for (int i = 0; i < n && i < 2; i++) {
 		bool found = false;
 		for (int j = 0; j < m.threads[t].nheld; j++)
-			found |= m.threads[t].held[j] == want[i];
+			found |= m.threads[t].held[j] == (uint32_t)want[i]->id;
 		assert_true(found);
 	}
 }
