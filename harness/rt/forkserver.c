@@ -433,17 +433,21 @@ static void replay_steps(struct server *s, const char *path)
 	s->expect = s->expect_buf;
 }
 
-/* MIGRACE_PIN=none|auto|CPU (default none): whether a run is pinned to one
- * CPU. A fixed CPU per worker put two explorations on one CPU while another
- * idled; MIGRACE_CPU, which said it, is no longer read. */
+/* MIGRACE_PIN=none|auto|CPU (default auto): whether a run is pinned to one
+ * CPU. auto pins each run to the CPU the kernel started it on, which it picks
+ * idle, so explorations side by side still spread over the machine; a handoff
+ * then wakes a thread on the same CPU (no cross-CPU wake-up, no TLB shootdown
+ * on a copy-on-write fault), which more than halved a hunt's time beside two
+ * busy loops (RESULTS.md). A fixed CPU per worker put two explorations on one
+ * CPU while another idled; MIGRACE_CPU, which said it, is no longer read. */
 static void configure_pin(struct server *s)
 {
 	const char *v = getenv("MIGRACE_PIN");
-	s->pin = PIN_NONE;
-	if (!v || !*v || strcmp(v, "none") == 0)
+	s->pin = PIN_AUTO;
+	if (!v || !*v || strcmp(v, "auto") == 0)
 		return;
-	if (strcmp(v, "auto") == 0) {
-		s->pin = PIN_AUTO;
+	if (strcmp(v, "none") == 0) {
+		s->pin = PIN_NONE;
 		return;
 	}
 	char *e;

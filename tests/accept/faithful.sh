@@ -44,7 +44,8 @@ done
 check "the trace records the step limit" grep -q '^max-steps 5000000$' "$T"
 
 # 2. pinning and the wall clock
-expect "a run is not pinned by default" 0 'thread cpus '"$(nproc)"'$' $P/cpus
+expect "a run is pinned to one CPU by default" 0 'thread cpus 1$' $P/cpus
+expect "MIGRACE_PIN=none leaves it every CPU" 0 'thread cpus '"$(nproc)"'$' env MIGRACE_PIN=none $P/cpus
 expect "MIGRACE_PIN=auto pins a run to one CPU" 0 'thread cpus 1$' env MIGRACE_PIN=auto $P/cpus
 expect "MIGRACE_PIN=0 pins it to CPU 0" 0 'main cpus 1$' env MIGRACE_PIN=0 $P/cpus
 expect "MIGRACE_PIN=sometimes is refused, naming it" 2 'MIGRACE_PIN="sometimes": expected none, auto or a CPU' \
