@@ -71,8 +71,11 @@ CORE_FLAV_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefin
 # the harness builds also compile the core's libfiu points (FIU_ENABLE): the
 # runtime decides them (harness/rt/faults.c); none fires unless a run asks
 # and calls the runtime before loads and stores (memory-access points, --preempt=mem;
-# clang 14 emits the load/store hooks only with a coverage kind beside them)
-MEM_COV := -fsanitize-coverage=func,trace-pc-guard,trace-loads,trace-stores
+# clang 14 emits the load/store hooks only with a coverage kind beside them);
+# memhooks.h declares the hooks nocapture, so that a local whose address only
+# a hook sees is no access TSan instruments
+MEM_COV_FLAGS := -fsanitize-coverage=func,trace-pc-guard,trace-loads,trace-stores
+MEM_COV := $(MEM_COV_FLAGS) -include migrace/memhooks.h
 CORE_FLAV_tsan := -O1 -fsanitize=thread -DMIGRACE_SYNC_POINTS -DMGMT_INVARIANTS -DFIU_ENABLE $(MEM_COV)
 CORE_FLAV_hasan := $(CORE_FLAV_asan) -DMIGRACE_SYNC_POINTS -DFIU_ENABLE $(MEM_COV)
 CORE_LIB_plain := $(B)/plain/core/libcore.a
@@ -179,7 +182,7 @@ $(INTERCEPT_LIST): $(INTERCEPT_SYMS)
 
 $(MCC): harness/cli/migrace-cc.in $(INTERCEPT_LIST) $(RT_LIB) $(FAULTS_LIB)
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@CXX@|$(CXX)|' -e 's|@MEM_COV@|$(MEM_COV)|' $< > $@ && chmod +x $@
+	$(Q)sed -e 's|@CC@|$(CC)|' -e 's|@CXX@|$(CXX)|' -e 's|@MEM_COV@|$(MEM_COV_FLAGS)|' $< > $@ && chmod +x $@
 
 # the same script: named migrace-c++, it compiles and links C++
 $(MCXX): $(MCC)

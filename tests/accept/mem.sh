@@ -64,6 +64,18 @@ expect "... with the learned points: clean, and no instruction is a point (one m
 	--out "$OUTDIR/shared-mem" -- build/tsan/testprogs/stack_only shared
 check "... (traces have no mem step)" bash -c "! grep -q ' mem - ' $OUTDIR/shared-mem/*.trace"
 
+# the hooks do not make a local escape (migrace/memhooks.h): TSan leaves a
+# local byte array alone, and still watches a local whose address a thread has
+tsan_calls() { objdump -d --no-show-raw-insn build/tsan/testprogs/stack_escape |
+	awk '/<hash>:/,/^$/' | grep -oE 'call.*<__tsan_(read|write)[0-9]+>' | sed 's/.*<//; s/>//' | tr '\n' ' '; }
+calls=$(tsan_calls)
+check "a local array only hooks see: TSan checks only the words hash() is given ($calls)" \
+	test "$calls" = "__tsan_read8 "
+expect "a local another thread writes through its address: the race is still reported" 1 \
+	'tsan:data-race@bump' $M exec --strategy random --runs 20 --out "$OUTDIR/escape" -- build/tsan/testprogs/stack_escape
+expect "... the twin, the same writes under one mutex: clean" 0 'no failure' \
+	$M exec --strategy random --runs 20 --out "$OUTDIR/escape-ok" -- build/tsan/testprogs/stack_escape locked
+
 # the migration core: the points are deterministic and the real core clean
 expect "real core (cancel-vs-complete) with memory points: pct:3 x 30 schedules, each run twice the same" 0 \
 	'no failure' env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 30 --jobs 2 --check-determinism -- \
