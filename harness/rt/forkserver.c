@@ -466,8 +466,6 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	const char *why;
 	const char *v;
 
-	if (getenv("MIGRACE_DESCRIBE"))
-		describe_scenario();
 	memset(s, 0, sizeof(*s));
 	s->argc = argc;
 	s->argv = argv;
@@ -1960,6 +1958,9 @@ static int serve(int argc, char **argv, char **envp)
 {
 	static struct server s;
 
+	/* the descriptor does not depend on the layout: no re-exec for it */
+	if (getenv("MIGRACE_DESCRIBE"))
+		describe_scenario();
 	fix_layout(argv, envp);
 	configure(&s, argc, argv, envp);
 	server_signals();
