@@ -24,10 +24,11 @@ extern "C" {
 
 /* The types are the pass's own (i8* ... i128*): another type would give the
  * pass a cast of the declaration, and a call through a cast has no
- * attributes. */
+ * attributes. __extension__: no pedantic warning for long long or __int128
+ * in a program built as C89. */
 #define MIGRACE_MEMHOOK_(name, type)                                                  \
-	void name(__attribute__((noescape)) type *addr);                             \
-	__attribute__((used)) static void (*const migrace_keep_##name)(type *) = name;
+	__extension__ void name(__attribute__((noescape)) type *addr);               \
+	__extension__ __attribute__((used)) static void (*const migrace_keep_##name)(type *) = name;
 MIGRACE_MEMHOOK_(__sanitizer_cov_load1, unsigned char)
 MIGRACE_MEMHOOK_(__sanitizer_cov_load2, unsigned short)
 MIGRACE_MEMHOOK_(__sanitizer_cov_load4, unsigned int)
