@@ -1511,7 +1511,7 @@ __attribute__((no_sanitize("address", "thread", "memory"))) static int drop_zero
 
 static bool one_thread(void)
 {
-	char buf[1024];
+	char buf[8192];              /* Threads: follows Groups:, which can be long */
 	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 	if (fd >= 0)
