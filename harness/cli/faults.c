@@ -194,8 +194,9 @@ static int faults_main(int argc, char **argv)
 			const char *why;
 			if (strat_parse(optarg, &spec, &why))
 				die_usage("faults", "--explore '%s': %s", optarg, why);
-			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS &&
-			    spec.kind != STRAT_POS)
+			/* guided keeps a corpus across runs: a sweep's runs are
+			 * per combination */
+			if (!strat_explores(spec.kind) || spec.kind == STRAT_GUIDED)
 				die_usage("faults", "--explore '%s': use random, pct:D, dfs:B or pos", optarg);
 			explore = optarg;
 			break;

@@ -645,8 +645,7 @@ static int hunt_main(int argc, char **argv)
 			const char *why;
 			check_strategy("hunt", optarg);
 			strat_parse(optarg, &spec, &why);
-			if (spec.kind != STRAT_RANDOM && spec.kind != STRAT_PCT && spec.kind != STRAT_DFS &&
-			    spec.kind != STRAT_GUIDED && spec.kind != STRAT_POS)
+			if (!strat_explores(spec.kind))
 				die_usage("hunt", "--strategy '%s': a hunt explores on its own (no script, no switch list): "
 					  "use random, pct:D, dfs:B, pos or guided", optarg);
 			h.o.strategy = optarg;

@@ -60,6 +60,11 @@ static int parse_param(const char *p, int max, int *out)
 	return 0;
 }
 
+bool strat_explores(enum strat_kind kind)
+{
+	return kind != STRAT_SCRIPT && kind != STRAT_SWITCHES;
+}
+
 int strat_parse(const char *text, struct strat_spec *out, const char **why)
 {
 	static const char depth_msg[] = "pct needs a depth from 1 to 16, as in pct:2";

@@ -105,6 +105,10 @@ void strategy_mem(struct strategy *s, bool mem, uint64_t k_sync);
 /* Parses "script", "random", "pct:D", "dfs:B", "pos", "switches", "guided"; returns 0 or -EINVAL with a
  * reason in *why. */
 int strat_parse(const char *text, struct strat_spec *out, const char **why);
+/* Whether a strategy explores on its own, from the seed and the run index:
+ * random, pct, dfs, pos and guided; not script (constraints) nor switches (a
+ * list). The commands that explore (hunt, faults --explore) accept these. */
+bool strat_explores(enum strat_kind kind);
 /* Parses "T.sN>U T.mN>U ..." (space separated) into a malloc'ed array;
  * 0, or -1 with a reason in err. */
 int switches_parse(const char *text, struct switch_ent **out, uint32_t *n, char *err, size_t len);

@@ -46,6 +46,28 @@ static void test_parse_valid(void **state)
 	}
 }
 
+/* The kinds that explore on their own: what hunt and faults --explore take */
+static void test_explores(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		bool explores;
+	} cases[] = {
+		{ "random", true }, { "pct:3", true },     { "dfs:1", true },  { "pos", true },
+		{ "guided", true }, { "script", false }, { "switches", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strat_spec spec;
+		const char *why = NULL;
+
+		assert_int_equal(strat_parse(cases[i].text, &spec, &why), 0);
+		if (strat_explores(spec.kind) != cases[i].explores)
+			fail_msg("\"%s\": explores %d, expected %d", cases[i].text, !cases[i].explores,
+				 cases[i].explores);
+	}
+}
+
 static void test_parse_invalid(void **state)
 {
 	static const struct {
@@ -1076,6 +1098,7 @@ int main(void)
 		cmocka_unit_test(test_switches),
 		cmocka_unit_test(test_guided),
 		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_explores),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_prng_deterministic),
 		cmocka_unit_test(test_prng_below),
