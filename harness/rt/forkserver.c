@@ -1475,6 +1475,8 @@ __attribute__((no_sanitize("address", "thread", "memory"))) static int prefault_
  * process with one thread (the fork server before its first fork: nothing
  * else can write between the check and the madvise), and only whole pages of
  * the bss beyond the segment's file contents, which are anonymous memory. */
+static unsigned char resident[4096];  /* mincore's answer: a byte per page */
+
 __attribute__((no_sanitize("address", "thread", "memory"))) static int drop_zero_cb(struct dl_phdr_info *info,
 										     size_t size, void *arg)
 {
@@ -1488,10 +1490,16 @@ __attribute__((no_sanitize("address", "thread", "memory"))) static int drop_zero
 		uintptr_t a = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz + page - 1) & ~(page - 1);
 		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(page - 1);
 		uintptr_t run = 0;
-		for (; a <= end; a += page) {
+		size_t j = sizeof(resident);  /* the page's byte in resident[] */
+		for (; a <= end; a += page, j++) {
 			bool zero = false;
-			unsigned char in;
-			if (a < end && mincore((void *)a, page, &in) == 0 && (in & 1)) {
+			if (a < end && j == sizeof(resident)) {      /* one mincore per chunk */
+				size_t n = (end - a) / page < sizeof(resident) ? (end - a) / page : sizeof(resident);
+				if (mincore((void *)a, n * page, resident))
+					memset(resident, 0, n);
+				j = 0;
+			}
+			if (a < end && (resident[j] & 1)) {
 				const uint64_t *w = (const uint64_t *)a;
 				uint64_t any = 0;
 				for (size_t k = 0; k < page / sizeof(*w); k++)
