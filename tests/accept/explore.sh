@@ -78,14 +78,6 @@ for i in 1 2 3; do $M replay "$T" >/dev/null 2>&1 && ok=$((ok + 1)); done
 check "fork_here: the trace replays (3 of 3: $ok)" test "$ok" -eq 3
 expect "fork_here (asan): the lost update, found by pct:2" 1 'assert:counter == 2' \
 	$M exec --strategy pct:2 --runs 100 --out "$OUTDIR/fha" -- build/asan/testprogs/fork_here
-# progs/bss_pages.c: the fork server gives back the bss's zero pages before
-# its first fork; the pages that hold data stay, and every run reads them whole
-expect "bss_pages: after the fork point the zero pages are out of memory, the others in" 0 'odd 32 even 0$' \
-	build/tsan/testprogs/bss_pages
-expect "... and 20 random schedules read every page as the setup left it" 0 'no failure' \
-	$M exec --strategy random --runs 20 -- build/tsan/testprogs/bss_pages
-expect "... (asan: the zero page maps them, for LeakSanitizer's read of the globals)" 0 'odd 32 even 32$' \
-	build/asan/testprogs/bss_pages
 expect "fork_here (asan): its trace replays" 0 'replay reproduced assert:counter == 2' \
 	$M replay "$(ls "$OUTDIR"/fha/*.trace | head -1)"
 expect "fork_here twin (locked): pct:2 and memory points, clean" 0 'no failure' \
@@ -98,6 +90,14 @@ expect "MIGRACE_FORK_HERE=2 is refused" 2 'MIGRACE_FORK_HERE="2": expected 0 or 
 expect "without migrace-cc the call compiles to nothing" 0 '' \
 	clang -std=gnu11 -pthread -Iharness/include tests/accept/progs/fork_here.c -o "$OUTDIR/fh-plain"
 expect "... and the program runs as it would" 0 'counter 2' "$OUTDIR/fh-plain" "" locked
+# progs/bss_pages.c: the fork server gives back the bss's zero pages before
+# its first fork; the pages that hold data stay, and every run reads them whole
+expect "bss_pages: after the fork point the zero pages are out of memory, the others in" 0 'odd 32 even 0$' \
+	build/tsan/testprogs/bss_pages
+expect "... and 20 random schedules read every page as the setup left it" 0 'no failure' \
+	$M exec --strategy random --runs 20 -- build/tsan/testprogs/bss_pages
+expect "... (asan: the zero page maps them, for LeakSanitizer's read of the globals)" 0 'odd 32 even 32$' \
+	build/asan/testprogs/bss_pages
 
 # -- fault decisions as scheduling decisions --------------------------------
 # progs/fault_explore.c: a failed send frees a buffer main reads; harmful only
