@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "depot.h"
 #include "guided.h"
 #include "memshare.h"
 #include "readsfrom.h"
@@ -551,6 +552,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->log = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->expect_buf = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->prefix = shared_map((size_t)s->max_steps * sizeof(*s->prefix));
+	depot_setup();
 	s->out_fd = memfd_create("migrace-stdout", 0);
 	s->err_fd = memfd_create("migrace-stderr", 0);
 	s->output = raw_mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -1231,6 +1233,7 @@ static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limi
 	reset_capture(s->out_fd);
 	reset_capture(s->err_fd);
 	io_open(s, &io, pass);
+	depot_before_run();
 	fflush(NULL);
 
 	pid_t pid = fork();
@@ -1246,6 +1249,7 @@ static bool attempt(struct server *s, const struct rt_config *cfg, unsigned limi
 	*status = 0;
 	bool in_time = supervise(s, pid, limit_ms, &io, status, spun);
 	current_child = 0;
+	depot_import();
 	if (*spun)
 		spin_verdict_in_child(s);
 	*no = pass ? 0 : read_capture(s->out_fd, s->output, OUTPUT_MAX);
@@ -1467,57 +1471,77 @@ __attribute__((no_sanitize("address", "thread", "memory"))) static int prefault_
 	return 0;
 }
 
-/* The zero pages of the globals' bss that are in memory (TSan's runtime
- * zeroes about 10 MiB of its context at start, so they are) are given back:
- * a fork copies the page-table entry of every page in memory, and a run that
- * writes one of these pages copies it, where a page given back costs a fork
- * nothing and a write only a zeroed page. Their contents stay zero. Only in a
- * process with one thread (the fork server before its first fork: nothing
- * else can write between the check and the madvise), and only whole pages of
- * the bss beyond the segment's file contents, which are anonymous memory. */
-static unsigned char resident[4096];  /* mincore's answer: a byte per page */
+/* The zero pages in memory of the private anonymous mappings (the globals'
+ * bss beyond the files' contents, the heap, the sanitizer runtime's own
+ * tables: TSan zeroes about 10 MiB of its context at start, and its
+ * deadlock detector's 2 MiB graph is zero until a run locks twice) are given
+ * back: a fork copies the page-table entry of every page in memory, and a
+ * run that writes one of these pages copies it, where a page given back
+ * costs a fork nothing and a write only a zeroed page. Their contents stay
+ * zero. Only in a process with one thread (the fork server before its first
+ * fork: nothing else can write between the check and the madvise), and not
+ * in mappings larger than ZERO_SCAN_MAX (the sanitizers' shadow, terabytes
+ * reserved, of which mincore would walk every page). */
+#define ZERO_SCAN_MAX ((uintptr_t)64 << 20)
 
-__attribute__((no_sanitize("address", "thread", "memory"))) static int drop_zero_cb(struct dl_phdr_info *info,
-										     size_t size, void *arg)
+static unsigned char resident[4096];  /* mincore's answer: a byte per page */
+static char maps_text[1 << 18];       /* /proc/self/maps */
+
+__attribute__((no_sanitize("address", "thread", "memory"))) static void drop_zero_range(uintptr_t a, uintptr_t end)
 {
-	(void)size;
-	(void)arg;
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz <= ph->p_filesz)
-			continue;
-		uintptr_t a = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz + page - 1) & ~(page - 1);
-		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(page - 1);
-		uintptr_t run = 0;
-		size_t j = sizeof(resident);  /* the page's byte in resident[] */
-		for (; a <= end; a += page, j++) {
-			bool zero = false;
-			if (a < end && j == sizeof(resident)) {      /* one mincore per chunk */
-				size_t n = (end - a) / page < sizeof(resident) ? (end - a) / page : sizeof(resident);
-				if (mincore((void *)a, n * page, resident))
-					memset(resident, 0, n);
-				j = 0;
-			}
-			if (a < end && (resident[j] & 1)) {
-				const uint64_t *w = (const uint64_t *)a;
-				uint64_t any = 0;
-				for (size_t k = 0; k < page / sizeof(*w); k++)
-					any |= w[k];
-				zero = any == 0;
-			}
-			if (zero && !run)
-				run = a;
-			if (!zero && run) {
-				madvise((void *)run, a - run, MADV_DONTNEED);
-				run = 0;
-			}
+	uintptr_t run = 0;
+	size_t j = sizeof(resident);  /* the page's byte in resident[] */
+	for (; a <= end; a += page, j++) {
+		bool zero = false;
+		if (a < end && j == sizeof(resident)) {      /* one mincore per chunk */
+			size_t n = (end - a) / page < sizeof(resident) ? (end - a) / page : sizeof(resident);
+			if (mincore((void *)a, n * page, resident))
+				memset(resident, 0, n);
+			j = 0;
+		}
+		if (a < end && (resident[j] & 1)) {
+			const uint64_t *w = (const uint64_t *)a;
+			uint64_t any = 0;
+			for (size_t k = 0; k < page / sizeof(*w); k++)
+				any |= w[k];
+			zero = any == 0;
+		}
+		if (zero && !run)
+			run = a;
+		if (!zero && run) {
+			madvise((void *)run, a - run, MADV_DONTNEED);
+			run = 0;
 		}
 	}
-	return 0;
 }
 
-static bool one_thread(void)
+static void drop_zero_pages(void)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	ssize_t k;
+	if (fd < 0)
+		return;
+	while (n < sizeof(maps_text) - 1 && (k = read(fd, maps_text + n, sizeof(maps_text) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	maps_text[n] = '\0';
+	for (char *line = maps_text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		unsigned long lo, hi, inode;
+		char perms[5];
+		int name = 0;
+		*nl = '\0';
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu %n", &lo, &hi, perms, &inode, &name) < 4 || !name)
+			continue;
+		if (strcmp(perms, "rw-p") == 0 && inode == 0 && hi - lo <= ZERO_SCAN_MAX &&
+		    (!line[name] || strcmp(line + name, "[heap]") == 0))
+			drop_zero_range(lo, hi);
+	}
+}
+
+/* A number from /proc/self/status ("Threads:", "VmSize:"), -1 if none. */
+static long status_field(const char *name)
 {
 	char buf[8192];              /* Threads: follows Groups:, which can be long */
 	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
@@ -1525,18 +1549,53 @@ static bool one_thread(void)
 	if (fd >= 0)
 		close(fd);
 	if (n <= 0)
-		return false;
+		return -1;
 	buf[n] = '\0';
-	const char *t = strstr(buf, "\nThreads:");
-	return t && strtol(t + 9, NULL, 10) == 1;
+	size_t len = strlen(name);
+	for (const char *t = buf; (t = strstr(t, name)); t += len)
+		if (t == buf || t[-1] == '\n')
+			return strtol(t + len, NULL, 10);
+	return -1;
+}
+
+static bool one_thread(void)
+{
+	return status_field("Threads:") == 1;
+}
+
+/* TSan records the server's own libc calls (intercepted) in its main
+ * thread's trace: parts of 256 KiB, mapped as they fill, up to a few per
+ * thread, recycled after that. Left alone, a server mapped a new part every
+ * few hundred runs until it had them all, and every mapping the runs make
+ * (a thread's stack) then lay lower than in the runs before, and than in a
+ * replay of them. Events enough to fill the trace (a function entry and
+ * exit each) map them all before the first fork: the server's mappings stay
+ * what they are from the first run to the last. */
+extern void __tsan_func_entry(void *pc) __attribute__((weak));
+extern void __tsan_func_exit(void) __attribute__((weak));
+
+static void fill_tsan_trace(void)
+{
+	if (!__tsan_func_entry || !__tsan_func_exit)
+		return;
+	for (int round = 0; round < 32; round++) {
+		long before = status_field("VmSize:");
+		for (int i = 0; i < 40000; i++) {    /* 80,000 events: more than a part holds */
+			__tsan_func_entry(__builtin_return_address(0));
+			__tsan_func_exit();
+		}
+		if (status_field("VmSize:") == before)
+			return;
+	}
 }
 
 /* Before the first fork, and after the program's setup when it has a fork
  * point: the memory every run inherits is final. */
 static void before_forks(const struct server *s)
 {
+	fill_tsan_trace();
 	if (one_thread())
-		dl_iterate_phdr(drop_zero_cb, NULL);
+		drop_zero_pages();
 	if (strcmp(s->build, "asan") == 0)
 		dl_iterate_phdr(prefault_cb, NULL);
 }

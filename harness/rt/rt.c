@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "baton.h"
+#include "depot.h"
 #include "fd.h"
 #include "memshare.h"
 #include "rawmap.h"
@@ -919,6 +920,7 @@ static void run_finish(void)
 
 	rt.active = rt.mem = false;
 	shm->nsteps = (uint32_t)rt.step;
+	depot_export();
 	if (shm->replay && rt.step < shm->expect_len)
 		rt_fail("divergence", "the run ended after %lu steps, but the trace has %u",
 			(unsigned long)rt.step, shm->expect_len);

@@ -99,6 +99,15 @@ expect "... and 20 random schedules read every page as the setup left it" 0 'no 
 expect "... (asan: the zero page maps them, for LeakSanitizer's read of the globals)" 0 'odd 32 even 32$' \
 	build/asan/testprogs/bss_pages
 
+# progs/run_layout.c: the fork server maps all of TSan's trace parts for its
+# own calls before its first fork, so a run's mappings do not move once the
+# server has served enough runs to fill one (they did after 29 runs)
+rm -f "$OUTDIR/run_layout.log"
+expect "run_layout: 300 runs of a setup that nearly fills a trace part" 0 '300 runs .*no failure' \
+	env RUN_LAYOUT_LOG="$OUTDIR/run_layout.log" $M exec --runs 300 --jobs 1 -- build/tsan/testprogs/run_layout
+check "... each begins with the same address space and maps where the first did" \
+	test "$(wc -l < "$OUTDIR/run_layout.log") $(sort -u "$OUTDIR/run_layout.log" | wc -l)" = "300 1"
+
 # -- fault decisions as scheduling decisions --------------------------------
 # progs/fault_explore.c: a failed send frees a buffer main reads; harmful only
 # when the sender's cleanup also runs before main's read (a fault plus an
