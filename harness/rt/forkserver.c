@@ -35,13 +35,13 @@
 #include <unistd.h>
 
 #include "classify.h"
-#include "depot.h"
 #include "guided.h"
 #include "memshare.h"
 #include "readsfrom.h"
 #include "rawmap.h"
 #include "migrace/scenario.h"
 #include "rt.h"
+#include "sanint.h"
 #include "spin.h"
 #include "symbolize.h"
 #include "trace.h"
@@ -552,7 +552,7 @@ static void configure(struct server *s, int argc, char **argv, char **envp)
 	s->log = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->expect_buf = shared_map((size_t)s->max_steps * sizeof(*s->log));
 	s->prefix = shared_map((size_t)s->max_steps * sizeof(*s->prefix));
-	depot_setup();
+	sanint_setup();
 	s->out_fd = memfd_create("migrace-stdout", 0);
 	s->err_fd = memfd_create("migrace-stderr", 0);
 	s->output = raw_mmap(NULL, 3 * OUTPUT_MAX + 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -1594,6 +1594,7 @@ static void fill_tsan_trace(void)
 static void before_forks(const struct server *s)
 {
 	fill_tsan_trace();
+	sanint_no_background_thread();
 	if (one_thread())
 		drop_zero_pages();
 	if (strcmp(s->build, "asan") == 0)

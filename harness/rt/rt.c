@@ -24,11 +24,11 @@
 #include <unistd.h>
 
 #include "baton.h"
-#include "depot.h"
 #include "fd.h"
 #include "memshare.h"
 #include "rawmap.h"
 #include "readsfrom.h"
+#include "sanint.h"
 
 struct rthread {
 	struct baton baton;

@@ -108,6 +108,27 @@ expect "run_layout: 300 runs of a setup that nearly fills a trace part" 0 '300 r
 check "... each begins with the same address space and maps where the first did" \
 	test "$(wc -l < "$OUTDIR/run_layout.log") $(sort -u "$OUTDIR/run_layout.log" | wc -l)" = "300 1"
 
+# progs/depot_carry.c: the stacks a run records come back to the server's
+# stack depot, so the runs after the first add none: 256 new stacks cost the
+# first run a page fault or more each, and the later ones nothing
+for b in tsan asan; do
+	rm -f "$OUTDIR/depot_carry.log"
+	expect "depot_carry ($b): 6 runs" 0 '6 runs .*no failure' \
+		env DEPOT_CARRY_LOG="$OUTDIR/depot_carry.log" $M exec --runs 6 --jobs 1 -- build/$b/testprogs/depot_carry
+	faults=$(tr '\n' ' ' < "$OUTDIR/depot_carry.log")
+	read -r first _ _ _ _ last <<<"$faults"
+	min=$([ $b = tsan ] && echo 256 || echo 16)   # ASan keeps 30 frames: fewer distinct stacks
+	check "... the runs after the first take $min page faults fewer or more (faults: $faults)" \
+		test "$((${first:-0} - ${last:-0}))" -ge $min
+done
+
+# progs/task_count.c: TSan's idle background thread stays out of the runs,
+# unless TSAN_OPTIONS asks for what it does
+expect "task_count: a run has the program's two threads, not TSan's third" 0 '^tasks 2$' \
+	build/tsan/testprogs/task_count
+expect "... TSAN_OPTIONS=flush_memory_ms=...: the background thread runs" 0 '^tasks 3$' \
+	env TSAN_OPTIONS=flush_memory_ms=100000 build/tsan/testprogs/task_count
+
 # -- fault decisions as scheduling decisions --------------------------------
 # progs/fault_explore.c: a failed send frees a buffer main reads; harmful only
 # when the sender's cleanup also runs before main's read (a fault plus an
