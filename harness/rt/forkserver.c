@@ -1485,7 +1485,6 @@ __attribute__((no_sanitize("address", "thread", "memory"))) static int prefault_
 #define ZERO_SCAN_MAX ((uintptr_t)64 << 20)
 
 static unsigned char resident[4096];  /* mincore's answer: a byte per page */
-static char maps_text[1 << 18];       /* /proc/self/maps */
 
 __attribute__((no_sanitize("address", "thread", "memory"))) static void drop_zero_range(uintptr_t a, uintptr_t end)
 {
@@ -1518,16 +1517,10 @@ __attribute__((no_sanitize("address", "thread", "memory"))) static void drop_zer
 
 static void drop_zero_pages(void)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
-	ssize_t k;
-	if (fd < 0)
+	char *maps = rt_read_maps();
+	if (!maps)
 		return;
-	while (n < sizeof(maps_text) - 1 && (k = read(fd, maps_text + n, sizeof(maps_text) - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fd);
-	maps_text[n] = '\0';
-	for (char *line = maps_text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+	for (char *line = maps, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
 		unsigned long lo, hi, inode;
 		char perms[5];
 		int name = 0;
@@ -1538,6 +1531,7 @@ static void drop_zero_pages(void)
 		    (!line[name] || strcmp(line + name, "[heap]") == 0))
 			drop_zero_range(lo, hi);
 	}
+	rt_free_maps(maps);
 }
 
 /* A number from /proc/self/status ("Threads:", "VmSize:"), -1 if none. */

@@ -987,9 +987,38 @@ void migrace_check_threads_joined(const char *file, int line)
  * strategy. The runtime itself is built without the instrumentation, and
  * accesses to the thread's own stack are skipped (locals cannot race).
  */
+#define MAPS_CAP ((size_t)1 << 20)
+
+char *rt_read_maps(void)
+{
+	size_t n = 0;
+	ssize_t r;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char *buf = raw_mmap(NULL, MAPS_CAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fd >= 0 && buf != MAP_FAILED)
+		while (n < MAPS_CAP - 1 && ((r = read(fd, buf + n, MAPS_CAP - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+			n += r > 0 ? (size_t)r : 0;
+	if (fd >= 0)
+		close(fd);
+	if (buf == MAP_FAILED)
+		return NULL;
+	if (fd < 0 || n == MAPS_CAP - 1) {
+		raw_munmap(buf, MAPS_CAP);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+void rt_free_maps(char *maps)
+{
+	if (maps)
+		raw_munmap(maps, MAPS_CAP);
+}
+
 /* The main thread's stack as glibc's pthread_getattr_np finds it (the
  * mapping that holds __libc_stack_end, from the page above it down by the
- * stack limit, not into the mapping below), but read with open and read:
+ * stack limit, not into the mapping below), but read with rt_read_maps:
  * pthread_getattr_np reads /proc/self/maps through stdio, and the fork server
  * (which calls this for main) must not allocate: each size class its heap
  * used is mapping that every fork copies. 0, or -1 (then ask glibc). */
@@ -997,23 +1026,13 @@ extern void *__libc_stack_end;
 
 static int main_stack(uintptr_t *lo, size_t *size)
 {
-	const size_t cap = 1 << 20;
 	struct rlimit rl;
-	size_t n = 0;
-	ssize_t r;
 	int rc = -1;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	char *buf = raw_mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (fd >= 0 && buf != MAP_FAILED)
-		while (n < cap - 1 && ((r = read(fd, buf + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
-			n += r > 0 ? (size_t)r : 0;
-	if (fd >= 0)
-		close(fd);
-	if (buf == MAP_FAILED)
+	char *buf = rt_read_maps();
+	if (!buf)
 		return -1;
-	if (fd < 0 || n == cap - 1 || getrlimit(RLIMIT_STACK, &rl))
+	if (getrlimit(RLIMIT_STACK, &rl))
 		goto out;
-	buf[n] = '\0';
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), end = (uintptr_t)__libc_stack_end;
 	uintptr_t stack_end = (end & -page) + page, last_to = 0;
 	for (char *l = buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
@@ -1031,7 +1050,7 @@ static int main_stack(uintptr_t *lo, size_t *size)
 		last_to = to;
 	}
 out:
-	raw_munmap(buf, cap);
+	rt_free_maps(buf);
 	return rc;
 }
 

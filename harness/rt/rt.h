@@ -103,6 +103,12 @@ struct rt_buffers {
 /* Records the calling thread's stack, which memory-access points skip (the
  * fork server calls it for the main thread, the trampoline for the others). */
 void rt_note_stack(void);
+/* /proc/self/maps, whole and NUL-terminated, read with open and read into a
+ * mapping made past the sanitizers (no allocation: the fork server's heap is
+ * the runs'); NULL if it cannot be read or is larger than 1 MiB. Give it
+ * back with rt_free_maps. */
+char *rt_read_maps(void);
+void rt_free_maps(char *maps);
 /* Start controlling the calling (main) thread as thread 0. */
 void rt_run_begin(const struct rt_config *cfg, const struct rt_buffers *buf);
 /* The run is over (main returned or exit() was called): stop scheduling and

@@ -72,7 +72,6 @@ static struct {
 	struct san_handle (*put)(struct san_trace t);
 	struct area {
 		uint32_t used;             /* words in w[] */
-		uint32_t lost;             /* stacks that did not fit */
 		uint64_t w[AREA_WORDS];    /* per stack: size | tag << 32, then its frames */
 	} *area;
 	uint32_t *bg_thread;           /* TSan: MaybeSpawnBackgroundThread's "started" */
@@ -173,7 +172,7 @@ void depot_before_run(void)
 {
 	if (!dp.area)
 		return;
-	dp.area->used = dp.area->lost = 0;
+	dp.area->used = 0;
 	if (!dp.base)
 		dp.base = (uint32_t)dp.stats().n_uniq_ids;
 }
@@ -190,10 +189,8 @@ void depot_export(void)
 		struct san_trace t = dp.get(id);
 		if (!t.size || !t.trace)
 			break;
-		if (t.size > AREA_WORDS - 1 - a->used) {
-			a->lost++;
-			continue;
-		}
+		if (t.size > AREA_WORDS - 1 - a->used)
+			continue;           /* stays the run's; a shorter one may fit */
 		a->w[a->used] = t.size | (uint64_t)t.tag << 32;
 		memcpy(&a->w[a->used + 1], t.trace, t.size * sizeof(uintptr_t));
 		a->used += 1 + t.size;
@@ -219,5 +216,4 @@ void depot_import(void)
 		dp.frames += size;
 		i += 1 + size;
 	}
-	a->used = 0;
 }
