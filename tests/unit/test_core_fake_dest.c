@@ -238,14 +238,20 @@ static void test_error_at_eof(void **state)
 	assert_true(r->ended_by_script);
 }
 
+/* The close must come while the source is still sending pages. Unthrottled,
+ * the whole stream (16 pages, a little over the mem channel's 64 KiB) may be
+ * in the channel before the fake reads page 3: the end of the stream is then
+ * out with no answer, and the source rightly keeps its guest stopped. One
+ * page per 100 ms slice keeps the source in its first pass. */
 static void test_close_at_page_3(void **state)
 {
 	const struct fake_dest_rule rules[] = { { FDA_PAGE, 3, FDD_CLOSE, 0 } };
+	const struct mig_params slow = { .return_path = true, .max_bandwidth = ONE_PAGE_PER_SLICE };
 	const struct fake_dest_record *r;
 	struct mig_info info;
 
 	(void)state;
-	start(rules, 1, &with_rp);
+	start(rules, 1, &slow);
 	run_until_done(&info);
 	assert_int_equal(info.status, MIGRATION_STATUS_FAILED);
 	assert_int_not_equal(info.error, 0);
