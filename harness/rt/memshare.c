@@ -13,7 +13,15 @@
  * access since. An access by a thread that has joined every other thread
  * that touched the word (main reading the results after the joins), or
  * joined one that did, cannot meet another access under any schedule: it
- * neither shares the word nor refines its lockset. A contended word whose
+ * neither shares the word nor refines its lockset, nor is it a point, even
+ * on a contended word. Thread creation orders
+ * too: a word only one thread touched, every time before it created (the
+ * ancestor of) the thread touching it now, changes hands, as Eraser's
+ * Exclusive state would if it knew the creation: what the creator wrote
+ * before pthread_create (a work item, a table of settings) is not shared with
+ * the threads it makes. The word starts afresh with its new owner (not
+ * written, its earlier instructions forgotten), and an access by the creator
+ * after the creation shares it as any other would. A contended word whose
  * lockset is empty is unprotected, and every instruction that accessed it,
  * before or after, is a point. A word every thread touches under one same
  * lock needs none: no other thread can touch it between two points of the
@@ -44,6 +52,7 @@ struct word {
 	uint8_t nls;             /* W_MULTI: the lockset, ls[0..nls) */
 	uint64_t tids;           /* bit t: thread t touched it (bit 63: some thread >= 63) */
 	uint32_t head;           /* the instructions that touched it before it was marked */
+	uint32_t epoch;          /* the toucher's creations before its last access (one toucher) */
 	uint32_t ls[MEMSHARE_LOCKSET];     /* the locks' object ids (unique in a run) */
 };
 #define W_MULTI 1
@@ -60,6 +69,14 @@ struct pcset {
 	bool overflow;           /* more instructions than the set holds: every access is a point */
 	uint64_t pc[MEMSHARE_CAP * 2];   /* open addressing, 0 empty */
 };
+
+/* Each thread's creator (+1: 0 for main), how many threads the creator had
+ * made before it, and how many it made itself; learning runs only, so that
+ * other runs never touch these pages. */
+static struct {
+	uint16_t parent1;
+	uint32_t at, made;
+} lineage[MEMSHARE_THREADS];
 
 static struct pcset *set;        /* shared with the server */
 static struct word *words;
@@ -173,6 +190,24 @@ static void refine(struct word *e, const uint32_t *held, int nheld)
 	e->nls = k;
 }
 
+void memshare_thread_created(int parent, int child)
+{
+	if (parent < 0 || child <= 0 || child >= MEMSHARE_THREADS || parent >= MEMSHARE_THREADS)
+		return;
+	lineage[child].parent1 = (uint16_t)(parent + 1);
+	lineage[child].at = lineage[parent].made++;
+}
+
+/* Whether every access of thread owner (the last when it had made epoch
+ * threads) came before it made tid or one of tid's ancestors. */
+static bool created_after(int owner, uint32_t epoch, int tid)
+{
+	for (int c = tid; c > 0 && c < MEMSHARE_THREADS && lineage[c].parent1; c = lineage[c].parent1 - 1)
+		if (lineage[c].parent1 - 1 == owner)
+			return epoch <= lineage[c].at;
+	return false;
+}
+
 static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const uint32_t *held, int nheld,
 		       uint64_t joined63)
 {
@@ -190,6 +225,14 @@ static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const uint3
 		*e = (struct word){ .w = w };
 	}
 	uint64_t me = tid < 63 ? 1ull << tid : 1ull << 63;
+	/* one toucher, thread o < 63, all before it created tid (or an ancestor) */
+	if (e->tids && !(e->tids & (e->tids - 1)) && e->tids != me && !(e->tids >> 63) && tid < 63 &&
+	    !(e->flags & W_MARKED) && created_after(__builtin_ctzll(e->tids), e->epoch, tid)) {
+		e->tids = 0;
+		e->flags &= (uint8_t)~W_WRITTEN;
+		e->head = 0;
+	}
+	e->epoch = tid < MEMSHARE_THREADS ? lineage[tid].made : UINT32_MAX;
 	bool shared = e->tids & ~me & ~joined63;   /* another toucher it has not joined */
 	e->tids |= me;
 	if (shared && (e->flags & W_MULTI))
@@ -202,7 +245,8 @@ static void learn_word(uint64_t w, uint64_t pc, int tid, bool write, const uint3
 	if (write)
 		e->flags |= W_WRITTEN;
 	if (e->flags & W_MARKED) {
-		memshare_add(pc);
+		if (shared)          /* not after joining every other toucher */
+			memshare_add(pc);
 		return;
 	}
 	if ((e->flags & (W_MULTI | W_WRITTEN)) == (W_MULTI | W_WRITTEN) && !e->nls) {

@@ -10,6 +10,7 @@
 
 #define MEMSHARE_CAP 32768       /* instructions in the set; beyond: every access is a point */
 #define MEMSHARE_LOCKSET 2       /* locks a word's lockset keeps (more held: the first ones) */
+#define MEMSHARE_THREADS 1024    /* threads whose creator the learning run knows (model ids) */
 
 /* Maps the tables (the fork server, before the first fork); 0 or -1. */
 int memshare_init(void);
@@ -19,6 +20,8 @@ int memshare_init(void);
  * having joined the threads of joined63 (bit t: thread t < 63). */
 void memshare_learn(uintptr_t addr, unsigned size, uint64_t pc, int tid, bool write, const uint32_t *held,
 		    int nheld, uint64_t joined63);
+/* In the learning run: thread parent created thread child (model ids). */
+void memshare_thread_created(int parent, int child);
 /* Whether pc is a point. */
 bool memshare_has(uint64_t pc);
 void memshare_add(uint64_t pc);

@@ -788,6 +788,8 @@ int rt_thread_new(void *(*fn)(void *), void *arg)
 	baton_reset(&rt.th[tid].baton);
 	baton_reset(&rt.th[tid].started);
 	strategy_thread_created(&rt.strat, tid);
+	if (rt.mem && rt.mem_sel == MEM_SEL_LEARN)
+		memshare_thread_created(self_tid, tid);
 	return tid;
 }
 

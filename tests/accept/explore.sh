@@ -55,6 +55,29 @@ expect "locksets: sync points only never lose the update (300 random schedules)"
 expect "locksets: the twin (one atomic fetch-add) is clean under 1000 random schedules with memory points" 0 \
 	'no failure' $M exec --preempt mem --strategy random --seed 1 --runs 1000 -- $L rmw
 
+# thread creation orders: create_edge.c's settings and jobs, written by main
+# before pthread_create and only read by the workers, are no points; the
+# lost update on `done` is found; `late` writes the settings again after the
+# creations (a real race): then the workers' reads of them are points
+C=build/tsan/testprogs/create_edge
+expect "creation edge: random with memory points finds the lost update" 1 'assert:atomic_load\(&done\) == 2' \
+	$M exec --preempt mem --strategy random --seed 1 --runs 1000 --out "$OUTDIR/ce" -- $C
+n_pts=$(grep -oE 'mem: [0-9]+ instructions' <<<"$OUT" | grep -oE '[0-9]+')
+T=$(ls "$OUTDIR"/ce/*.trace | head -1)
+sl=$(grep -n 'sum += ' tests/accept/progs/create_edge.c | cut -d: -f1)
+check "... its points are the counter's load and store alone (${n_pts:-none} instructions)" test "${n_pts:-99}" -eq 2
+check "... the trace decides at the counter, never at the settings' read (line $sl)" \
+	bash -c "grep -Eq ' mem .* @ create_edge\.c:4[12] work$' '$T' && ! grep -Eq ' mem .* @ create_edge\.c:$sl ' '$T'"
+expect "... the trace replays" 0 'replay reproduced assert:atomic_load\(&done\) == 2' $M replay "$T"
+expect "creation edge: writes after the creation are shared (late, asan: no report ends the learning)" 1 \
+	'assert:atomic_load\(&done\) == 2' \
+	$M exec --preempt mem --strategy random --seed 1 --runs 1000 --trace-all --out "$OUTDIR/ce-late" -- \
+	build/asan/testprogs/create_edge late
+T=$(ls "$OUTDIR"/ce-late/*.trace | head -1)
+check "... the settings' read (line $sl) is a point there" grep -Eq " mem .* @ create_edge\.c:$sl work$" "$T"
+expect "creation edge: the twin (one atomic fetch-add) is clean under 1000 random schedules with memory points" 0 \
+	'no failure' $M exec --preempt mem --strategy random --seed 1 --runs 1000 -- $C rmw
+
 # -- the fork point after setup -----------------------------------------------
 # progs/fork_here.c appends a line to the file named by argv[1] in its setup,
 # then calls migrace_fork_here(); its threads race on a counter (`locked`: the

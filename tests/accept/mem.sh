@@ -84,7 +84,7 @@ expect "a pct k estimated with memory points counts their decisions" 0 'pct: k=[
 	env MIGRACE_PREEMPT=mem $M exec --strategy pct:3 --runs 1 -- build/tsan/scenarios/cancel-vs-complete
 k_all=$(grep -oE 'k=[0-9]+' <<<"$OUT" | cut -d= -f2)
 k_sched=$(grep -oE '\(([0-9]+) of them' <<<"$OUT" | grep -oE '[0-9]+')
-check "... more than twice its scheduling decisions ($k_all, $k_sched)" test "${k_all:-0}" -gt $((2 * ${k_sched:-1}))
+check "... more than its scheduling decisions alone ($k_all, $k_sched)" test "${k_all:-0}" -gt "${k_sched:-0}"
 expect "... and those are the k of a run without memory points ($k_sched)" 0 "pct: k=${k_sched:-none} steps, estimated" \
 	$M exec --strategy pct:3 --runs 1 -- build/tsan/scenarios/cancel-vs-complete
 
