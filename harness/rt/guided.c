@@ -60,6 +60,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawmap.h"
 #include "readsfrom.h"
 #include "strategy.h"
 #include "trace.h"
@@ -119,15 +120,17 @@ static struct {
 
 static void __attribute__((constructor(102))) guided_reserve(void)
 {
-	long p = syscall(SYS_mmap, NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p < 0 && p > -4096)
+	/* raw_mmap, not syscall(SYS_mmap, ..., 0): the offset is 64 bits, and
+	 * an int 0 through syscall's varargs leaves its upper half to chance */
+	void *p = raw_mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			   -1, 0);
+	if (p == MAP_FAILED)
 		return;
-	g.arena = (uint8_t *)p;
+	g.arena = p;
 	syscall(SYS_madvise, g.arena, ARENA_BYTES, MADV_DONTFORK);
-	p = syscall(SYS_mmap, NULL, (size_t)PLAN_MAX * sizeof(struct switch_ent), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	g.plan = p < 0 && p > -4096 ? NULL : (struct switch_ent *)p;
+	p = raw_mmap(NULL, (size_t)PLAN_MAX * sizeof(struct switch_ent), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	g.plan = p == MAP_FAILED ? NULL : p;
 }
 
 static void *arena_take(size_t bytes)
@@ -308,9 +311,9 @@ int guided_init(const char *dir, uint64_t key, uint64_t stride, uint64_t seed, b
 			close(fd);
 		return -1;
 	}
-	long p = syscall(SYS_mmap, g.arena, (size_t)MAP_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	void *p = raw_mmap(g.arena, MAP_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	close(fd);
-	if (p < 0 && p > -4096) {
+	if (p == MAP_FAILED) {
 		snprintf(why, len, "guided: cannot map %s", path);
 		return -1;
 	}

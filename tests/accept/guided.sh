@@ -22,6 +22,14 @@ check "no seed repro line for guided (a schedule comes from the corpus)" bash -c
 check "the corpus is under --out/guided" test -s "$OUTDIR/ex/guided/seen" -a -n "$(ls "$OUTDIR/ex/guided/corpus")"
 rm -rf "$OUTDIR/ex/guided"
 expect "the trace replays without the corpus" 0 'replay reproduced assert:sum == gen \* 7' $M replay "$trace"
+# the feedback map is DIR/guided/seen mapped at offset 0: an offset passed as
+# an int through syscall()'s varargs took its upper half from the stack, and
+# in this scenario's server the map landed past the file's end (SIGBUS at
+# the first feedback)
+expect "guided on stale-eof-restart's real core: 100 schedules, clean" 0 'no failure' \
+	$M exec --strategy guided --runs 100 --out "$OUTDIR/seof" -- build/tsan/scenarios/stale-eof-restart
+expect "... and on its regressed core it finds the stale event" 1 'invariant:stale-event' \
+	$M exec --strategy guided --runs 300 --out "$OUTDIR/seof-r" -- build/asan/scenarios/stale-eof-restart.regressed
 expect "memory points: guided finds the ABA of the lock-free stack" 1 'assert:owners == 1' \
 	$M exec --strategy guided --preempt mem --runs 500 --out "$OUTDIR/aba" -- $C/aba_stack
 trace=$(sed -n 's/^migrace: trace: //p' <<<"$OUT" | head -1)
