@@ -1572,14 +1572,16 @@ static void fill_tsan_trace(void)
 {
 	if (!__tsan_func_entry || !__tsan_func_exit)
 		return;
+	long size = status_field("VmSize:");
 	for (int round = 0; round < 32; round++) {
-		long before = status_field("VmSize:");
 		for (int i = 0; i < 40000; i++) {    /* 80,000 events: more than a part holds */
 			__tsan_func_entry(__builtin_return_address(0));
 			__tsan_func_exit();
 		}
-		if (status_field("VmSize:") == before)
+		long now = status_field("VmSize:");
+		if (now == size)
 			return;
+		size = now;
 	}
 }
 
